@@ -1,0 +1,57 @@
+"""Our Vault SDK: the only part of `mount` that a secrets engine may import."""
+
+from mount.sdk.durations import DurationError, format_duration, parse_duration
+from mount.sdk.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UnavailableError,
+    UnsupportedOperationError,
+    UnsupportedPathError,
+    UpstreamError,
+    VaultError,
+)
+from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, SecretType, name_pattern
+from mount.sdk.logical import (
+    BackendConfig,
+    IssueFn,
+    Operation,
+    Request,
+    Response,
+    SecretRequest,
+    SecretSpec,
+    SecretTTL,
+    Storage,
+)
+
+__all__ = [
+    "Backend",
+    "BackendConfig",
+    "DurationError",
+    "Field",
+    "FieldData",
+    "FieldType",
+    "InvalidRequestError",
+    "IssueFn",
+    "NotFoundError",
+    "Operation",
+    "Path",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "Request",
+    "Response",
+    "SecretRequest",
+    "SecretSpec",
+    "SecretTTL",
+    "SecretType",
+    "Storage",
+    "UnavailableError",
+    "UnsupportedOperationError",
+    "UnsupportedPathError",
+    "UpstreamError",
+    "VaultError",
+    "format_duration",
+    "name_pattern",
+    "parse_duration",
+]

@@ -1,0 +1,121 @@
+"""The typed errors a backend may raise; the mount maps each to Vault's status and body.
+
+    VaultError (500)
+    ├── InvalidRequestError (400)
+    ├── PermissionDeniedError (403)
+    ├── NotFoundError (404)
+    │   └── UnsupportedPathError (404, "unsupported path")
+    ├── UnsupportedOperationError (405)
+    ├── RateLimitedError (429, carries retry_after)
+    ├── UpstreamError (502, carries retryable / may_have_applied)
+    └── UnavailableError (503)
+
+Messages are shown to API clients: they say what to fix and never hold a secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "UnavailableError",
+    "UnsupportedOperationError",
+    "UnsupportedPathError",
+    "UpstreamError",
+    "VaultError",
+    "multierror",
+]
+
+
+def multierror(*messages: str) -> str:
+    """Format messages the way Vault's go-multierror does (its CLI and clients expect it)."""
+    lines = "".join(f"\t* {m}\n" for m in messages)
+    count = (
+        f"{len(messages)} error occurred"
+        if len(messages) == 1
+        else (f"{len(messages)} errors occurred")
+    )
+    return f"{count}:\n{lines}\n"
+
+
+class VaultError(Exception):
+    """Base of every error that reaches an API client; 500 unless a subclass says otherwise."""
+
+    status = 500
+
+    def __init__(self, message: str = "", *, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self._errors = errors
+
+    @property
+    def errors(self) -> list[str]:
+        """The strings for the `errors` list of the response body."""
+        if self._errors is not None:
+            return list(self._errors)
+        return [self.message] if self.message else []
+
+
+class InvalidRequestError(VaultError):
+    """The caller sent something wrong; the message names the field or object to fix."""
+
+    status = 400
+
+
+class PermissionDeniedError(VaultError):
+    status = 403
+
+    def __init__(self, message: str = "permission denied") -> None:
+        super().__init__(message)
+
+
+class NotFoundError(VaultError):
+    """Nothing at this path; an empty message gives Vault's `{"errors": []}`."""
+
+    status = 404
+
+
+class UnsupportedPathError(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__(multierror("unsupported path"))
+
+
+class UnsupportedOperationError(VaultError):
+    status = 405
+
+    def __init__(self) -> None:
+        super().__init__(multierror("unsupported operation"))
+
+
+class RateLimitedError(VaultError):
+    """A limit was hit; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamError(VaultError):
+    """An upstream service (Entra, Graph) failed.
+
+    `retryable`: trying again later may work. `may_have_applied`: the upstream may have
+    carried out the change although we saw an error (a timeout, a 5xx), so the mount
+    must assume the side effect happened and undo it.
+    """
+
+    status = 502
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, may_have_applied: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.may_have_applied = may_have_applied
+
+
+class UnavailableError(VaultError):
+    status = 503

@@ -1,0 +1,145 @@
+"""The logical request/response seam between the mount and a backend (Vault's sdk/logical)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+__all__ = [
+    "BackendConfig",
+    "IssueFn",
+    "Operation",
+    "Request",
+    "Response",
+    "SecretRequest",
+    "SecretSpec",
+    "SecretTTL",
+    "Storage",
+]
+
+
+class Operation(enum.Enum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    PATCH = "patch"
+    DELETE = "delete"
+    LIST = "list"
+    HELP = "help"
+
+
+class Storage(Protocol):
+    """A key/value view of JSON values, scoped to one mount.
+
+    A missing key reads as None and deletes without error; `list(prefix)` returns the
+    children directly under `prefix`, folders ending in "/", sorted.
+    """
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def put(self, key: str, value: Any) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def list(self, prefix: str = "") -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API call, as a backend sees it.
+
+    `path` is relative to the mount (`creds/alice`); `data` is the merged body or query;
+    `identity` names the caller for audit (a token accessor or display name, never a token).
+    """
+
+    operation: Operation
+    path: str
+    data: Mapping[str, Any]
+    storage: Storage
+    mount_point: str = ""
+    identity: str = ""
+    # Mount-internal extras (the client token's record, the HTTP query); backends ignore it.
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+IssueFn = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    """A credential a handler asks the mount to put under a lease.
+
+    `internal` is what `revoke`/`renew` will need later (JSON-serializable, no secrets).
+    `holder_key` names the thing the credential controls (one Entra user): with
+    `exclusive`, the mount refuses a new lease while another lease holds that key;
+    otherwise the new lease supersedes (ends) the earlier ones, whose credential no
+    longer works.
+    """
+
+    type: str
+    internal: Mapping[str, Any]
+    ttl: timedelta
+    max_ttl: timedelta
+    renewable: bool = True
+    holder_key: str | None = None
+    exclusive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SecretTTL:
+    """The TTLs a backend allows on renewal (Vault's backend ttl and max_ttl)."""
+
+    ttl: timedelta
+    max_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRequest:
+    """What a secret type's renew/revoke callback gets: its storage and its internal data."""
+
+    storage: Storage
+    internal: Mapping[str, Any]
+    lease_path: str = ""
+
+
+@dataclass(slots=True)
+class Response:
+    """What a handler returns; None from a handler means 204 No Content.
+
+    A credential is returned as `secret` plus `issue`: the mount persists the lease
+    first and only then awaits `issue()` to create the credential and produce `data`,
+    so that no credential ever exists without a lease behind it.
+    """
+
+    data: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    secret: SecretSpec | None = None
+    issue: IssueFn | None = None
+    # Envelope overrides used by the mount's own system paths (renew, token auth).
+    status: int = 200
+    lease_id: str = ""
+    renewable: bool = False
+    lease_duration: int = 0
+    auth: dict[str, Any] | None = None
+    # A body sent as is instead of the envelope (sys/health and other legacy shapes).
+    raw: dict[str, Any] | None = None
+    # Keys of `data` that Vault repeats at the top level of sys responses.
+    data_at_top_level: bool = False
+    # A 202/204 with no body at all.
+    empty: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    """What a backend factory gets from the mount."""
+
+    storage: Storage
+    logger: logging.Logger
+    default_lease_ttl: timedelta
+    max_lease_ttl: timedelta
+    mount_point: str = ""
