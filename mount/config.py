@@ -1,0 +1,364 @@
+"""The server's HCL config file, with Vault's stanza names, read into frozen dataclasses."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from mount.sdk.durations import DurationError, format_duration, parse_duration
+
+__all__ = [
+    "ConfigError",
+    "ListenerConfig",
+    "LOG_LEVELS",
+    "ServerConfig",
+    "StorageConfig",
+    "load_config",
+    "parse_config",
+]
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
+DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
+DEFAULT_ADDRESS = "127.0.0.1:8200"
+
+_STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb"}
+_LISTENER_KEYS = {"address", "tls_disable", "tls_cert_file", "tls_key_file"}
+_STORAGE_KEYS = {"path"}
+_TOP_LEVEL_KEYS = {
+    "listener",
+    "storage",
+    "default_lease_ttl",
+    "max_lease_ttl",
+    "log_level",
+    "seal_key_file",
+    "api_addr",
+}
+# Vault server settings a ported config may hold: accepted, reported, not used.
+_VAULT_ONLY_KEYS = {
+    "administrative_namespace_path",
+    "cache_size",
+    "cluster_addr",
+    "cluster_name",
+    "default_max_request_duration",
+    "detect_deadlocks",
+    "disable_cache",
+    "disable_clustering",
+    "disable_mlock",
+    "disable_performance_standby",
+    "disable_printable_check",
+    "disable_sealwrap",
+    "disable_sentinel_trace",
+    "enable_post_unseal_trace",
+    "enable_response_header_hostname",
+    "enable_response_header_raft_node_id",
+    "enable_ui",
+    "entropy",
+    "experiments",
+    "ha_storage",
+    "imprecise_lease_role_tracking",
+    "introspection_endpoint",
+    "license_path",
+    "log_file",
+    "log_format",
+    "log_requests_level",
+    "log_rotate_bytes",
+    "log_rotate_duration",
+    "log_rotate_max_files",
+    "pid_file",
+    "plugin_directory",
+    "plugin_file_permissions",
+    "plugin_file_uid",
+    "plugin_tmpdir",
+    "raw_storage_endpoint",
+    "service_registration",
+    "telemetry",
+    "ui",
+    "unsafe_allow_api_audit_creation",
+    "user_lockout",
+}
+_BLOCK_MARK = "__is_block__"
+_HCL_META = {_BLOCK_MARK, "__comments__", "__inline_comments__", "__start_line__", "__end_line__"}
+_INT = re.compile(r"[+-]?\d+")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message is one sentence saying what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerConfig:
+    """`listener "tcp" { ... }`: where the API listens, and its TLS files."""
+
+    address: str = DEFAULT_ADDRESS
+    tls_disable: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageConfig:
+    """`storage "tinydb" { path = ... }`: the file holding all state."""
+
+    type: str = "tinydb"
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """The whole config file; relative paths are already resolved against its directory."""
+
+    listener: ListenerConfig
+    storage: StorageConfig
+    default_lease_ttl: timedelta = DEFAULT_LEASE_TTL
+    max_lease_ttl: timedelta = DEFAULT_LEASE_TTL
+    log_level: str = "info"
+    seal_key_file: Path | None = None
+    api_addr: str | None = None
+
+
+def load_config(path: Path) -> tuple[ServerConfig, list[str]]:
+    """Read and parse the config file at `path`; returns the config and warnings."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read config file {path}: it is not UTF-8 text") from None
+    return parse_config(text, base_dir=Path(path).resolve().parent, source=str(path))
+
+
+def parse_config(
+    text: str, *, base_dir: Path, source: str = "the config"
+) -> tuple[ServerConfig, list[str]]:
+    """Parse HCL config text; relative paths resolve against `base_dir`.
+
+    Returns the config and a list of warnings (Vault settings that are ignored).
+    """
+    document = _parse_hcl(text, source)
+    warnings: list[str] = []
+    for key in sorted(document):
+        if key in _TOP_LEVEL_KEYS:
+            continue
+        if key == "seal":
+            warnings.append(
+                "seal: ignored; storage is encrypted with ENTRA_BROKER_SEAL_KEY or seal_key_file"
+            )
+        elif key in _VAULT_ONLY_KEYS:
+            warnings.append(f"{key}: ignored; entra-broker does not use this Vault setting")
+        else:
+            raise ConfigError(f"{key}: unknown setting{_did_you_mean(key, _TOP_LEVEL_KEYS)}")
+
+    listener = _listener(_one_block(document, "listener", 'listener "tcp"'), base_dir, warnings)
+    storage = _storage(_one_block(document, "storage", 'storage "tinydb"'), base_dir, warnings)
+    default_ttl = _duration(document, "default_lease_ttl")
+    max_ttl = _duration(document, "max_lease_ttl")
+    if default_ttl > max_ttl:
+        raise ConfigError(
+            f"default_lease_ttl ({format_duration(default_ttl)}) cannot exceed "
+            f"max_lease_ttl ({format_duration(max_ttl)})"
+        )
+    log_level = _string(document, "log_level", "log_level")
+    if log_level is None:
+        log_level = "info"
+    log_level = log_level.strip().lower()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f'log_level: "{log_level}" is not one of {", ".join(LOG_LEVELS)}')
+    seal_key_file = _string(document, "seal_key_file", "seal_key_file")
+    config = ServerConfig(
+        listener=listener,
+        storage=storage,
+        default_lease_ttl=default_ttl,
+        max_lease_ttl=max_ttl,
+        log_level=log_level,
+        seal_key_file=None if not seal_key_file else base_dir / seal_key_file,
+        api_addr=_string(document, "api_addr", "api_addr") or None,
+    )
+    return config, warnings
+
+
+# -- HCL shapes ---------------------------------------------------------------------------
+
+
+def _parse_hcl(text: str, source: str) -> dict[str, Any]:
+    options = hcl2.SerializationOptions(
+        strip_string_quotes=True, with_comments=False, preserve_heredocs=False
+    )
+    try:
+        document = hcl2.loads(text, serialization_options=options)
+    except Exception as exc:  # the parser (lark) raises several unrelated types
+        raise ConfigError(_syntax_message(exc, source)) from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source} is not an HCL document of settings")
+    return {k: v for k, v in document.items() if k not in _HCL_META}
+
+
+def _syntax_message(exc: Exception, source: str) -> str:
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    where = f" at line {line}, column {column}" if isinstance(line, int) and line > 0 else ""
+    token = getattr(exc, "token", None)
+    if getattr(token, "type", None) == "$END":
+        detail = ": unexpected end of file (a closing brace or quote is missing)"
+    elif token is not None:
+        shown = str(token).strip().splitlines()[0][:30] if str(token).strip() else ""
+        detail = f': unexpected "{shown}"' if shown else ""
+    elif getattr(exc, "char", None):
+        detail = f': unexpected "{exc.char}"'  # type: ignore[attr-defined]
+    else:
+        detail = ""
+    return f"HCL syntax error in {source}{where}{detail}"
+
+
+def _label(value: str) -> str:
+    # python-hcl2 8 returns labels with their quotes unless told otherwise; older
+    # releases never do. Accept both.
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _one_block(document: Mapping[str, Any], name: str, example: str) -> tuple[str, dict[str, Any]]:
+    """The single labelled block `name "<label>" { ... }`: its label and its body."""
+    raw = document.get(name)
+    if raw is None:
+        raise ConfigError(f"{name}: a {example} {{ ... }} block is required")
+    blocks = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(b, dict) for b in blocks):
+        raise ConfigError(f"{name}: must be a block, as in {example} {{ ... }}")
+    if len(blocks) != 1:
+        raise ConfigError(f"{name}: exactly one {name} block is supported, found {len(blocks)}")
+    block = blocks[0]
+    # A block without a label carries the marker itself; a labelled one is {label: body}.
+    if _BLOCK_MARK in block or len(block) != 1:
+        raise ConfigError(f"{name}: the block needs a type label, as in {example} {{ ... }}")
+    label, body = next(iter(block.items()))
+    if not isinstance(body, dict) or (
+        _BLOCK_MARK not in body
+        and any(isinstance(v, dict) and _BLOCK_MARK in v for v in body.values())
+    ):
+        raise ConfigError(f"{name}: the block takes one type label, as in {example} {{ ... }}")
+    return _label(str(label)), {k: v for k, v in body.items() if k not in _HCL_META}
+
+
+def _listener(
+    block: tuple[str, dict[str, Any]], base_dir: Path, warnings: list[str]
+) -> ListenerConfig:
+    kind, body = block
+    where = f'listener "{kind}"'
+    if kind != "tcp":
+        raise ConfigError(f'{where}: unsupported listener type; only listener "tcp" is supported')
+    _warn_unused(body, _LISTENER_KEYS, where, warnings)
+    address = _string(body, "address", f"{where}: address") or DEFAULT_ADDRESS
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f'{where}: address "{address}" must be host:port, as 127.0.0.1:8200')
+    tls_disable = _bool(body, "tls_disable", where)
+    cert = _string(body, "tls_cert_file", f"{where}: tls_cert_file")
+    key = _string(body, "tls_key_file", f"{where}: tls_key_file")
+    if not tls_disable:
+        for name, value in (("tls_cert_file", cert), ("tls_key_file", key)):
+            if not value:
+                raise ConfigError(f"{where}: {name} is required unless tls_disable = true")
+    return ListenerConfig(
+        address=address,
+        tls_disable=tls_disable,
+        tls_cert_file=base_dir / cert if cert else None,
+        tls_key_file=base_dir / key if key else None,
+    )
+
+
+def _storage(
+    block: tuple[str, dict[str, Any]], base_dir: Path, warnings: list[str]
+) -> StorageConfig:
+    kind, body = block
+    where = f'storage "{kind}"'
+    if kind not in _STORAGE_TYPES:
+        raise ConfigError(
+            f'{where}: unsupported storage type; use storage "tinydb" {{ path = "..." }}'
+        )
+    if kind == "file":
+        warnings.append(
+            'storage "file" is read as storage "tinydb": path names the database file, '
+            "not a directory"
+        )
+    _warn_unused(body, _STORAGE_KEYS, where, warnings)
+    path = _string(body, "path", f"{where}: path")
+    if not path:
+        raise ConfigError(
+            f'{where}: path is required, as in path = "/var/lib/entra-broker/db.json"'
+        )
+    return StorageConfig(type=_STORAGE_TYPES[kind], path=base_dir / path)
+
+
+def _warn_unused(body: Mapping[str, Any], known: set[str], where: str, warnings: list[str]) -> None:
+    # Vault's listener and storage stanzas have many options (and more each release);
+    # those we do not implement are reported, not refused.
+    for key in sorted(set(body) - known):
+        warnings.append(f"{where}: {key} is ignored{_did_you_mean(key, known)}")
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def _scalar(value: Any, where: str) -> Any:
+    """A literal value: quotes left by the parser removed, `${literal}` unwrapped."""
+    if not isinstance(value, str):
+        return value
+    text = _label(value)
+    if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
+        inner = _label(text[2:-1].strip())
+        if inner in ("true", "false"):
+            return inner == "true"
+        if _INT.fullmatch(inner):
+            return int(inner)
+        if inner != text[2:-1].strip():  # it was a quoted string: "${"x"}"
+            return inner
+        raise ConfigError(f"{where}: expressions are not supported; write a literal value")
+    if "${" in text:
+        raise ConfigError(f"{where}: interpolation (${{...}}) is not supported")
+    return text
+
+
+def _string(body: Mapping[str, Any], key: str, where: str) -> str | None:
+    if key not in body or body[key] is None:
+        return None
+    value = _scalar(body[key], where)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{where}: must be a string")
+    return str(value)
+
+
+def _bool(body: Mapping[str, Any], key: str, where: str) -> bool:
+    if key not in body or body[key] is None:
+        return False
+    value = _scalar(body[key], f"{where}: {key}")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ConfigError(f'{where}: {key} must be true or false, not "{value}"')
+
+
+def _duration(document: Mapping[str, Any], key: str) -> timedelta:
+    if key not in document or document[key] is None:
+        return DEFAULT_LEASE_TTL
+    value = _scalar(document[key], key)
+    try:
+        parsed = parse_duration(value)
+    except DurationError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    # As in Vault, zero means "use the default".
+    return parsed or DEFAULT_LEASE_TTL
