@@ -1,0 +1,199 @@
+"""Fault injection: chosen calls fail, slow down or hang, for a count or a share of calls."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_HOLD_SECONDS", "Fault", "FaultBook", "FaultSpecError"]
+
+DEFAULT_HOLD_SECONDS = 30.0
+_KNOWN_FIELDS = frozenset(
+    {
+        "match",
+        "status",
+        "retry_after",
+        "latency_ms",
+        "timeout",
+        "hold_seconds",
+        "count",
+        "fraction",
+        "code",
+        "message",
+    }
+)
+
+
+class FaultSpecError(ValueError):
+    """A fault description that cannot be used; the message names every bad field."""
+
+
+@dataclass(slots=True)
+class Fault:
+    """One active fault. `remaining` None means every matching call until cleared."""
+
+    id: str
+    match: re.Pattern[str] | None
+    status: int | None
+    retry_after: float | None
+    latency_ms: int
+    timeout: bool
+    hold_seconds: float
+    count: int | None
+    fraction: float | None
+    code: str | None
+    message: str | None
+    remaining: int | None
+    hits: int = 0
+    seen: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "match": self.match.pattern if self.match is not None else None,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "latency_ms": self.latency_ms,
+            "timeout": self.timeout,
+            "hold_seconds": self.hold_seconds,
+            "count": self.count,
+            "fraction": self.fraction,
+            "code": self.code,
+            "message": self.message,
+            "remaining": self.remaining,
+            "hits": self.hits,
+        }
+
+    def retry_after_header(self) -> str | None:
+        if self.retry_after is None:
+            return None
+        value = self.retry_after
+        return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+    def takes_this_call(self) -> bool:
+        """For a `fraction` fault: whether this matching call is one of its share.
+
+        Deterministic, so tests can count: with 0.5 every second call fails.
+        """
+        if self.fraction is None:
+            return True
+        self.seen += 1
+        return math.floor(self.seen * self.fraction) > math.floor((self.seen - 1) * self.fraction)
+
+
+def _number(body: dict[str, Any], name: str, errors: list[str], *, integer: bool) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        errors.append(f"{name} must be {'an integer' if integer else 'a number'}")
+        return None
+    return value
+
+
+def _parse(body: Any, fault_id: str) -> Fault:
+    if not isinstance(body, dict):
+        raise FaultSpecError("a fault is a JSON object")
+    errors: list[str] = []
+    unknown = sorted(set(body) - _KNOWN_FIELDS)
+    if unknown:
+        errors.append(f"unknown fields: {', '.join(unknown)}")
+    match: re.Pattern[str] | None = None
+    pattern = body.get("match")
+    if pattern is not None:
+        if not isinstance(pattern, str):
+            errors.append("match must be a string (a regular expression)")
+        else:
+            try:
+                match = re.compile(pattern)
+            except re.error as exc:
+                errors.append(f"match is not a valid regular expression: {exc}")
+    status = _number(body, "status", errors, integer=True)
+    if status is not None and not 400 <= status <= 599:
+        errors.append("status must be between 400 and 599")
+    retry_after = _number(body, "retry_after", errors, integer=False)
+    if retry_after is not None and retry_after < 0:
+        errors.append("retry_after must not be negative")
+    latency_ms = _number(body, "latency_ms", errors, integer=True)
+    if latency_ms is not None and latency_ms < 0:
+        errors.append("latency_ms must not be negative")
+    timeout = body.get("timeout", False)
+    if not isinstance(timeout, bool):
+        errors.append("timeout must be true or false")
+    hold = _number(body, "hold_seconds", errors, integer=False)
+    if hold is not None and hold <= 0:
+        errors.append("hold_seconds must be positive")
+    count = _number(body, "count", errors, integer=True)
+    if count is not None and count < 1:
+        errors.append("count must be at least 1")
+    fraction = _number(body, "fraction", errors, integer=False)
+    if fraction is not None and not 0.0 <= fraction <= 1.0:
+        errors.append("fraction must be between 0.0 and 1.0")
+    if count is not None and fraction is not None:
+        errors.append("give count or fraction, not both")
+    for name in ("code", "message"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors.append(f"{name} must be a string")
+    if status is None and not latency_ms and timeout is not True:
+        errors.append("a fault needs status, latency_ms or timeout")
+    if errors:
+        raise FaultSpecError("; ".join(errors))
+    return Fault(
+        id=fault_id,
+        match=match,
+        status=status,
+        retry_after=retry_after,
+        latency_ms=latency_ms or 0,
+        timeout=bool(timeout),
+        hold_seconds=float(hold) if hold is not None else DEFAULT_HOLD_SECONDS,
+        count=count,
+        fraction=float(fraction) if fraction is not None else None,
+        code=body.get("code"),
+        message=body.get("message"),
+        remaining=count,
+    )
+
+
+class FaultBook:
+    """The active faults, in the order they were added."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    def add(self, body: Any) -> Fault:
+        """Parse and activate a fault; raises FaultSpecError naming the bad fields."""
+        fault = _parse(body, f"fault-{next(self._ids)}")
+        self._faults.append(fault)
+        return fault
+
+    def active(self) -> list[Fault]:
+        return list(self._faults)
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def remove(self, fault_id: str) -> bool:
+        before = len(self._faults)
+        self._faults = [f for f in self._faults if f.id != fault_id]
+        return len(self._faults) != before
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        """The fault that applies to this call, using up one of its count; None if none."""
+        target = f"{method.upper()} {path}"
+        for fault in list(self._faults):
+            if fault.match is not None and not fault.match.search(target):
+                continue
+            if not fault.takes_this_call():
+                continue
+            fault.hits += 1
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+            return fault
+        return None

@@ -1,0 +1,30 @@
+"""What one emulated tenant starts with: its ids, the application's secret, its users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_ROLES", "EmulatorSettings"]
+
+DEFAULT_ROLES: tuple[str, ...] = ("User.ReadWrite.All",)
+
+
+@dataclass
+class EmulatorSettings:
+    """The tenant the emulator plays.
+
+    Parameters:
+        tenant_id: the directory (tenant) id; also accepted case-insensitively in URLs.
+        client_id: the one registered application's id.
+        client_secret: that application's secret (never shown in repr or logs).
+        users: user principal names created at start, each with an unknown random password.
+        roles: Graph application permissions granted to the application.
+        hostnames: extra names for the server certificate, besides 127.0.0.1, localhost, ::1.
+    """
+
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    users: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=lambda: list(DEFAULT_ROLES))
+    hostnames: list[str] = field(default_factory=list)
