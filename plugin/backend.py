@@ -1,0 +1,158 @@
+"""EntraBackend: joins the path table and the credential secret type; caches the Graph client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from mount.sdk import (
+    Backend,
+    BackendConfig,
+    InvalidRequestError,
+    Storage,
+    UnavailableError,
+    VaultError,
+)
+from plugin import path_config, path_creds, path_roles, secret_creds
+from plugin.graph import DEFAULT_DEADLINE, GraphClient, tls_context
+from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
+from plugin.token import TokenProvider
+
+__all__ = ["EntraBackend", "factory"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Clients:
+    """The msal app and the Graph client built for one exact config."""
+
+    config: Config
+    tokens: TokenProvider
+    graph: GraphClient
+
+    async def aclose(self) -> None:
+        await self.graph.aclose()
+        self.tokens.close()
+
+
+class EntraBackend(Backend):
+    """The Entra ID secrets engine: config, roles/<name>, creds/<name>.
+
+    Graph and msal clients are built lazily for the stored config and rebuilt when it
+    changes (Vault Azure engine's `reset`/`getClient`), so connections and the token
+    cache are reused across requests.
+    """
+
+    def __init__(self, conf: BackendConfig) -> None:
+        self.conf = conf
+        # Seconds one Graph operation (retries included) may take; tests lower it.
+        self.graph_deadline = DEFAULT_DEADLINE
+        self._clients: Clients | None = None
+        self._clients_lock = asyncio.Lock()
+        self._user_locks: dict[str, asyncio.Lock] = {}
+        super().__init__(
+            paths=[*path_config.paths(self), *path_roles.paths(self), *path_creds.paths(self)],
+            secrets=[secret_creds.secret_type(self)],
+            help_text=BACKEND_HELP,
+            type_name="entra",
+        )
+
+    @property
+    def mount_point(self) -> str:
+        return self.conf.mount_point or "entra/"
+
+    async def close(self) -> None:
+        await self.install_clients(None)
+
+    # -- stored records --------------------------------------------------------------
+
+    async def load_config(self, storage: Storage) -> Config | None:
+        raw = await storage.get(CONFIG_KEY)
+        if raw is None:
+            return None
+        try:
+            return Config.from_storage(raw)
+        except (RecordError, ValueError) as exc:
+            raise VaultError(
+                f"the stored configuration is damaged ({exc}); write config again"
+            ) from None
+
+    async def require_config(self, storage: Storage, *, unavailable: bool = False) -> Config:
+        """The stored config; a 400 (503 for background work) saying to write it first."""
+        config = await self.load_config(storage)
+        if config is None:
+            message = (
+                f"the Entra connection is not configured: write {self.mount_point}config "
+                "first (tenant_id, client_id, client_secret)"
+            )
+            raise UnavailableError(message) if unavailable else InvalidRequestError(message)
+        return config
+
+    async def load_role(self, storage: Storage, name: str) -> Role | None:
+        raw = await storage.get(ROLE_PREFIX + name)
+        if raw is None:
+            return None
+        try:
+            return Role.from_storage(raw)
+        except (RecordError, ValueError) as exc:
+            raise VaultError(
+                f'role "{name}" is damaged in storage ({exc}); write it again'
+            ) from None
+
+    def lease_ttls(self, role: Role) -> tuple[timedelta, timedelta]:
+        """(ttl, max_ttl) for a lease of `role`: zero means the mount's default, ttl <= max."""
+        max_ttl = role.max_ttl or self.conf.max_lease_ttl
+        ttl = role.ttl or self.conf.default_lease_ttl
+        return min(ttl, max_ttl), max_ttl
+
+    # -- clients ---------------------------------------------------------------------
+
+    async def build_clients(self, config: Config) -> Clients:
+        """New msal and Graph clients for `config` (not yet installed)."""
+        # Loading a CA store is file I/O and parsing: off the loop.
+        context = await asyncio.to_thread(tls_context, config.ca_cert)
+        tokens = TokenProvider(config, context)
+        graph = GraphClient(config.graph_url, tokens, verify=context, deadline=self.graph_deadline)
+        return Clients(config, tokens, graph)
+
+    async def install_clients(self, clients: Clients | None) -> None:
+        """Make `clients` the cached ones and close the previous ones (None: drop them)."""
+        async with self._clients_lock:
+            old, self._clients = self._clients, clients
+        if old is not None and old is not clients:
+            await old.aclose()
+
+    async def graph(self, config: Config) -> GraphClient:
+        """The cached Graph client for `config`, rebuilt when the config changed."""
+        async with self._clients_lock:
+            old = None
+            if self._clients is None or self._clients.config != config:
+                old, self._clients = self._clients, await self.build_clients(config)
+                logger.debug("graph client built client_id=%s", config.client_id)
+            current = self._clients
+            current.graph.deadline = self.graph_deadline
+        if old is not None:
+            await old.aclose()
+        return current.graph
+
+    def user_lock(self, object_id: str) -> asyncio.Lock:
+        """Serializes password resets of one user inside this process."""
+        return self._user_locks.setdefault(object_id, asyncio.Lock())
+
+
+async def factory(conf: BackendConfig) -> Backend:
+    """Build the engine for one mount."""
+    return EntraBackend(conf)
+
+
+BACKEND_HELP = """\
+The Entra ID secrets engine hands out short-lived passwords of Azure Entra ID users.
+
+Write the application's tenant_id, client_id and client_secret to config, bind each user
+to a role under roles/<name>, then read creds/<name>: the user's password is reset through
+Microsoft Graph and returned under a lease. When the lease is revoked or expires, the
+password is reset again to a random value nobody is told.
+"""

@@ -1,0 +1,454 @@
+"""Microsoft Graph over one shared httpx.AsyncClient: users, password resets, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import enum
+import logging
+import random
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from mount.sdk import UpstreamError
+
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "GraphClient",
+    "GraphError",
+    "GraphUser",
+    "TokenSource",
+    "tls_context",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEADLINE = 30.0  # seconds for one operation, retries included
+DEFAULT_TIMEOUT = 10.0  # seconds for one HTTP exchange
+
+# Graph error codes we act on (https://learn.microsoft.com/graph/errors); codes are
+# stable, messages are not, so nothing here ever looks at the message text.
+ACCESS_DENIED = "Authorization_RequestDenied"
+NOT_FOUND = "Request_ResourceNotFound"
+BAD_REQUEST = "Request_BadRequest"
+
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_CAP = 8.0
+
+
+def tls_context(ca_cert: str = "") -> ssl.SSLContext:
+    """An SSLContext trusting only the PEM bundle `ca_cert`, or the system store when empty.
+
+    Raises ssl.SSLError (or ValueError) when `ca_cert` holds no usable certificate.
+    """
+    if ca_cert.strip():
+        return ssl.create_default_context(cadata=ca_cert)
+    return ssl.create_default_context()
+
+
+class TokenSource(Protocol):
+    """Where the client gets its bearer token (plugin.token.TokenProvider in production)."""
+
+    async def token(self) -> str: ...
+
+    async def invalidate(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GraphUser:
+    object_id: str
+    user_principal_name: str
+    display_name: str
+    account_enabled: bool | None
+
+
+class _Op(enum.Enum):
+    """What a request was for; picks the sentence for a given Graph error code."""
+
+    READ_USER = "reading"
+    SET_PASSWORD = "resetting the password of"
+
+
+class GraphError(UpstreamError):
+    """Graph refused or failed a request.
+
+    `graph_status` is Graph's HTTP status (None when no answer came; the attribute
+    `status` stays the 502 the mount answers with), `code` Graph's error code, and
+    `request_id` the id Microsoft support asks for.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        graph_status: int | None = None,
+        code: str = "",
+        request_id: str = "",
+        retryable: bool = False,
+        may_have_applied: bool = False,
+    ) -> None:
+        if request_id:
+            message = f"{message} (request-id {request_id})"
+        super().__init__(message, retryable=retryable, may_have_applied=may_have_applied)
+        self.graph_status = graph_status
+        self.code = code
+        self.request_id = request_id
+
+
+def _user_path(user: str) -> str:
+    # A key starting with `$` is read by Graph as a system query option unless it is
+    # written in the key form /users('$x'); `#` (guest UPNs: #EXT#) must be escaped.
+    if user.startswith("$"):
+        return "/users('" + quote(user.replace("'", "''"), safe="@$") + "')"
+    return "/users/" + quote(user, safe="@")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None when absent."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _error_fields(response: httpx.Response) -> tuple[str, str]:
+    """Graph's error code and request-id from an error answer; "" for what is missing."""
+    code = ""
+    request_id = response.headers.get("request-id", "")
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return code, request_id
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        if isinstance(error.get("code"), str):
+            code = error["code"]
+        inner = error.get("innerError") or error.get("innererror")
+        if not request_id and isinstance(inner, dict):
+            request_id = str(inner.get("request-id") or "")
+    return code, request_id
+
+
+class GraphClient:
+    """The Graph calls the engine makes, with retries inside one deadline per operation.
+
+    429 and 503 wait for Retry-After; other 5xx, timeouts and dropped connections back
+    off with jitter; a 401 refreshes the token once. Errors are GraphError sentences
+    chosen by Graph's error code; request bodies and tokens never reach errors or logs.
+    """
+
+    def __init__(
+        self,
+        graph_endpoint: str,
+        tokens: TokenSource,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        backoff: float = 0.25,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
+        self.deadline = deadline
+        self.backoff = backoff
+        self._tokens = tokens
+        self._timeout = timeout
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            verify=verify,
+            timeout=httpx.Timeout(timeout),
+            headers={"Accept": "application/json"},
+            # Proxies and CA bundles come from the config, never from the environment.
+            trust_env=False,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_user(self, user: str, *, deadline: float | None = None) -> GraphUser:
+        """Look a user up by object id or user principal name."""
+        response = await self._send(
+            "GET",
+            _user_path(user),
+            params={"$select": "id,userPrincipalName,displayName,accountEnabled"},
+            op=_Op.READ_USER,
+            subject=user,
+            deadline=deadline,
+        )
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("id"), str)
+            or not isinstance(body.get("userPrincipalName"), str)
+        ):
+            raise GraphError(
+                f'Microsoft Graph sent an unreadable answer when reading user "{user}" '
+                f"(status {response.status_code}, no id or userPrincipalName)",
+                graph_status=response.status_code,
+                request_id=response.headers.get("request-id", ""),
+                retryable=True,
+            )
+        enabled = body.get("accountEnabled")
+        return GraphUser(
+            object_id=body["id"],
+            user_principal_name=body["userPrincipalName"],
+            display_name=str(body.get("displayName") or ""),
+            account_enabled=enabled if isinstance(enabled, bool) else None,
+        )
+
+    async def set_password(
+        self,
+        object_id: str,
+        password: str,
+        *,
+        subject: str = "",
+        deadline: float | None = None,
+    ) -> None:
+        """Reset a user's password, not forcing a change at next sign-in.
+
+        `subject` names the user in errors (a UPN); `deadline` is an absolute
+        `loop.time()` shared by several calls of one operation.
+        """
+        body = {"passwordProfile": {"password": password, "forceChangePasswordNextSignIn": False}}
+        await self._send(
+            "PATCH",
+            _user_path(object_id),
+            json=body,
+            op=_Op.SET_PASSWORD,
+            subject=subject or object_id,
+            deadline=deadline,
+        )
+
+    def deadline_from_now(self) -> float:
+        """An absolute deadline for an operation made of several calls."""
+        return asyncio.get_running_loop().time() + self.deadline
+
+    # -- the retry loop --------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        op: _Op,
+        subject: str,
+        deadline: float | None,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        end = deadline if deadline is not None else loop.time() + self.deadline
+        mutating = method != "GET"
+        maybe_applied = False  # sticky: once a write may have landed, it stays "maybe"
+        refreshed = False
+        attempt = 0
+        what = f'{op.value} user "{subject}"'
+        while True:
+            attempt += 1
+            remaining = end - loop.time()
+            if remaining <= 0:
+                raise self._timed_out(what, maybe_applied)
+            try:
+                token = await asyncio.wait_for(self._tokens.token(), remaining)
+            except TimeoutError:
+                raise self._timed_out(what, maybe_applied) from None
+            except UpstreamError as exc:
+                if not maybe_applied:
+                    raise
+                raise GraphError(
+                    exc.message, retryable=exc.retryable, may_have_applied=True
+                ) from None
+            remaining = end - loop.time()
+            try:
+                response = await self._client.request(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=httpx.Timeout(max(0.001, min(self._timeout, remaining))),
+                )
+            except httpx.TransportError as exc:
+                # A connect failure means nothing was sent; anything later may have
+                # reached Graph and been applied even though no answer came back.
+                sent = not isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                )
+                maybe_applied = maybe_applied or (mutating and sent)
+                error = self._transport_error(exc, what, maybe_applied)
+                if not error.retryable or not await self._pause(
+                    None, attempt, end, method, path, None, ""
+                ):
+                    raise error from None
+                continue
+            status = response.status_code
+            if response.is_success:
+                logger.debug(
+                    "graph call method=%s path=%s status=%d request_id=%s",
+                    method,
+                    path,
+                    status,
+                    response.headers.get("request-id", ""),
+                )
+                return response
+            code, request_id = _error_fields(response)
+            if status == 401 and not refreshed:
+                # A token Graph no longer accepts (revoked, rotated signing keys): one
+                # fresh token is worth a try; a second 401 is a real refusal.
+                refreshed = True
+                logger.debug("graph 401, refreshing token request_id=%s", request_id)
+                await self._tokens.invalidate()
+                continue
+            if mutating and status >= 500:
+                maybe_applied = True
+            error = self._status_error(status, code, request_id, op, subject, what, maybe_applied)
+            if status in _RETRY_STATUSES:
+                wait = _retry_after(response) if status in (429, 503) else None
+                if await self._pause(wait, attempt, end, method, path, status, request_id):
+                    continue
+            raise error
+
+    async def _pause(
+        self,
+        retry_after: float | None,
+        attempt: int,
+        end: float,
+        method: str,
+        path: str,
+        status: int | None,
+        request_id: str,
+    ) -> bool:
+        """Sleep before the next attempt; False when the deadline does not allow one."""
+        loop = asyncio.get_running_loop()
+        if retry_after is None:
+            ceiling = min(_BACKOFF_CAP, self.backoff * 2 ** (attempt - 1))
+            delay = ceiling * random.uniform(0.5, 1.0)
+        else:
+            delay = retry_after
+        if loop.time() + delay >= end:
+            return False
+        logger.warning(
+            "graph retry method=%s path=%s status=%s request_id=%s attempt=%d delay=%.2fs",
+            method,
+            path,
+            status if status is not None else "none",
+            request_id,
+            attempt,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        return True
+
+    # -- error sentences ---------------------------------------------------------------
+
+    def _timed_out(self, what: str, maybe_applied: bool) -> GraphError:
+        return GraphError(
+            f"Microsoft Graph did not complete {what} within {self.deadline:g}s; try again later",
+            retryable=True,
+            may_have_applied=maybe_applied,
+        )
+
+    def _transport_error(self, exc: httpx.TransportError, what: str, maybe: bool) -> GraphError:
+        host = urlsplit(self.base_url).netloc
+        logger.debug("graph transport error host=%s error=%s", host, type(exc).__name__)
+        if _tls_failure(exc):
+            return GraphError(
+                f"the TLS certificate of {host} is not trusted; set ca_cert to the CA bundle "
+                "that signed it (PEM)",
+                may_have_applied=False,
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return GraphError(
+                f"Microsoft Graph at {host} did not answer {what} in time",
+                retryable=True,
+                may_have_applied=maybe,
+            )
+        return GraphError(
+            f"the connection to Microsoft Graph at {host} failed while {what} "
+            f"({type(exc).__name__})",
+            retryable=True,
+            may_have_applied=maybe,
+        )
+
+    def _status_error(
+        self,
+        status: int,
+        code: str,
+        request_id: str,
+        op: _Op,
+        subject: str,
+        what: str,
+        maybe_applied: bool,
+    ) -> GraphError:
+        shown = f"{status} {code}".strip()
+        if code == ACCESS_DENIED and op is _Op.SET_PASSWORD:
+            message = (
+                f'Microsoft Graph denied resetting the password of user "{subject}" '
+                f"({ACCESS_DENIED}): the application needs the "
+                "User-PasswordProfile.ReadWrite.All or User.ReadWrite.All application "
+                "permission with admin consent, and the User Administrator directory role "
+                "(Privileged Authentication Administrator if the user is an administrator)"
+            )
+        elif code == ACCESS_DENIED:
+            message = (
+                f'Microsoft Graph denied reading user "{subject}" ({ACCESS_DENIED}): the '
+                "application needs the User.Read.All (or User.ReadWrite.All) application "
+                "permission with admin consent"
+            )
+        elif code == NOT_FOUND or (status == 404 and not code):
+            message = f'Entra user "{subject}" was not found ({code or "404"})'
+        elif code == BAD_REQUEST and op is _Op.SET_PASSWORD:
+            message = (
+                f'Entra refused the generated password for user "{subject}" ({BAD_REQUEST}): '
+                "it does not meet the tenant's password policy"
+            )
+        elif status == 401:
+            message = (
+                f"Microsoft Graph rejected the application's access token ({shown}); check "
+                "that graph_endpoint belongs to the same cloud as authority_host"
+            )
+        elif status == 429:
+            message = (
+                f"Microsoft Graph throttled {what} (429) beyond this request's "
+                f"{self.deadline:g}s limit; try again later"
+            )
+        elif status >= 500:
+            message = f"Microsoft Graph failed {what} ({shown})"
+        else:
+            message = f"Microsoft Graph refused {what} ({shown})"
+        return GraphError(
+            message,
+            graph_status=status,
+            code=code,
+            request_id=request_id,
+            retryable=status in _RETRY_STATUSES,
+            may_have_applied=maybe_applied,
+        )

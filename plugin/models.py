@@ -1,0 +1,153 @@
+"""Stored records of the engine: Config, Role and a lease's CredsInternal."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from plugin.clouds import Cloud, resolve_environment
+from plugin.passwords import DEFAULT_LENGTH
+
+__all__ = [
+    "CONFIG_KEY",
+    "ROLE_PREFIX",
+    "Config",
+    "CredsInternal",
+    "Mode",
+    "Role",
+    "RecordError",
+]
+
+CONFIG_KEY = "config"
+ROLE_PREFIX = "roles/"
+
+
+class RecordError(ValueError):
+    """A stored record lacks a field it must have (storage damaged or hand-edited)."""
+
+
+def _required(data: Mapping[str, Any], key: str, record: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"stored {record} has no {key}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """How to reach the tenant. Empty overrides mean "the environment's own host"."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    environment: str = "AzurePublicCloud"
+    authority_host: str = ""
+    graph_endpoint: str = ""
+    ca_cert: str = ""
+
+    @property
+    def cloud(self) -> Cloud:
+        return resolve_environment(self.environment)
+
+    @property
+    def login_url(self) -> str:
+        """The login base URL in use, without a trailing slash."""
+        return (self.authority_host or self.cloud.authority_host).rstrip("/")
+
+    @property
+    def graph_url(self) -> str:
+        """The Graph base URL in use (without `/v1.0`), without a trailing slash."""
+        return (self.graph_endpoint or self.cloud.graph_endpoint).rstrip("/")
+
+    def to_storage(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "environment": self.environment,
+            "authority_host": self.authority_host,
+            "graph_endpoint": self.graph_endpoint,
+            "ca_cert": self.ca_cert,
+        }
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> Config:
+        return cls(
+            tenant_id=_required(data, "tenant_id", "config"),
+            client_id=_required(data, "client_id", "config"),
+            client_secret=_required(data, "client_secret", "config"),
+            environment=str(data.get("environment") or "AzurePublicCloud"),
+            authority_host=str(data.get("authority_host") or ""),
+            graph_endpoint=str(data.get("graph_endpoint") or ""),
+            ca_cert=str(data.get("ca_cert") or ""),
+        )
+
+
+class Mode(enum.StrEnum):
+    """How concurrent leases of one user behave."""
+
+    ROTATE = "rotate"
+    EXCLUSIVE = "exclusive"
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """One Entra user bound to a name, with lease TTLs (zero: the mount's defaults)."""
+
+    name: str
+    user_principal_name: str
+    object_id: str
+    ttl: timedelta = timedelta(0)
+    max_ttl: timedelta = timedelta(0)
+    password_length: int = DEFAULT_LENGTH
+    mode: Mode = Mode.ROTATE
+
+    def to_storage(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "user_principal_name": self.user_principal_name,
+            "object_id": self.object_id,
+            "ttl": int(self.ttl.total_seconds()),
+            "max_ttl": int(self.max_ttl.total_seconds()),
+            "password_length": self.password_length,
+            "mode": self.mode.value,
+        }
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> Role:
+        return cls(
+            name=_required(data, "name", "role"),
+            user_principal_name=_required(data, "user_principal_name", "role"),
+            object_id=_required(data, "object_id", "role"),
+            ttl=timedelta(seconds=int(data.get("ttl") or 0)),
+            max_ttl=timedelta(seconds=int(data.get("max_ttl") or 0)),
+            password_length=int(data.get("password_length") or DEFAULT_LENGTH),
+            mode=Mode(data.get("mode") or Mode.ROTATE.value),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CredsInternal:
+    """What a lease keeps to revoke its credential later; identifiers only, no secret."""
+
+    role: str
+    object_id: str
+    user_principal_name: str
+
+    def to_storage(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "object_id": self.object_id,
+            "user_principal_name": self.user_principal_name,
+        }
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> CredsInternal:
+        return cls(
+            role=_required(data, "role", "lease"),
+            object_id=_required(data, "object_id", "lease"),
+            user_principal_name=str(data.get("user_principal_name") or ""),
+        )

@@ -1,0 +1,130 @@
+"""The `creds/<name>` path: a fresh password for the role's user, under a lease."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from mount.sdk import (
+    Field,
+    FieldData,
+    FieldType,
+    InvalidRequestError,
+    Operation,
+    Path,
+    Request,
+    Response,
+    SecretSpec,
+    name_pattern,
+)
+from plugin.graph import BAD_REQUEST, GraphClient, GraphError
+from plugin.models import CredsInternal, Mode
+from plugin.passwords import alias_of, generate_password
+
+if TYPE_CHECKING:
+    from plugin.backend import EntraBackend
+
+__all__ = ["SECRET_TYPE", "creds_read", "paths", "set_random_password"]
+
+logger = logging.getLogger(__name__)
+
+SECRET_TYPE = "entra_password"
+
+FIELDS = {
+    "name": Field(FieldType.NAME, "Name of the role whose user gets a new password."),
+}
+
+
+def paths(b: EntraBackend) -> list[Path]:
+    return [
+        Path(
+            f"creds/{name_pattern('name')}",
+            operations={Operation.READ: partial(creds_read, b)},
+            fields=FIELDS,
+            help_synopsis=CREDS_HELP_SYN,
+            help_description=CREDS_HELP_DESC,
+        )
+    ]
+
+
+async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
+    name: str = d.get("name")
+    role = await b.load_role(req.storage, name)
+    if role is None:
+        raise InvalidRequestError(f"unknown role: {name}")
+    config = await b.require_config(req.storage)
+    ttl, max_ttl = b.lease_ttls(role)
+    internal = CredsInternal(
+        role=name, object_id=role.object_id, user_principal_name=role.user_principal_name
+    )
+
+    async def issue() -> dict[str, Any]:
+        # Runs only after the mount has persisted the lease: no password without one.
+        graph = await b.graph(config)
+        password = await set_random_password(
+            b, graph, role.object_id, role.user_principal_name, role.password_length
+        )
+        logger.info(
+            "password issued role=%s object_id=%s upn=%s",
+            name,
+            role.object_id,
+            role.user_principal_name,
+        )
+        return {
+            "user_principal_name": role.user_principal_name,
+            "object_id": role.object_id,
+            "password": password,
+        }
+
+    return Response(
+        secret=SecretSpec(
+            type=SECRET_TYPE,
+            internal=internal.to_storage(),
+            ttl=ttl,
+            max_ttl=max_ttl,
+            holder_key=f"user/{role.object_id}",
+            exclusive=role.mode is Mode.EXCLUSIVE,
+        ),
+        issue=issue,
+    )
+
+
+async def set_random_password(
+    b: EntraBackend, graph: GraphClient, object_id: str, upn: str, length: int
+) -> str:
+    """Reset a user's password to a fresh random one and return it.
+
+    A password Entra refuses as too weak (Request_BadRequest) is replaced by a second
+    draw once, within the same deadline; resets of one user are serialized.
+    """
+    deadline = graph.deadline_from_now()
+
+    async def attempt() -> str:
+        password = generate_password(length, alias=alias_of(upn))
+        await graph.set_password(object_id, password, subject=upn or object_id, deadline=deadline)
+        return password
+
+    async with b.user_lock(object_id):
+        try:
+            return await attempt()
+        except GraphError as exc:
+            if exc.code != BAD_REQUEST or exc.may_have_applied:
+                raise
+            logger.warning(
+                "password refused, drawing another object_id=%s request_id=%s",
+                object_id,
+                exc.request_id,
+            )
+        return await attempt()
+
+
+CREDS_HELP_SYN = "Reset the role's Entra user password and return it under a lease."
+CREDS_HELP_DESC = """\
+Each read sets a new random password on the role's user through Microsoft Graph and
+returns user_principal_name, object_id and password under a lease. Revoking the lease,
+or its expiry, resets the password again to a random value nobody is told. In rotate
+mode a read ends the user's earlier leases (their password no longer works); in
+exclusive mode a read is refused while another lease of the user is active. A new
+password may take a few seconds to be accepted by every Entra sign-in endpoint.
+"""

@@ -1,0 +1,222 @@
+"""The `roles/` paths: bind one Entra user, checked against Graph, to a role name."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from mount.sdk import (
+    Field,
+    FieldData,
+    FieldType,
+    InvalidRequestError,
+    NotFoundError,
+    Operation,
+    Path,
+    Request,
+    Response,
+    name_pattern,
+)
+from plugin.graph import NOT_FOUND, GraphError
+from plugin.models import ROLE_PREFIX, Mode, Role
+from plugin.passwords import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
+
+if TYPE_CHECKING:
+    from plugin.backend import EntraBackend
+
+__all__ = ["paths", "role_delete", "role_exists", "role_list", "role_read", "role_write"]
+
+logger = logging.getLogger(__name__)
+
+FIELDS = {
+    "name": Field(
+        FieldType.NAME,
+        "Name of the role; also the user principal name to bind when neither "
+        "user_principal_name nor object_id is given.",
+    ),
+    "user_principal_name": Field(
+        FieldType.STRING,
+        "User principal name of the Entra user, such as alice@contoso.com; empty uses "
+        "object_id, or the role name when both are empty.",
+    ),
+    "object_id": Field(
+        FieldType.STRING,
+        "Object id (GUID) of the Entra user; takes precedence over user_principal_name.",
+    ),
+    "ttl": Field(
+        FieldType.DURATION,
+        "Default lease TTL of issued passwords, in seconds or a duration such as 1h; 0 uses "
+        "the mount's default lease TTL.",
+        default=0,
+    ),
+    "max_ttl": Field(
+        FieldType.DURATION,
+        "Longest lifetime of a lease with renewals, in seconds or a duration such as 24h; "
+        "0 uses the mount's max lease TTL.",
+        default=0,
+    ),
+    "password_length": Field(
+        FieldType.INT,
+        f"Length of generated passwords in characters, {MIN_LENGTH} to {MAX_LENGTH}; "
+        f"default {DEFAULT_LENGTH}.",
+        default=DEFAULT_LENGTH,
+    ),
+    "mode": Field(
+        FieldType.STRING,
+        "rotate: each read sets a new password and ends the user's earlier leases; "
+        "exclusive: a read is refused while another lease of the user is active; "
+        "default rotate.",
+        default=Mode.ROTATE.value,
+        allowed=tuple(m.value for m in Mode),
+    ),
+}
+
+
+def paths(b: EntraBackend) -> list[Path]:
+    write = partial(role_write, b)
+    return [
+        Path(
+            f"roles/{name_pattern('name')}",
+            operations={
+                Operation.READ: partial(role_read, b),
+                Operation.CREATE: write,
+                Operation.UPDATE: write,
+                Operation.DELETE: partial(role_delete, b),
+            },
+            fields=FIELDS,
+            existence_check=role_exists,
+            help_synopsis=ROLE_HELP_SYN,
+            help_description=ROLE_HELP_DESC,
+        ),
+        Path(
+            "roles/?",
+            operations={Operation.LIST: partial(role_list, b)},
+            help_synopsis=ROLE_LIST_HELP_SYN,
+            help_description=ROLE_LIST_HELP_DESC,
+        ),
+    ]
+
+
+async def role_exists(req: Request, d: FieldData) -> bool:
+    return await req.storage.get(ROLE_PREFIX + d.get("name")) is not None
+
+
+async def role_read(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
+    role = await b.load_role(req.storage, d.get("name"))
+    if role is None:
+        raise NotFoundError()
+    return Response(
+        data={
+            "user_principal_name": role.user_principal_name,
+            "object_id": role.object_id,
+            "ttl": int(role.ttl.total_seconds()),
+            "max_ttl": int(role.max_ttl.total_seconds()),
+            "password_length": role.password_length,
+            "mode": role.mode.value,
+        }
+    )
+
+
+async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
+    name: str = d.get("name")
+    existing = await b.load_role(req.storage, name)
+    # Update semantics: fields not sent keep the stored role's values (or the defaults).
+    base = existing or Role(name=name, user_principal_name="", object_id="")
+    ttl: timedelta = d.get("ttl") if d.provided("ttl") else base.ttl
+    max_ttl: timedelta = d.get("max_ttl") if d.provided("max_ttl") else base.max_ttl
+    length: int = (
+        d.get("password_length") if d.provided("password_length") else base.password_length
+    )
+    mode = Mode(d.get("mode")) if d.provided("mode") else base.mode
+    upn = str(d.get("user_principal_name") or "").strip()
+    object_id = str(d.get("object_id") or "").strip()
+    defaulted = False
+    if not upn and not object_id:
+        if existing is not None:
+            object_id = existing.object_id
+        else:
+            upn, defaulted = name, True
+
+    problems = []
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        problems.append(f"password_length must be between {MIN_LENGTH} and {MAX_LENGTH}")
+    if ttl and max_ttl and ttl > max_ttl:
+        problems.append("ttl cannot be greater than max_ttl")
+    if problems:
+        raise InvalidRequestError(errors=problems)
+
+    config = await b.require_config(req.storage)
+    graph = await b.graph(config)
+    lookup = object_id or upn
+    try:
+        user = await graph.get_user(lookup)
+    except GraphError as exc:
+        if exc.code != NOT_FOUND and exc.graph_status != 404:
+            raise
+        hint = "; set user_principal_name or object_id" if defaulted else ""
+        raise InvalidRequestError(
+            f'Entra user "{lookup}" was not found in tenant {config.tenant_id}{hint}'
+        ) from None
+    if object_id and upn and user.user_principal_name.lower() != upn.lower():
+        raise InvalidRequestError(
+            f'object_id "{object_id}" belongs to "{user.user_principal_name}", not to '
+            f'user_principal_name "{upn}"; give only one of them'
+        )
+
+    role = Role(
+        name=name,
+        user_principal_name=user.user_principal_name,
+        object_id=user.object_id,
+        ttl=ttl,
+        max_ttl=max_ttl,
+        password_length=length,
+        mode=mode,
+    )
+    await req.storage.put(ROLE_PREFIX + name, role.to_storage())
+    logger.info(
+        "role written role=%s object_id=%s upn=%s mode=%s",
+        name,
+        role.object_id,
+        role.user_principal_name,
+        role.mode.value,
+    )
+    if user.account_enabled is False:
+        return Response(
+            warnings=[
+                f'Entra user "{user.user_principal_name}" is disabled (accountEnabled is '
+                "false): passwords can be issued but will not sign in"
+            ]
+        )
+    return None
+
+
+async def role_delete(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
+    name = d.get("name")
+    await req.storage.delete(ROLE_PREFIX + name)
+    logger.info("role deleted role=%s", name)
+    return None
+
+
+async def role_list(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
+    keys = [k for k in await req.storage.list(ROLE_PREFIX) if not k.endswith("/")]
+    if not keys:
+        raise NotFoundError()
+    return Response(data={"keys": keys})
+
+
+ROLE_HELP_SYN = "Manage the roles that bind Entra users."
+ROLE_HELP_DESC = """\
+A role binds one Entra user, named by user principal name or object id (the role name
+is taken as the user principal name when neither is given). The user is looked up in
+Microsoft Graph on every write, and both its object id and user principal name are
+stored. A write changes only the fields it names.
+
+Reading creds/<name> resets the user's password under a lease with the role's ttl and
+max_ttl. In rotate mode every read sets a new password and ends the user's earlier
+leases; in exclusive mode a read is refused while a lease of the user is active.
+Deleting a role does not revoke its leases; revoke them with sys/leases/revoke-prefix.
+"""
+ROLE_LIST_HELP_SYN = "List the roles."
+ROLE_LIST_HELP_DESC = "Lists the names of all roles; an empty list answers 404."
