@@ -1,0 +1,336 @@
+"""The `entra-broker` command: the composition root, and the only module importing `plugin`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import plugin
+from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.barrier import Barrier, BarrierError, load_seal_key
+from mount.config import ConfigError, ServerConfig, load_config
+from mount.core import Core, CoreSettings
+from mount.sdk.errors import VaultError
+from mount.sdk.logical import Operation
+from mount.server import ServerError, serve, tls_context
+from mount.storage import StorageError, TinyDBStore
+from mount.tokens import TokenStore, random_id
+from plugin.emulator import EmulatorServer, EmulatorSettings
+from plugin.emulator import cli as emulator_cli
+
+__all__ = ["main"]
+
+logger = logging.getLogger("entra_broker")
+VERSION = "0.1.0"
+DEV_USERS = ("alice", "bob", "carol")
+DEV_DOMAIN = "example.test"
+LOG_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class StartError(Exception):
+    """Why the server cannot start, as one sentence for the operator."""
+
+
+def entra_engine() -> EngineMount:
+    return EngineMount("entra/", "entra", plugin.factory, "Azure Entra ID credentials under leases")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=LOG_LEVELS.get(level.lower(), logging.INFO),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
+    try:
+        key = load_seal_key(os.environ, key_file)
+        return TinyDBStore(storage_path, Barrier(key))
+    except (BarrierError, StorageError) as exc:
+        raise StartError(str(exc)) from None
+    except OSError as exc:
+        raise StartError(f"cannot open storage at {storage_path}: {exc.strerror}") from None
+
+
+@dataclass(slots=True)
+class DevOptions:
+    listen: str
+    root_token: str | None
+
+
+async def _build(store: TinyDBStore, settings: CoreSettings) -> Core:
+    try:
+        return await build_core(
+            BrokerOptions(store=store, settings=settings, engines=[entra_engine()])
+        )
+    except (StorageError, BarrierError) as exc:
+        raise StartError(str(exc)) from None
+
+
+async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
+    """Real mode: persistent TinyDB storage, a root token generated once."""
+    for warning in config_warnings:
+        logger.warning("config: %s", warning)
+    storage_path = config.storage.path
+    key_file = config.seal_key_file or storage_path.parent / "seal.key"
+    store = _open_store(storage_path, key_file)
+    try:
+        settings = CoreSettings(
+            default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
+            max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
+        )
+        core = await _build(store, settings)
+        root = await ensure_root_token(core)
+        listener = config.listener
+        context = None
+        if not listener.tls_disable:
+            if listener.tls_cert_file is None or listener.tls_key_file is None:
+                raise StartError(
+                    'listener "tcp": tls_cert_file and tls_key_file are required unless '
+                    "tls_disable = true"
+                )
+            context = tls_context(listener.tls_cert_file, listener.tls_key_file)
+
+        def ready(url: str) -> None:
+            print(f"==> entra-broker server started on {url}", flush=True)
+            if root is not None:
+                print(
+                    "\nThe root token is shown once. Keep it safe; see docs/operations.md to "
+                    f"recover a lost one.\n\nRoot Token: {root}\n",
+                    flush=True,
+                )
+
+        await serve(create_app(core), address=listener.address, ssl_context=context, on_ready=ready)
+    finally:
+        await store.close()
+
+
+async def generate_root(config: ServerConfig) -> str:
+    """Make a new root token offline, from the storage file and its seal key.
+
+    Whoever can read both already controls every secret, so this adds no new power; it
+    is the way back when the root token printed at first start is lost.
+    """
+    storage_path = config.storage.path
+    if not storage_path.exists():
+        raise StartError(f"no storage at {storage_path}: start the server once first")
+    store = _open_store(storage_path, config.seal_key_file or storage_path.parent / "seal.key")
+    try:
+        tokens = TokenStore(store.view("sys/"), max_ttl=int(config.max_lease_ttl.total_seconds()))
+        token, entry = await tokens.create(policies=["root"], ttl=0, display_name="root")
+        logger.info("root token generated accessor=%s", entry.accessor)
+        return token
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def dev_environment() -> AsyncIterator[tuple[Path, EmulatorServer, EmulatorSettings]]:
+    """A temporary directory and an in-process Entra emulator, removed on exit."""
+    workdir = Path(tempfile.mkdtemp(prefix="entra-broker-dev-"))
+    settings = EmulatorSettings(
+        tenant_id=str(uuid.uuid4()),
+        client_id=str(uuid.uuid4()),
+        client_secret=secrets.token_urlsafe(32),
+        users=[f"{name}@{DEV_DOMAIN}" for name in DEV_USERS],
+    )
+    emulator = EmulatorServer(settings, cert_dir=workdir / "emulator")
+    try:
+        await emulator.start()
+        yield workdir, emulator, settings
+    finally:
+        await emulator.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def configure_dev(
+    core: Core, root: str, emulator: EmulatorServer, settings: EmulatorSettings
+) -> None:
+    """Write entra/config against the emulator and one role per dev user."""
+    await core.handle_internal(
+        Operation.UPDATE,
+        "entra/config",
+        {
+            "tenant_id": settings.tenant_id,
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+            "authority_host": emulator.base_url,
+            "graph_endpoint": emulator.base_url,
+            "ca_cert": emulator.ca_path.read_text(),
+        },
+        root,
+    )
+    for name in DEV_USERS:
+        await core.handle_internal(
+            Operation.UPDATE,
+            f"entra/roles/{name}",
+            {"user_principal_name": f"{name}@{DEV_DOMAIN}", "ttl": "1h", "max_ttl": "24h"},
+            root,
+        )
+
+
+async def run_dev(options: DevOptions) -> None:
+    """Dev mode: temporary storage, an emulated tenant, a ready entra/ mount."""
+    async with dev_environment() as (workdir, emulator, emu_settings):
+        store = _open_store(workdir / "broker.json", workdir / "seal.key")
+        try:
+            core = await _build(store, CoreSettings(storage_type="tinydb"))
+            root = await ensure_root_token(core, options.root_token or f"s.{random_id()}")
+            assert root is not None
+            try:
+                await configure_dev(core, root, emulator, emu_settings)
+            except VaultError as exc:
+                raise StartError(f"dev mode could not configure entra/: {exc.message}") from None
+
+            def ready(url: str) -> None:
+                print(_dev_banner(url, root, emulator, emu_settings), flush=True)
+
+            await serve(create_app(core), address=options.listen, on_ready=ready)
+        finally:
+            await store.close()
+
+
+def _dev_banner(url: str, root: str, emulator: EmulatorServer, emu: EmulatorSettings) -> str:
+    alice = f"alice@{DEV_DOMAIN}"
+    return f"""\
+==> entra-broker server started! Log data will stream in below.
+
+WARNING! dev mode is enabled! Storage is temporary and the Entra tenant is an
+emulator: nothing here touches a real tenant, and everything is gone on exit.
+
+You may need to set the following environment variables:
+
+    $ export BAO_ADDR='{url}'
+    $ export VAULT_ADDR='{url}'
+
+Root Token: {root}
+
+Entra emulator: {emulator.base_url} (tenant {emu.tenant_id}, CA {emulator.ca_path})
+Users: {", ".join(f"{n}@{DEV_DOMAIN}" for n in DEV_USERS)}; roles: {", ".join(DEV_USERS)}
+
+Try:
+
+    $ export BAO_TOKEN='{root}'
+    $ bao read entra/creds/alice
+    $ bao lease lookup <lease_id>
+    $ bao lease renew -increment=30m <lease_id>
+    $ bao lease revoke <lease_id>
+
+Check that an issued password signs in at the emulator:
+
+    $ curl -s --cacert {emulator.ca_path} {emulator.base_url}/{emu.tenant_id}/oauth2/v2.0/token \\
+        -d grant_type=password -d client_id={emu.client_id} \\
+        -d scope=https://graph.microsoft.com/.default -d username={alice} \\
+        --data-urlencode password='<password>'
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="entra-broker",
+        description="Short-lived Azure Entra ID credentials through the HashiCorp Vault API.",
+    )
+    parser.add_argument("--version", action="version", version=f"entra-broker {VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    server = commands.add_parser(
+        "server",
+        help="run the broker",
+        description="Run the broker: with --config for real use, with --dev to try it out.",
+    )
+    mode = server.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--config", type=Path, metavar="FILE", help="HCL config file")
+    mode.add_argument(
+        "--dev",
+        action="store_true",
+        help="temporary storage, a printed root token and an emulated Entra tenant",
+    )
+    server.add_argument(
+        "--dev-listen-address",
+        default="127.0.0.1:8200",
+        metavar="ADDR",
+        help="address for dev mode (default 127.0.0.1:8200)",
+    )
+    server.add_argument(
+        "--dev-root-token-id", metavar="TOKEN", help="root token to use in dev mode"
+    )
+    server.add_argument(
+        "--log-level",
+        choices=sorted(LOG_LEVELS),
+        help="log level (default: the config's log_level, else info)",
+    )
+
+    operator = commands.add_parser(
+        "operator", help="offline maintenance", description="Offline maintenance commands."
+    )
+    operator_commands = operator.add_subparsers(
+        dest="operator_command", metavar="COMMAND", required=True
+    )
+    generate = operator_commands.add_parser(
+        "generate-root",
+        help="create a new root token (server stopped)",
+        description="Create a new root token directly in the storage file, for when the "
+        "one printed at first start is lost. Stop the server first: the storage file has "
+        "a single writer.",
+    )
+    generate.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="the server's HCL config file"
+    )
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Entra ID emulator alone",
+        description="Run a local Entra tenant (login and Graph) over HTTPS, for tests and demos.",
+    )
+    emulator_cli.add_arguments(emulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "emulator":
+        return int(emulator_cli.run(args))
+    try:
+        if args.command == "operator":
+            config, _ = load_config(args.config)
+            setup_logging("warning")
+            token = asyncio.run(generate_root(config))
+            print(f"Root Token: {token}")
+            return 0
+        if args.dev:
+            setup_logging(args.log_level or "info")
+            asyncio.run(run_dev(DevOptions(args.dev_listen_address, args.dev_root_token_id)))
+        else:
+            config, warnings = load_config(args.config)
+            setup_logging(args.log_level or config.log_level)
+            asyncio.run(run_server(config, warnings))
+    except (StartError, ConfigError, ServerError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

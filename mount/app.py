@@ -1,0 +1,179 @@
+"""The aiohttp application: builds the core from its parts and serves `/v1/`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from aiohttp import web
+
+from mount.core import Core, CoreSettings
+from mount.errors import error_middleware
+from mount.expiry import ExpiryWorker
+from mount.http import parse_request, render
+from mount.leases import LeaseManager, LeaseSettings
+from mount.list_method import enable_list_method
+from mount.path_auth_token import paths as token_paths
+from mount.path_sys import paths as sys_paths
+from mount.path_sys_leases import paths as lease_paths
+from mount.router import MountEntry, MountTable
+from mount.sdk.framework import Backend
+from mount.sdk.logical import BackendConfig, Storage
+from mount.tokens import TokenStore
+
+__all__ = ["BrokerOptions", "CORE_KEY", "EngineMount", "Store", "build_core", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+CORE_KEY = web.AppKey("core", Core)
+Factory = Callable[[BackendConfig], Awaitable[Backend]]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Store(Storage, Protocol):
+    """The physical store under every view (TinyDB by default)."""
+
+    def view(self, prefix: str) -> Storage: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMount:
+    """A secrets engine to mount: path (`entra/`), type name, factory and description."""
+
+    path: str
+    type: str
+    factory: Factory
+    description: str = ""
+
+
+@dataclass(slots=True)
+class BrokerOptions:
+    store: Store
+    settings: CoreSettings = field(default_factory=CoreSettings)
+    engines: list[EngineMount] = field(default_factory=list)
+    revoke_backoff_base: float = 10.0
+    max_revoke_attempts: int = 6
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+async def _mount_ids(store: Store, path: str) -> dict[str, str]:
+    """Stable uuid and accessor per mount path, kept across restarts."""
+    key = f"core/mounts/{path.rstrip('/')}"
+    found = await store.get(key)
+    if isinstance(found, dict):
+        return {str(k): str(v) for k, v in found.items()}
+    return {"uuid": str(uuid.uuid4()), "accessor": ""}
+
+
+async def build_core(options: BrokerOptions) -> Core:
+    """Wire storage, tokens, leases and mounts; loads leases but starts no tasks."""
+    store, settings = options.store, options.settings
+    mounts = MountTable()
+    tokens = TokenStore(store.view("sys/"), max_ttl=settings.max_lease_ttl)
+    core: Core
+    leases = LeaseManager(
+        store.view("sys/"),
+        lambda mount, kind: core.resolve_secret(mount, kind),
+        LeaseSettings(
+            default_lease_ttl=settings.default_lease_ttl,
+            max_lease_ttl=settings.max_lease_ttl,
+            revoke_backoff_base=options.revoke_backoff_base,
+            max_revoke_attempts=options.max_revoke_attempts,
+        ),
+    )
+    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)
+
+    async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
+        ids = await _mount_ids(store, path)
+        entry = MountEntry(
+            path=path,
+            type=type_,
+            backend=backend,
+            storage=store.view(f"logical/{path}"),
+            kind=kind,
+            description=description,
+            uuid=ids["uuid"],
+            accessor=ids.get("accessor", ""),
+        )
+        await store.put(
+            f"core/mounts/{path.rstrip('/')}", {"uuid": entry.uuid, "accessor": entry.accessor}
+        )
+        mounts.add(entry)
+
+    await add(
+        "sys/",
+        "system",
+        Backend(sys_paths(core) + lease_paths(core), type_name="system"),
+        "secret",
+        "system endpoints used for control, policy and debugging",
+    )
+    await add(
+        "auth/token/",
+        "token",
+        Backend(token_paths(core), type_name="token"),
+        "auth",
+        "token based credentials",
+    )
+    for engine in options.engines:
+        backend = await engine.factory(
+            BackendConfig(
+                storage=store.view(f"logical/{engine.path}"),
+                logger=logging.getLogger(f"engine.{engine.path.rstrip('/')}"),
+                default_lease_ttl=timedelta(seconds=settings.default_lease_ttl),
+                max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
+                mount_point=engine.path,
+            )
+        )
+        await add(engine.path, engine.type, backend, "secret", engine.description)
+    loaded = await leases.load()
+    logger.info("leases restored count=%d", len(loaded))
+    return core
+
+
+async def ensure_root_token(core: Core, token_id: str | None = None) -> str | None:
+    """Create the root token on first start (or the dev token); None if one exists already.
+
+    The root token is shown once; only its hash is stored.
+    """
+    if token_id is None and await core.tokens.root_created():
+        return None
+    if token_id is not None and await core.tokens.lookup(token_id) is not None:
+        return token_id
+    token, _ = await core.tokens.create(
+        policies=["root"], ttl=0, token_id=token_id, display_name="root"
+    )
+    await core.tokens.mark_root_created()
+    return token
+
+
+def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
+    """The HTTP application around a built core; its cleanup context runs the expiry worker."""
+    enable_list_method()
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_body_bytes)
+    app[CORE_KEY] = core
+
+    async def api(request: web.Request) -> web.StreamResponse:
+        parsed = await parse_request(request)
+        return render(await core.handle(parsed))
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect("/ui/")
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        worker = ExpiryWorker(core.leases)
+        worker.start()
+        yield
+        await worker.stop()
+        for entry in core.mounts.entries():
+            await entry.backend.close()
+
+    app.router.add_route("*", "/v1/{path:.*}", api)
+    app.router.add_get("/", root)
+    app.cleanup_ctx.append(background)
+    return app

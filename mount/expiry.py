@@ -1,0 +1,91 @@
+"""The expiry worker: revokes leases when they are due, retrying failures with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Callable
+
+from mount.leases import Lease, LeaseManager
+
+__all__ = ["ExpiryWorker"]
+
+logger = logging.getLogger(__name__)
+
+
+class ExpiryWorker:
+    """A timer heap over lease due times; due leases are revoked concurrently.
+
+    Heap entries may be stale (a lease renewed or gone since): each pop re-checks the
+    lease's current due time, so scheduling is just a push, O(log n).
+    """
+
+    def __init__(
+        self,
+        leases: LeaseManager,
+        *,
+        concurrency: int = 16,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._leases = leases
+        self._clock = clock
+        self._heap: list[tuple[float, str]] = []
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+        leases.scheduler = self
+
+    def schedule(self, lease: Lease) -> None:
+        due = lease.due
+        if due is None:
+            return
+        heapq.heappush(self._heap, (due, lease.lease_id))
+        if self._heap[0][1] == lease.lease_id:
+            self._wake.set()
+
+    def start(self) -> None:
+        for lease in self._leases.all():
+            self.schedule(lease)
+        self._task = asyncio.create_task(self._run(), name="lease-expiry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock()
+            while self._heap and self._heap[0][0] <= now:
+                due, lease_id = heapq.heappop(self._heap)
+                lease = self._leases.get(lease_id)
+                if lease is None or lease.due is None or lease.due > due:
+                    continue  # stale entry: renewed, revoked or rescheduled since
+                if lease_id not in self._running:
+                    self._running[lease_id] = asyncio.create_task(self._revoke(lease_id))
+            timeout = None if not self._heap else max(0.0, self._heap[0][0] - self._clock())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _revoke(self, lease_id: str) -> None:
+        try:
+            async with self._slots:
+                logger.debug("lease due, revoking lease_id=%s", lease_id)
+                await self._leases.revoke_now(lease_id)
+        except Exception:
+            logger.exception("expiry worker failed lease_id=%s", lease_id)
+        finally:
+            self._running.pop(lease_id, None)

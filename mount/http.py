@@ -1,0 +1,200 @@
+"""HTTP to logical request and back: Vault's verbs, body rules and response envelope."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from mount.sdk.errors import InvalidRequestError, RateLimitedError, VaultError
+from mount.sdk.logical import Operation, Response
+
+__all__ = ["ApiRequest", "error_response", "parse_request", "render"]
+
+API_PREFIX = "/v1/"
+_LIST_TRUE = {"true", "True", "TRUE", "t", "T", "1"}
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+
+@dataclass(slots=True)
+class ApiRequest:
+    """An API call after HTTP parsing: the logical operation, path, data and token."""
+
+    method: str
+    operation: Operation
+    path: str
+    data: dict[str, Any]
+    token: str
+    query: dict[str, str] = field(default_factory=dict)
+    remote: str = ""
+
+
+def token_of(request: web.Request) -> str:
+    """X-Vault-Token wins over `Authorization: Bearer`; other schemes are ignored."""
+    token = request.headers.get("X-Vault-Token", "")
+    if token:
+        return token
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def _query_data(query: MultiMapping[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in query:
+        values = query.getall(key)
+        data[key] = values[0] if len(values) == 1 else list(values)
+    return data
+
+
+def _go_json_error(text: str, exc: json.JSONDecodeError) -> str:
+    """Describe a JSON syntax error in the words Vault's decoder uses (Go's encoding/json)."""
+    pos = exc.pos
+    if exc.msg.startswith("Extra data"):
+        return _go_trailing_error(text[pos:])
+    if pos >= len(text.rstrip()):
+        return "unexpected EOF"
+    char = text[pos]
+    if exc.msg.startswith("Expecting property name"):
+        before = text[:pos].rstrip()
+        if before.endswith(","):
+            char = ","
+    return f"invalid character {_go_char(char)} looking for beginning of value"
+
+
+def _go_trailing_error(rest: str) -> str:
+    """Vault decodes what follows the first value too; say where that second value breaks."""
+    rest = rest.lstrip()
+    for literal in ("true", "false", "null"):
+        if rest[:1] == literal[0]:
+            for index, char in enumerate(rest[: len(literal)]):
+                if char != literal[index]:
+                    return (
+                        f"invalid character {_go_char(char)} in literal {literal} "
+                        f"(expecting {_go_char(literal[index])})"
+                    )
+            break
+    return f"invalid character {_go_char(rest[:1])} after top-level value"
+
+
+def _go_char(char: str) -> str:
+    if char == "'":
+        return "'\\''"
+    if char == "\n":
+        return "'\\n'"
+    return f"'{char}'"
+
+
+def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
+    text = raw.decode("utf-8", errors="replace")
+    stripped = text.strip()
+    if not stripped or stripped == "null":
+        return {}
+    # Vault takes a form body only when declared and not starting like a JSON object/array.
+    if content_type == "application/x-www-form-urlencoded" and stripped[0] not in "{[":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(
+            f"failed to decode JSON input: {_go_json_error(text, exc)}"
+        ) from None
+    except RecursionError:
+        raise InvalidRequestError(
+            "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
+        ) from None
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
+        raise InvalidRequestError(
+            "failed to decode JSON input: json: cannot unmarshal "
+            f"{kind} into Go value of type map[string]interface {{}}"
+        )
+    return value
+
+
+def _dir(path: str) -> str:
+    """LIST always addresses a folder: Vault adds the trailing slash the client may omit."""
+    return path.rstrip("/") + "/"
+
+
+async def parse_request(request: web.Request) -> ApiRequest:
+    """Map an HTTP request onto Vault's logical operations."""
+    path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else ""
+    method = request.method.upper()
+    query = request.query
+    token = token_of(request)
+    remote = request.remote or ""
+    if query.get("help") in _LIST_TRUE and method == "GET":
+        return ApiRequest(method, Operation.HELP, path, {}, token, dict(query), remote)
+    if method in ("GET", "HEAD"):
+        data = _query_data(query)
+        is_list = data.pop("list", None) in _LIST_TRUE
+        if is_list:
+            return ApiRequest(method, Operation.LIST, _dir(path), data, token, remote=remote)
+        return ApiRequest(method, Operation.READ, path, data, token, dict(query), remote)
+    if method == "LIST":
+        return ApiRequest(
+            method, Operation.LIST, _dir(path), _query_data(query), token, remote=remote
+        )
+    if method == "DELETE":
+        return ApiRequest(method, Operation.DELETE, path, _query_data(query), token, remote=remote)
+    if method in ("PUT", "POST", "PATCH"):
+        if path.endswith("/"):
+            raise InvalidRequestError("cannot write to a path ending in '/'")
+        body = await request.read()
+        data = decode_body(body, request.content_type)
+        operation = Operation.PATCH if method == "PATCH" else Operation.UPDATE
+        return ApiRequest(method, operation, path, data, token, remote=remote)
+    raise InvalidRequestError("cannot handle internal-only request operation")
+
+
+def _json(body: dict[str, Any], status: int, extra: dict[str, str] | None = None) -> web.Response:
+    text = json.dumps(body, separators=(",", ":")) + "\n"
+    headers = {**_HEADERS, **(extra or {})}
+    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+def render(response: Response | None, *, request_id: str | None = None) -> web.Response:
+    """Turn a logical response into Vault's envelope (or its legacy raw shapes)."""
+    if response is None:
+        return web.Response(status=204, headers={**_HEADERS, "Content-Type": "application/json"})
+    if response.empty:
+        return web.Response(
+            status=response.status,
+            headers={**_HEADERS, "Content-Type": "application/json", **response.headers},
+        )
+    if response.raw is not None:
+        return _json(response.raw, response.status, response.headers)
+    envelope: dict[str, Any] = {}
+    if response.data_at_top_level and response.data:
+        envelope.update(response.data)
+    envelope.update(
+        {
+            "request_id": request_id or str(uuid.uuid4()),
+            "lease_id": response.lease_id,
+            "renewable": response.renewable,
+            "lease_duration": response.lease_duration,
+            "data": response.data,
+            "wrap_info": None,
+            "warnings": response.warnings or None,
+            "auth": response.auth,
+        }
+    )
+    return _json(envelope, response.status, response.headers)
+
+
+def error_response(exc: VaultError) -> web.Response:
+    """Vault's error body: `{"errors": [...]}` with the error's status."""
+    extra: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        extra["Retry-After"] = str(max(1, int(round(exc.retry_after))))
+    return _json({"errors": exc.errors}, exc.status, extra)

@@ -1,0 +1,582 @@
+"""The lease manager: register, look up, renew (Vault's TTL clamp) and revoke leases.
+
+Invariant: a lease is persisted before its credential exists, and removed only after the
+backend confirmed the credential is gone (or the credential was superseded by a newer
+lease of the same holder, whose issue already replaced it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol
+
+from mount.sdk.durations import format_duration
+from mount.sdk.errors import InvalidRequestError, UpstreamError, VaultError
+from mount.sdk.framework import SecretType
+from mount.sdk.logical import IssueFn, SecretRequest, SecretSpec, Storage
+from mount.tokens import random_id, rfc3339
+
+__all__ = [
+    "Lease",
+    "LeaseManager",
+    "LeaseSettings",
+    "LeaseState",
+    "RevokeScheduler",
+    "SecretResolver",
+]
+
+logger = logging.getLogger(__name__)
+
+LEASE_PREFIX = "expire/id/"
+
+
+class LeaseState(enum.Enum):
+    PENDING = "pending"  # persisted, credential being created
+    ACTIVE = "active"
+    IRREVOCABLE = "irrevocable"  # revocation gave up; kept for operators
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One lease; `internal` is the backend's revoke data (never a secret)."""
+
+    lease_id: str
+    mount: str
+    secret_type: str
+    internal: dict[str, Any]
+    issue_time: float
+    expire_time: float
+    ttl: int
+    max_ttl: int
+    renewable: bool
+    state: LeaseState = LeaseState.ACTIVE
+    last_renewal: float | None = None
+    holder_key: str | None = None
+    token_accessor: str = ""
+    revoke_attempts: int = 0
+    revoke_error: str = ""
+    # When the next revocation attempt is due (set once revocation has started or failed).
+    revoke_at: float | None = None
+
+    @property
+    def path(self) -> str:
+        return self.lease_id.rsplit("/", 1)[0]
+
+    @property
+    def due(self) -> float | None:
+        """When the expiry worker must act on this lease (None: never on its own)."""
+        if self.state is LeaseState.IRREVOCABLE:
+            return None
+        if self.state is LeaseState.PENDING:
+            return self.revoke_at
+        return self.revoke_at if self.revoke_at is not None else self.expire_time
+
+    def to_storage(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        return data
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> Lease:
+        values = dict(data)
+        values["state"] = LeaseState(values.get("state", "active"))
+        return cls(**values)
+
+    def lookup_data(self, now: float) -> dict[str, Any]:
+        return {
+            "expire_time": rfc3339(self.expire_time),
+            "id": self.lease_id,
+            "issue_time": rfc3339(self.issue_time),
+            "last_renewal": None if self.last_renewal is None else rfc3339(self.last_renewal),
+            "path": self.path,
+            "renewable": self.renewable,
+            "ttl": max(0, int(self.expire_time - round(now))),
+        }
+
+
+class SecretResolver(Protocol):
+    """Finds the secret type and storage view of the mount a lease belongs to."""
+
+    def __call__(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None: ...
+
+
+class RevokeScheduler(Protocol):
+    def schedule(self, lease: Lease) -> None: ...
+
+
+@dataclass(slots=True)
+class LeaseSettings:
+    """Lease-wide knobs; the revocation backoff follows Vault (2^n x base, +-50% jitter)."""
+
+    default_lease_ttl: int
+    max_lease_ttl: int
+    revoke_backoff_base: float = 10.0
+    revoke_backoff_max: float = 600.0
+    max_revoke_attempts: int = 6
+    force_revoke_timeout: float = 10.0
+
+
+class LeaseManager:
+    """Owns every lease: in memory for speed, persisted under `expire/id/<lease_id>`."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        resolver: SecretResolver,
+        settings: LeaseSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._storage = storage
+        self._resolve = resolver
+        self.settings = settings
+        self._clock = clock
+        self._leases: dict[str, Lease] = {}
+        self._by_holder: dict[str, set[str]] = defaultdict(set)
+        self._holder_locks: dict[str, asyncio.Lock] = {}
+        self._lease_locks: dict[str, asyncio.Lock] = {}
+        self.scheduler: RevokeScheduler | None = None
+
+    # -- loading and persistence ---------------------------------------------------
+
+    async def load(self) -> list[Lease]:
+        """Read every lease from storage; pending ones are due for revocation now."""
+        ids = await _walk(self._storage, LEASE_PREFIX)
+        now = self._clock()
+        for key in ids:
+            raw = await self._storage.get(LEASE_PREFIX + key)
+            if raw is None:
+                continue
+            lease = Lease.from_storage(raw)
+            if lease.state is LeaseState.PENDING:
+                # The process died while issuing: the credential may exist, so revoke it.
+                lease = replace(lease, revoke_at=now)
+                logger.warning("pending lease found at start, revoking lease_id=%s", key)
+            self._remember(lease)
+        return list(self._leases.values())
+
+    def _remember(self, lease: Lease) -> None:
+        self._leases[lease.lease_id] = lease
+        if lease.holder_key:
+            self._by_holder[lease.holder_key].add(lease.lease_id)
+
+    def _forget(self, lease_id: str) -> None:
+        lease = self._leases.pop(lease_id, None)
+        self._lease_locks.pop(lease_id, None)
+        if lease is not None and lease.holder_key:
+            holders = self._by_holder.get(lease.holder_key)
+            if holders is not None:
+                holders.discard(lease_id)
+                if not holders:
+                    del self._by_holder[lease.holder_key]
+
+    async def _write(self, changes: Mapping[str, Lease | None]) -> None:
+        """Persist lease changes as one storage batch, then apply them in memory."""
+        items: dict[str, Any] = {
+            LEASE_PREFIX + lease_id: None if lease is None else lease.to_storage()
+            for lease_id, lease in changes.items()
+        }
+        put_many = getattr(self._storage, "put_many", None)
+        if put_many is not None:
+            await put_many(items)
+        else:
+            for key, value in items.items():
+                if value is None:
+                    await self._storage.delete(key)
+                else:
+                    await self._storage.put(key, value)
+        for lease_id, lease in changes.items():
+            if lease is None:
+                self._forget(lease_id)
+            else:
+                self._remember(lease)
+                if self.scheduler is not None:
+                    self.scheduler.schedule(lease)
+
+    def _lease_lock(self, lease_id: str) -> asyncio.Lock:
+        return self._lease_locks.setdefault(lease_id, asyncio.Lock())
+
+    # -- queries ------------------------------------------------------------------
+
+    def get(self, lease_id: str) -> Lease | None:
+        return self._leases.get(lease_id)
+
+    def all(self) -> Iterable[Lease]:
+        return self._leases.values()
+
+    def active_count(self) -> int:
+        return len(self._leases)
+
+    def irrevocable(self) -> list[Lease]:
+        found = [le for le in self._leases.values() if le.state is LeaseState.IRREVOCABLE]
+        return sorted(found, key=lambda le: (le.expire_time, le.lease_id))
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Direct children under `prefix` among all lease ids (Vault's LIST semantics)."""
+        prefix = prefix.strip("/")
+        prefix = prefix + "/" if prefix else ""
+        keys: set[str] = set()
+        for lease_id in self._leases:
+            if not lease_id.startswith(prefix):
+                continue
+            rest = lease_id[len(prefix) :]
+            head, sep, _ = rest.partition("/")
+            keys.add(head + sep)
+        return sorted(keys)
+
+    def lookup(self, lease_id: str) -> Lease:
+        lease = self._leases.get(lease_id)
+        if lease is None or (
+            lease.state is not LeaseState.IRREVOCABLE
+            and (lease.state is LeaseState.PENDING or lease.expire_time <= self._clock())
+        ):
+            raise InvalidRequestError("invalid lease")
+        return lease
+
+    # -- issue ----------------------------------------------------------------------
+
+    async def issue(
+        self,
+        *,
+        mount: str,
+        request_path: str,
+        spec: SecretSpec,
+        issue: IssueFn,
+        token_accessor: str = "",
+    ) -> tuple[Lease, dict[str, Any]]:
+        """Persist a pending lease, create the credential, then activate the lease."""
+        max_ttl = _clamp(int(spec.max_ttl.total_seconds()), self.settings.max_lease_ttl)
+        ttl = min(int(spec.ttl.total_seconds()) or self.settings.default_lease_ttl, max_ttl)
+        holder = spec.holder_key and f"{mount}{spec.holder_key}"
+        lock = self._holder_locks.setdefault(holder, asyncio.Lock()) if holder else None
+        if lock is None:
+            return await self._issue_locked(
+                mount, request_path, spec, issue, ttl, max_ttl, holder, token_accessor
+            )
+        async with lock:
+            return await self._issue_locked(
+                mount, request_path, spec, issue, ttl, max_ttl, holder, token_accessor
+            )
+
+    async def _issue_locked(
+        self,
+        mount: str,
+        request_path: str,
+        spec: SecretSpec,
+        issue: IssueFn,
+        ttl: int,
+        max_ttl: int,
+        holder: str | None,
+        token_accessor: str,
+    ) -> tuple[Lease, dict[str, Any]]:
+        earlier = sorted(self._by_holder.get(holder, ())) if holder else []
+        if holder and spec.exclusive and earlier:
+            current = self._leases[earlier[0]]
+            raise InvalidRequestError(
+                f"the credential at {request_path} is checked out by lease {current.lease_id} "
+                f"until {rfc3339(current.expire_time)} (the role's mode is exclusive); "
+                "revoke that lease or wait for it to end"
+            )
+        now = self._clock()
+        lease = Lease(
+            lease_id=f"{request_path}/{random_id()}",
+            mount=mount,
+            secret_type=spec.type,
+            internal=dict(spec.internal),
+            issue_time=now,
+            expire_time=now + ttl,
+            ttl=ttl,
+            max_ttl=max_ttl,
+            renewable=spec.renewable,
+            state=LeaseState.PENDING,
+            holder_key=holder,
+            token_accessor=token_accessor,
+        )
+        await self._write({lease.lease_id: lease})
+        try:
+            data = await issue()
+        except BaseException as exc:
+            await self._abandon(lease, exc)
+            raise
+        now = self._clock()
+        active = replace(lease, state=LeaseState.ACTIVE, issue_time=now, expire_time=now + ttl)
+        changes: dict[str, Lease | None] = {active.lease_id: active}
+        # The new credential replaced the holder's earlier ones: their leases end here,
+        # without a backend call, since nothing of theirs is left to revoke.
+        for old in earlier:
+            if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE:
+                changes[old] = None
+                logger.info("lease superseded lease_id=%s by=%s", old, active.lease_id)
+        await self._write(changes)
+        logger.info(
+            "lease created lease_id=%s ttl=%d accessor=%s", active.lease_id, ttl, token_accessor
+        )
+        return active, data
+
+    async def _abandon(self, lease: Lease, exc: BaseException) -> None:
+        """Undo a pending lease whose issue failed; revoke it if the credential may exist."""
+        definite = isinstance(exc, VaultError) and not (
+            isinstance(exc, UpstreamError) and exc.may_have_applied
+        )
+        if definite:
+            await self._write({lease.lease_id: None})
+            logger.info("lease dropped, issue failed lease_id=%s", lease.lease_id)
+            return
+        # Unknown outcome (timeout, 5xx, cancellation): assume the credential exists.
+        await self._write(
+            {lease.lease_id: replace(lease, state=LeaseState.ACTIVE, revoke_at=self._clock())}
+        )
+        logger.warning("issue outcome unknown, revoking lease_id=%s", lease.lease_id)
+
+    # -- renew ----------------------------------------------------------------------
+
+    async def renew(self, lease_id: str, increment: int) -> tuple[Lease, list[str]]:
+        """Vault's renew: TTL from now, capped at issue time + max TTL with a warning."""
+        async with self._lease_lock(lease_id):
+            lease = self._leases.get(lease_id)
+            if lease is None or lease.state is LeaseState.PENDING:
+                raise InvalidRequestError("lease not found")
+            if lease.state is LeaseState.IRREVOCABLE:
+                raise InvalidRequestError(
+                    "lease is expired and has failed previous revocation attempts"
+                )
+            now = self._clock()
+            if lease.expire_time <= now or lease.revoke_at is not None:
+                raise InvalidRequestError("lease expired")
+            if not lease.renewable:
+                raise InvalidRequestError("lease is not renewable")
+            backend_ttl, backend_max = lease.ttl, lease.max_ttl
+            resolved = self._resolve(lease.mount, lease.secret_type)
+            if resolved is not None and resolved[0].renew is not None:
+                secret_type, storage = resolved
+                assert secret_type.renew is not None
+                allowed = await secret_type.renew(
+                    SecretRequest(storage=storage, internal=lease.internal, lease_path=lease.path)
+                )
+                if allowed is not None:
+                    backend_ttl = (
+                        int(allowed.ttl.total_seconds()) or self.settings.default_lease_ttl
+                    )
+                    backend_max = min(
+                        _clamp(int(allowed.max_ttl.total_seconds()), self.settings.max_lease_ttl),
+                        lease.max_ttl,
+                    )
+            elif resolved is not None:
+                raise InvalidRequestError("lease is not renewable")
+            ttl = increment if increment > 0 else backend_ttl
+            limit = int(lease.issue_time) + backend_max - int(now)
+            warnings: list[str] = []
+            if limit <= 0:
+                raise InvalidRequestError(
+                    "failed to renew entry: resp: (*logical.Response)(nil) err: "
+                    "past the max TTL, cannot renew"
+                )
+            if ttl > limit:
+                warnings.append(
+                    f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
+                    f'"{format_duration(limit)}"; TTL value is capped accordingly'
+                )
+                ttl = limit
+            renewed = replace(lease, expire_time=now + ttl, last_renewal=now)
+            await self._write({lease_id: renewed})
+            logger.info("lease renewed lease_id=%s ttl=%d", lease_id, ttl)
+            return renewed, warnings
+
+    # -- revoke ---------------------------------------------------------------------
+
+    async def revoke(self, lease_id: str, *, sync: bool) -> None:
+        """Revoke now (sync) or hand it to the expiry worker; unknown ids are fine."""
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            return
+        if not sync:
+            await self.queue_revoke(lease)
+            return
+        await self.revoke_now(lease_id, raise_errors=True)
+
+    async def queue_revoke(self, lease: Lease) -> None:
+        if lease.state is LeaseState.IRREVOCABLE:
+            return
+        now = self._clock()
+        queued = replace(lease, expire_time=min(lease.expire_time, now), revoke_at=now)
+        await self._write({lease.lease_id: queued})
+
+    def matching(self, prefix: str) -> list[str]:
+        """Lease ids under a prefix; a prefix that is itself a lease id matches just it."""
+        prefix = prefix.rstrip("/")
+        if prefix in self._leases:
+            return [prefix]
+        base = prefix + "/"
+        return sorted(lid for lid in self._leases if lid.startswith(base))
+
+    async def revoke_prefix(self, prefix: str, *, sync: bool) -> None:
+        ids = self.matching(prefix)
+        if not sync:
+            for lease_id in ids:
+                lease = self._leases.get(lease_id)
+                if lease is not None:
+                    await self.queue_revoke(lease)
+            return
+        results = await asyncio.gather(
+            *(self.revoke_now(lid, raise_errors=True) for lid in ids), return_exceptions=True
+        )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            first = failures[0]
+            if isinstance(first, VaultError):
+                raise first
+            raise VaultError(f"failed to revoke {len(failures)} of {len(ids)} leases")
+
+    async def revoke_force(self, prefix: str) -> int:
+        """Revoke ignoring backend errors, then delete the leases (Vault's revoke-force)."""
+        ids = self.matching(prefix)
+        for lease_id in ids:
+            lease = self._leases.get(lease_id)
+            if lease is None:
+                continue
+            try:
+                await asyncio.wait_for(
+                    self._backend_revoke(lease), self.settings.force_revoke_timeout
+                )
+            except Exception as exc:  # noqa: BLE001 - force means: errors do not stop us
+                logger.warning(
+                    "force revoke ignored a backend error lease_id=%s error=%s",
+                    lease_id,
+                    _safe_error(exc),
+                )
+            await self._write({lease_id: None})
+            logger.warning("lease force-revoked lease_id=%s", lease_id)
+        return len(ids)
+
+    async def _backend_revoke(self, lease: Lease) -> None:
+        resolved = self._resolve(lease.mount, lease.secret_type)
+        if resolved is None:
+            raise VaultError(
+                f"no secrets engine is mounted at {lease.mount} to revoke {lease.lease_id}"
+            )
+        secret_type, storage = resolved
+        await secret_type.revoke(
+            SecretRequest(storage=storage, internal=lease.internal, lease_path=lease.path)
+        )
+
+    async def revoke_now(self, lease_id: str, *, raise_errors: bool = False) -> bool:
+        """Run the backend's revoke; on success forget the lease, else schedule a retry.
+
+        Returns True when the lease is gone. Failures are retried with backoff and, after
+        `max_revoke_attempts`, the lease is kept as irrevocable for an operator.
+        """
+        lease = self._leases.get(lease_id)
+        if lease is None:
+            return True
+        # A holder's revoke and a new issue for the same holder must not interleave: a
+        # late revoke would reset the password the new lease just handed out.
+        holder_lock = (
+            self._holder_locks.setdefault(lease.holder_key, asyncio.Lock())
+            if lease.holder_key
+            else None
+        )
+        if holder_lock is None:
+            return await self._revoke_locked(lease_id, raise_errors)
+        async with holder_lock:
+            return await self._revoke_locked(lease_id, raise_errors)
+
+    async def _revoke_locked(self, lease_id: str, raise_errors: bool) -> bool:
+        async with self._lease_lock(lease_id):
+            lease = self._leases.get(lease_id)
+            if lease is None:
+                return True
+            try:
+                await self._backend_revoke(lease)
+            except Exception as exc:
+                await self._revoke_failed(lease, exc)
+                if raise_errors:
+                    if isinstance(exc, VaultError):
+                        raise
+                    raise VaultError(f"failed to revoke lease {lease_id}") from exc
+                return False
+            await self._write({lease_id: None})
+            logger.info("lease revoked lease_id=%s", lease_id)
+            return True
+
+    async def _revoke_failed(self, lease: Lease, exc: Exception) -> None:
+        attempts = lease.revoke_attempts + 1
+        reason = _safe_error(exc)
+        now = self._clock()
+        if attempts >= self.settings.max_revoke_attempts:
+            failed = replace(
+                lease,
+                state=LeaseState.IRREVOCABLE,
+                revoke_attempts=attempts,
+                revoke_error=f"out of retries: {reason}"[:240],
+                revoke_at=None,
+            )
+            logger.error(
+                "lease irrevocable lease_id=%s attempts=%d error=%s",
+                lease.lease_id,
+                attempts,
+                reason,
+            )
+        else:
+            delay = _backoff(attempts, self.settings)
+            failed = replace(
+                lease,
+                expire_time=min(lease.expire_time, now),
+                revoke_attempts=attempts,
+                revoke_error=reason[:240],
+                revoke_at=now + delay,
+            )
+            logger.warning(
+                "lease revoke failed, retrying lease_id=%s attempt=%d in=%.1fs error=%s",
+                lease.lease_id,
+                attempts,
+                delay,
+                reason,
+            )
+        await self._write({lease.lease_id: failed})
+
+    async def tidy(self, mounts: Iterable[str]) -> int:
+        """Revoke leases of mounts that no longer exist; returns how many were found."""
+        known = set(mounts)
+        stale = [le for le in self._leases.values() if le.mount not in known]
+        for lease in stale:
+            await self.queue_revoke(lease)
+        return len(stale)
+
+
+def _clamp(value: int, fallback: int) -> int:
+    """0 means "use the default"; anything above the system maximum is capped to it."""
+    if value <= 0:
+        return fallback
+    return min(value, fallback) if fallback > 0 else value
+
+
+def _backoff(attempt: int, settings: LeaseSettings) -> float:
+    base = min(settings.revoke_backoff_base * 2.0 ** (attempt - 1), settings.revoke_backoff_max)
+    return base * random.uniform(0.5, 1.5)
+
+
+def _safe_error(exc: BaseException) -> str:
+    """A loggable reason: our typed errors carry safe messages; others only their type."""
+    if isinstance(exc, VaultError):
+        return exc.message or type(exc).__name__
+    return type(exc).__name__
+
+
+async def _walk(storage: Storage, prefix: str) -> list[str]:
+    """Every key under `prefix`, relative to it, walking folders depth first."""
+    found: list[str] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        for child in await storage.list(prefix + folder):
+            if child.endswith("/"):
+                pending.append(folder + child)
+            else:
+                found.append(folder + child)
+    return found

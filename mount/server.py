@@ -1,0 +1,78 @@
+"""Running the HTTP app on a listener until SIGINT/SIGTERM, with optional TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["ServerError", "parse_address", "serve", "tls_context"]
+
+logger = logging.getLogger(__name__)
+
+
+class ServerError(Exception):
+    """A start-up problem, told to the operator as one sentence."""
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """`127.0.0.1:8200`, `[::1]:8200` or `:8200` (all interfaces) to host and port."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ServerError(f'listener address "{address}" must look like 127.0.0.1:8200')
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServerError(
+            f"cannot load the TLS certificate {cert_file} and key {key_file}: {exc}"
+        ) from None
+    return context
+
+
+async def serve(
+    app: web.Application,
+    *,
+    address: str,
+    ssl_context: ssl.SSLContext | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until a signal (or `stop`) arrives, then shut down cleanly."""
+    host, port = parse_address(address)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise ServerError(f"cannot listen on {address}: {reason}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    scheme = "https" if ssl_context else "http"
+    shown_host = f"[{host}]" if ":" in host else host
+    if on_ready is not None:
+        on_ready(f"{scheme}://{shown_host}:{port}")
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        logger.info("shutting down")
+        await runner.cleanup()

@@ -1,0 +1,253 @@
+"""The token store: Vault-style service tokens, kept only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import string
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, multierror
+from mount.sdk.logical import Storage
+
+__all__ = ["TokenEntry", "TokenStore", "hash_token", "random_id", "rfc3339"]
+
+logger = logging.getLogger(__name__)
+
+_ALPHABET = string.ascii_letters + string.digits
+ID_PREFIX = "token/id/"
+ACCESSOR_PREFIX = "token/accessor/"
+ROOT_MARKER = "token/root-generated"
+
+
+def random_id(length: int = 24) -> str:
+    """Base62 random text, as Vault's lease suffixes, accessors and token bodies."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 143 bits of randomness, so a plain SHA-256 is a safe at-rest form."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def rfc3339(epoch: float) -> str:
+    """UTC time with sub-second digits and a Z, the way Vault prints times."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return f"{whole}.{int((epoch % 1) * 1_000_000):06d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEntry:
+    """A token's record; the token itself is never stored, only `token_hash`."""
+
+    token_hash: str = field(repr=False)
+    accessor: str
+    policies: tuple[str, ...]
+    creation_time: float
+    creation_ttl: int
+    expire_time: float | None
+    explicit_max_ttl: int = 0
+    renewable: bool = False
+    display_name: str = "token"
+    path: str = "auth/token/create"
+    num_uses: int = 0
+    orphan: bool = True
+    parent_accessor: str = ""
+    meta: dict[str, str] | None = None
+    period: int = 0
+
+    @property
+    def is_root(self) -> bool:
+        return "root" in self.policies
+
+    def to_storage(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["policies"] = list(self.policies)
+        return data
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> TokenEntry:
+        values = dict(data)
+        values["policies"] = tuple(values.get("policies", ()))
+        return cls(**values)
+
+    def ttl_left(self, now: float) -> int:
+        if self.expire_time is None:
+            return 0
+        return max(0, int(self.expire_time - round(now)))
+
+    def lookup_data(self, token: str, now: float) -> dict[str, Any]:
+        """The `data` of lookup-self, in Vault's field order."""
+        return {
+            "accessor": self.accessor,
+            "creation_time": int(self.creation_time),
+            "creation_ttl": self.creation_ttl,
+            "display_name": self.display_name,
+            "entity_id": "",
+            "expire_time": None if self.expire_time is None else rfc3339(self.expire_time),
+            "explicit_max_ttl": self.explicit_max_ttl,
+            "id": token,
+            "issue_time": rfc3339(self.creation_time),
+            "meta": self.meta,
+            "num_uses": self.num_uses,
+            "orphan": self.orphan,
+            "path": self.path,
+            "policies": list(self.policies),
+            "renewable": self.renewable,
+            "ttl": self.ttl_left(now),
+            "type": "service",
+        }
+
+    def auth_block(self, token: str, now: float) -> dict[str, Any]:
+        """The `auth` object of create/renew-self/login responses."""
+        return {
+            "client_token": token,
+            "accessor": self.accessor,
+            "policies": list(self.policies),
+            "token_policies": list(self.policies),
+            "metadata": self.meta,
+            "lease_duration": 0 if self.expire_time is None else round(self.expire_time - now),
+            "renewable": self.renewable,
+            "entity_id": "",
+            "token_type": "service",
+            "orphan": self.orphan,
+            "mfa_requirement": None,
+            "num_uses": self.num_uses,
+        }
+
+
+class TokenStore:
+    """Creates, looks up, renews and revokes tokens; entries are cached in memory by hash."""
+
+    def __init__(self, storage: Storage, *, max_ttl: int) -> None:
+        self._storage = storage
+        self._max_ttl = max_ttl
+        # Only found tokens are cached: caching misses would let random tokens grow it.
+        self._cache: dict[str, TokenEntry] = {}
+        self._lock = asyncio.Lock()
+
+    async def create(
+        self,
+        *,
+        policies: list[str],
+        ttl: int,
+        explicit_max_ttl: int = 0,
+        renewable: bool = True,
+        display_name: str = "token",
+        token_id: str | None = None,
+        parent: TokenEntry | None = None,
+        orphan: bool = False,
+        num_uses: int = 0,
+        meta: dict[str, str] | None = None,
+        period: int = 0,
+    ) -> tuple[str, TokenEntry]:
+        """Make a token; returns the token text (shown once) and its record."""
+        token = token_id or f"s.{random_id()}"
+        now = time.time()
+        is_root = "root" in policies
+        if is_root:
+            ttl, renewable = 0, False
+        elif ttl <= 0:
+            ttl = self._max_ttl
+        if explicit_max_ttl and ttl > explicit_max_ttl:
+            ttl = explicit_max_ttl
+        entry = TokenEntry(
+            token_hash=hash_token(token),
+            accessor=random_id(),
+            policies=tuple(policies),
+            creation_time=now,
+            creation_ttl=ttl,
+            expire_time=None if ttl == 0 else now + ttl,
+            explicit_max_ttl=explicit_max_ttl,
+            renewable=renewable,
+            display_name=display_name,
+            num_uses=num_uses,
+            orphan=orphan or parent is None,
+            parent_accessor="" if parent is None or orphan else parent.accessor,
+            meta=meta,
+            period=period,
+        )
+        if await self._storage.get(ID_PREFIX + entry.token_hash) is not None:
+            raise InvalidRequestError("cannot create a token with an id that is already in use")
+        await self._save(entry)
+        logger.info("token created accessor=%s policies=%s", entry.accessor, ",".join(policies))
+        return token, entry
+
+    async def _save(self, entry: TokenEntry) -> None:
+        put_many = getattr(self._storage, "put_many", None)
+        items = {
+            ID_PREFIX + entry.token_hash: entry.to_storage(),
+            ACCESSOR_PREFIX + entry.accessor: entry.token_hash,
+        }
+        if put_many is not None:
+            await put_many(items)
+        else:
+            for key, value in items.items():
+                await self._storage.put(key, value)
+        self._cache[entry.token_hash] = entry
+
+    async def lookup(self, token: str) -> TokenEntry | None:
+        """The live record for a token, or None (unknown or expired)."""
+        if not token:
+            return None
+        digest = hash_token(token)
+        entry = self._cache.get(digest)
+        if entry is None:
+            raw = await self._storage.get(ID_PREFIX + digest)
+            if raw is None:
+                return None
+            entry = TokenEntry.from_storage(raw)
+            self._cache[digest] = entry
+        if entry is not None and entry.expire_time is not None and entry.expire_time <= time.time():
+            await self.revoke_entry(entry)
+            return None
+        return entry
+
+    async def require(self, token: str) -> TokenEntry:
+        entry = await self.lookup(token)
+        if entry is None:
+            raise PermissionDeniedError()
+        return entry
+
+    async def by_accessor(self, accessor: str) -> TokenEntry:
+        digest = await self._storage.get(ACCESSOR_PREFIX + accessor) if accessor else None
+        raw = await self._storage.get(ID_PREFIX + digest) if isinstance(digest, str) else None
+        if raw is None:
+            raise InvalidRequestError(multierror("invalid accessor"))
+        return TokenEntry.from_storage(raw)
+
+    async def renew(self, entry: TokenEntry, increment: int) -> TokenEntry:
+        """Extend a token from now by `increment` (0: its creation TTL), within its max."""
+        if not entry.renewable or entry.expire_time is None:
+            raise InvalidRequestError("lease is not renewable")
+        now = time.time()
+        ttl = increment if increment > 0 else (entry.period or entry.creation_ttl)
+        max_ttl = entry.explicit_max_ttl or self._max_ttl
+        limit = int(entry.creation_time) + max_ttl - int(now)
+        if limit <= 0:
+            raise InvalidRequestError("past the max TTL, cannot renew")
+        ttl = min(ttl, limit)
+        renewed = replace(entry, expire_time=now + ttl)
+        await self._save(renewed)
+        return renewed
+
+    async def revoke_entry(self, entry: TokenEntry) -> None:
+        await self._storage.delete(ID_PREFIX + entry.token_hash)
+        await self._storage.delete(ACCESSOR_PREFIX + entry.accessor)
+        self._cache.pop(entry.token_hash, None)
+        logger.info("token revoked accessor=%s", entry.accessor)
+
+    async def root_created(self) -> bool:
+        """Whether a root token was ever generated for this storage (it is shown once)."""
+        return bool(await self._storage.get(ROOT_MARKER))
+
+    async def mark_root_created(self) -> None:
+        await self._storage.put(ROOT_MARKER, True)
+
+    async def count(self) -> int:
+        return len(await self._storage.list(ID_PREFIX))

@@ -1,0 +1,110 @@
+"""Run the whole broker in a background thread, for synchronous clients (hvac, bao CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+import plugin
+from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.barrier import Barrier
+from mount.core import Core, CoreSettings
+from mount.storage import TinyDBStore
+
+ROOT_TOKEN = "root"
+
+
+@dataclass
+class BrokerThread:
+    """The broker on 127.0.0.1 with TinyDB storage in `data_dir`; restartable on the same data."""
+
+    data_dir: Path
+    settings: CoreSettings = field(default_factory=CoreSettings)
+    revoke_backoff_base: float = 0.2
+    max_revoke_attempts: int = 6
+    seal_key: bytes = b"k" * 32
+    port: int = 0
+    core: Core | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _stop: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def storage_file(self) -> Path:
+        return self.data_dir / "broker.json"
+
+    def start(self) -> BrokerThread:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._serve(ready))
+            except BaseException as exc:  # reported to the starting thread
+                failure.append(exc)
+                ready.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="broker", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("broker did not start within 30s")
+        if failure:
+            raise failure[0]
+        return self
+
+    async def _serve(self, ready: threading.Event) -> None:
+        store = TinyDBStore(self.storage_file, Barrier(self.seal_key))
+        try:
+            self.core = await build_core(
+                BrokerOptions(
+                    store=store,
+                    settings=self.settings,
+                    engines=[EngineMount("entra/", "entra", plugin.factory)],
+                    revoke_backoff_base=self.revoke_backoff_base,
+                    max_revoke_attempts=self.max_revoke_attempts,
+                )
+            )
+            await ensure_root_token(self.core, ROOT_TOKEN)
+            runner = web.AppRunner(create_app(self.core), access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", self.port, reuse_address=True)
+            await site.start()
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self._stop = asyncio.Event()
+            ready.set()
+            await self._stop.wait()
+            await runner.cleanup()
+        finally:
+            await store.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(30)
+        self._thread = None
+
+    def restart(self) -> BrokerThread:
+        """Stop and start again on the same storage and port, as after a process restart."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> BrokerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,129 @@
+"""The declarative path table (mount/sdk/framework.py)."""
+
+from datetime import timedelta
+
+import pytest
+
+from mount.sdk.errors import (
+    InvalidRequestError,
+    UnsupportedOperationError,
+    UnsupportedPathError,
+)
+from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, name_pattern
+from mount.sdk.logical import Operation, Request, Response
+
+
+class _Nothing:
+    async def get(self, key):
+        return None
+
+    async def put(self, key, value):
+        return None
+
+    async def delete(self, key):
+        return None
+
+    async def list(self, prefix=""):
+        return []
+
+
+def _request(op, path, data=None):
+    return Request(operation=op, path=path, data=data or {}, storage=_Nothing())
+
+
+def _backend(calls, exists=False):
+    async def write(req, d):
+        calls.append((req.operation, d.get("name"), d.get("ttl")))
+        return Response(data={"ttl": int(d.get("ttl").total_seconds())})
+
+    async def read(req, d):
+        calls.append((req.operation, d.get("name"), None))
+        return Response(data={"name": d.get("name")})
+
+    async def existence(req, d):
+        return exists
+
+    fields = {
+        "name": Field(FieldType.NAME, "Name of the role."),
+        "ttl": Field(FieldType.DURATION, "TTL in seconds.", default=60),
+        "mode": Field(FieldType.STRING, "Mode.", default="rotate", allowed=("rotate", "exclusive")),
+    }
+    return Backend(
+        [
+            Path(
+                f"roles/{name_pattern('name')}",
+                {Operation.READ: read, Operation.CREATE: write, Operation.UPDATE: write},
+                fields,
+                existence_check=existence,
+                help_synopsis="Manage roles.",
+                help_description="Roles bind users.",
+            )
+        ]
+    )
+
+
+async def test_create_or_update_follows_existence_check():
+    calls = []
+    await _backend(calls, exists=False).handle(_request(Operation.UPDATE, "roles/a", {"ttl": "1m"}))
+    await _backend(calls, exists=True).handle(_request(Operation.UPDATE, "roles/a", {"ttl": 5}))
+    assert calls == [
+        (Operation.CREATE, "a", timedelta(minutes=1)),
+        (Operation.UPDATE, "a", timedelta(seconds=5)),
+    ]
+
+
+async def test_url_capture_wins_over_body_with_warning():
+    calls = []
+    response = await _backend(calls).handle(_request(Operation.UPDATE, "roles/a", {"name": "b"}))
+    assert calls[0][1] == "a"
+    assert any("replaced by the value in the URL path" in w for w in response.warnings)
+
+
+async def test_unknown_fields_warn_rather_than_fail():
+    response = await _backend([]).handle(_request(Operation.UPDATE, "roles/a", {"bogus": 1}))
+    assert response.warnings == ["Endpoint ignored these unrecognized parameters: [bogus]"]
+
+
+async def test_every_bad_field_is_reported_at_once():
+    with pytest.raises(InvalidRequestError) as info:
+        await _backend([]).handle(
+            _request(Operation.UPDATE, "roles/a", {"ttl": "forever", "mode": "shared"})
+        )
+    errors = info.value.errors
+    assert len(errors) == 2
+    assert 'error converting input for field "ttl": time: invalid duration "forever"' in errors[0]
+    assert 'field "mode"' in errors[1] and '"rotate"' in errors[1]
+
+
+async def test_unknown_path_and_operation():
+    backend = _backend([])
+    with pytest.raises(UnsupportedPathError):
+        await backend.handle(_request(Operation.READ, "nope/a"))
+    with pytest.raises(UnsupportedOperationError):
+        await backend.handle(_request(Operation.DELETE, "roles/a"))
+
+
+async def test_help_describes_fields_and_openapi():
+    response = await _backend([]).handle(_request(Operation.HELP, "roles/a"))
+    assert response.raw is not None
+    assert "Request:        roles/a" in response.raw["help"]
+    assert "    ttl (duration (sec))" in response.raw["help"]
+    assert "/roles/{name}" in response.raw["openapi"]["paths"]
+
+
+def test_field_data_defaults_and_bools():
+    schema = {
+        "sync": Field(FieldType.BOOL, "Sync.", default=True),
+        "n": Field(FieldType.INT, "N.", default=3),
+        "items": Field(FieldType.STRING_LIST, "Items.", default=[]),
+    }
+    data = FieldData(schema, {"sync": "false", "items": "a, b"})
+    assert data.get("sync") is False
+    assert data.get("n") == 3
+    assert data.get("items") == ["a", "b"]
+    with pytest.raises(InvalidRequestError) as info:
+        FieldData(schema, {"sync": "yes"})
+    assert info.value.errors == [
+        'Field validation failed: error converting input for field "sync": '
+        "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax"
+    ]

@@ -1,0 +1,47 @@
+"""The seam between mount/ and plugin/ stays small: checked on the source, with ast."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_plugin_imports_only_the_sdk_from_mount():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n
+            for n in _imports(path)
+            if (n == "mount" or n.startswith("mount.")) and not n.startswith("mount.sdk")
+        )
+        for path in (ROOT / "plugin").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_plugin_never_imports_tinydb_and_aiohttp_only_in_emulator():
+    for path in (ROOT / "plugin").rglob("*.py"):
+        names = _imports(path)
+        assert not any(n.startswith("tinydb") for n in names), path
+        if "emulator" not in path.parts:
+            assert not any(n.startswith("aiohttp") for n in names), path
+
+
+def test_only_the_composition_root_imports_plugin():
+    importers = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "mount").rglob("*.py")
+        if any(n == "plugin" or n.startswith("plugin.") for n in _imports(path))
+    ]
+    assert importers == ["mount/__main__.py"]
