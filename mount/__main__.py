@@ -60,6 +60,10 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         force=True,
     )
+    # Libraries that log request details (msal can log token responses at debug) stay
+    # at warning whatever the level: our own loggers say what happened, without secrets.
+    for name in ("msal", "httpx", "httpcore", "urllib3", "aiohttp.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:

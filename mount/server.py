@@ -65,6 +65,10 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The bound socket tells the real port when 0 was asked for.
+    sockets = getattr(site._server, "sockets", None) or []
+    if port == 0 and sockets:
+        port = sockets[0].getsockname()[1]
     scheme = "https" if ssl_context else "http"
     shown_host = f"[{host}]" if ":" in host else host
     if on_ready is not None:

@@ -1,0 +1,232 @@
+"""The `entra-broker` command as a user runs it: dev mode, config mode, start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from plugin.emulator import check_password
+
+BIN = Path(sys.executable).parent
+
+
+def _command() -> list[str]:
+    found = BIN / "entra-broker"
+    return [str(found)] if found.exists() else [sys.executable, "-m", "mount"]
+
+
+def _bao() -> str:
+    found = BIN / "bao"
+    return str(found) if found.exists() else (shutil.which("bao") or "bao")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server subprocess whose output is read in a thread, so waits have deadlines."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            _command() + args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output)
+            if match:
+                return match
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not printed; output:\n{self.output}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(30)
+        self._reader.join(10)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(10)
+        server._reader.join(10)
+        server.close()
+
+
+def _bao_run(addr: str, token: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BAO_ADDR": addr, "BAO_TOKEN": token, "HOME": str(home)}
+    env.pop("VAULT_TOKEN", None)
+    return subprocess.run([_bao(), *args], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_dev_mode_serves_a_working_password(servers, tmp_path):
+    port = _free_port()
+    server = Server(["server", "--dev", "--dev-listen-address", f"127.0.0.1:{port}"])
+    servers.append(server)
+    root = server.wait_for(r"Root Token: (\S+)").group(1)
+    emulator = server.wait_for(r"Entra emulator: (https://\S+) \(tenant (\S+), CA (\S+)\)")
+    base_url, tenant, ca = emulator.group(1), emulator.group(2), Path(emulator.group(3))
+    client_id = server.wait_for(r"client_id=(\S+) ").group(1)
+
+    read = _bao_run(
+        f"http://127.0.0.1:{port}", root, "read", "-format=json", "entra/creds/alice", home=tmp_path
+    )
+    assert read.returncode == 0, read.stderr
+    body = json.loads(read.stdout)
+    assert re.fullmatch(r"entra/creds/alice/[A-Za-z0-9]{24}", body["lease_id"])
+    assert body["renewable"] is True and body["lease_duration"] > 0
+    data = body["data"]
+    assert data["user_principal_name"] == "alice@example.test"
+    password = data["password"]
+    assert asyncio.run(
+        check_password(base_url, tenant, client_id, "alice@example.test", password, ca)
+    )
+
+    revoke = _bao_run(
+        f"http://127.0.0.1:{port}",
+        root,
+        "lease",
+        "revoke",
+        "-sync",
+        body["lease_id"],
+        home=tmp_path,
+    )
+    assert revoke.returncode == 0 and "Success! Revoked lease" in revoke.stdout
+    assert not asyncio.run(
+        check_password(base_url, tenant, client_id, "alice@example.test", password, ca)
+    )
+    assert server.stop() == 0
+    assert password not in server.output and root not in server.output.split("Root Token:")[0]
+
+
+def _write_config(tmp_path: Path, port: int) -> Path:
+    config = tmp_path / "broker.hcl"
+    config.write_text(
+        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
+        'storage "tinydb" {\n  path = "data/broker.json"\n}\n'
+        'default_lease_ttl = "1h"\nmax_lease_ttl = "24h"\nlog_level = "debug"\n'
+    )
+    (tmp_path / "data").mkdir()
+    return config
+
+
+def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_path):
+    port = _free_port()
+    config = _write_config(tmp_path, port)
+    first = Server(["server", "--config", str(config)])
+    servers.append(first)
+    root = first.wait_for(r"Root Token: (\S+)").group(1)
+    assert re.fullmatch(r"s\.[A-Za-z0-9]{24}", root)
+    lookup = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    assert lookup.returncode == 0 and "[root]" in lookup.stdout
+    assert first.stop() == 0
+    assert (tmp_path / "data" / "seal.key").stat().st_mode & 0o077 == 0
+    assert root.encode() not in (tmp_path / "data" / "broker.json").read_bytes()
+
+    second = Server(["server", "--config", str(config)])
+    servers.append(second)
+    second.wait_for(r"server started on http://127\.0\.0\.1:\d+")
+    assert "Root Token" not in second.output
+    again = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert second.stop() == 0
+
+    regenerated = subprocess.run(
+        _command() + ["operator", "generate-root", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert regenerated.returncode == 0, regenerated.stderr
+    new_root = re.search(r"Root Token: (\S+)", regenerated.stdout)
+    assert new_root and new_root.group(1) != root
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        (
+            'listener "tcp" {\n  address = "127.0.0.1:1"\n}\n'
+            'storage "tinydb" { path = "b.json" }\n',
+            "tls_cert_file",
+        ),
+        ('storage "tinydb" { path = "b.json" }\n', "listener"),
+        (
+            'listener "tcp" {\n  address = "127.0.0.1:1"\n  tls_disable = true\n}\n'
+            'storage "tinydb" { path = "b.json" }\ndefault_lease_ttl = "forever"\n',
+            'default_lease_ttl: time: invalid duration "forever"',
+        ),
+    ],
+)
+def test_bad_config_is_one_sentence_and_exit_1(tmp_path, config_text, message):
+    config = tmp_path / "broker.hcl"
+    config.write_text(config_text)
+    result = subprocess.run(
+        _command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.startswith("Error: ")
+
+
+def test_port_in_use_is_one_sentence(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = _write_config(tmp_path, port)
+        result = subprocess.run(
+            _command() + ["server", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
