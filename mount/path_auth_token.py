@@ -37,11 +37,16 @@ def paths(core: Core) -> list[Path]:
         entry, token = _caller(req)
         return Response(data=entry.lookup_data(token, time.time()))
 
-    async def lookup(req: Request, d: FieldData) -> Response:
+    async def named(d: FieldData) -> tuple[TokenEntry, str]:
+        """The token given in the `token` field, which must be live."""
         token = d.get("token") or ""
         entry = await tokens.lookup(token)
         if entry is None:
             raise InvalidRequestError("bad token")
+        return entry, token
+
+    async def lookup(req: Request, d: FieldData) -> Response:
+        entry, token = await named(d)
         return Response(data=entry.lookup_data(token, time.time()))
 
     async def lookup_accessor(req: Request, d: FieldData) -> Response:
@@ -49,18 +54,15 @@ def paths(core: Core) -> list[Path]:
         data = entry.lookup_data("", time.time())
         return Response(data=data)
 
+    async def renewed(entry: TokenEntry, token: str, d: FieldData) -> Response:
+        entry = await tokens.renew(entry, _seconds(d, "increment"))
+        return Response(auth=entry.auth_block(token, time.time()))
+
     async def renew_self(req: Request, d: FieldData) -> Response:
-        entry, token = _caller(req)
-        renewed = await tokens.renew(entry, _seconds(d, "increment"))
-        return Response(auth=renewed.auth_block(token, time.time()))
+        return await renewed(*_caller(req), d)
 
     async def renew(req: Request, d: FieldData) -> Response:
-        token = d.get("token") or ""
-        entry = await tokens.lookup(token)
-        if entry is None:
-            raise InvalidRequestError("bad token")
-        renewed = await tokens.renew(entry, _seconds(d, "increment"))
-        return Response(auth=renewed.auth_block(token, time.time()))
+        return await renewed(*await named(d), d)
 
     async def revoke_self(req: Request, d: FieldData) -> None:
         entry, _ = _caller(req)

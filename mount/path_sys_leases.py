@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from mount.leases import Lease
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -96,29 +97,26 @@ def paths(core: Core) -> list[Path]:
         if d.get("type") != "irrevocable":
             raise NotFoundError()
 
+    def mount_id(lease: Lease) -> str:
+        """Vault names a lease's mount by its accessor."""
+        entry = core.mounts.get(lease.mount)
+        return entry.accessor if entry is not None else lease.mount
+
     async def lease_count(req: Request, d: FieldData) -> Response:
         _irrevocable_type(d)
         counts: dict[str, int] = {}
         found = leases.irrevocable()
         for lease in found:
-            entry = core.mounts.get(lease.mount)
-            key = entry.accessor if entry is not None else lease.mount
-            counts[key] = counts.get(key, 0) + 1
+            counts[mount_id(lease)] = counts.get(mount_id(lease), 0) + 1
         return Response(data={"counts": counts, "lease_count": len(found)})
 
     async def lease_irrevocable(req: Request, d: FieldData) -> Response:
         _irrevocable_type(d)
         found = leases.irrevocable()
-        listed: list[dict[str, Any]] = []
-        for lease in found:
-            entry = core.mounts.get(lease.mount)
-            listed.append(
-                {
-                    "lease_id": lease.lease_id,
-                    "mount_id": entry.accessor if entry is not None else lease.mount,
-                    "error": lease.revoke_error,
-                }
-            )
+        listed: list[dict[str, Any]] = [
+            {"lease_id": le.lease_id, "mount_id": mount_id(le), "error": le.revoke_error}
+            for le in found
+        ]
         return Response(data={"lease_count": len(found), "leases": listed})
 
     renew_fields = {
