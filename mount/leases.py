@@ -313,7 +313,16 @@ class LeaseManager:
             if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE:
                 changes[old] = None
                 logger.info("lease superseded lease_id=%s by=%s", old, active.lease_id)
-        await self._write(changes)
+        try:
+            await self._write(changes)
+        except BaseException:
+            # The credential exists but its activation was not stored: the pending record
+            # on disk already makes a restart revoke it; revoke it now in this process too.
+            self._remember(replace(lease, revoke_at=self._clock()))
+            if self.scheduler is not None:
+                self.scheduler.schedule(self._leases[lease.lease_id])
+            logger.error("lease activation not stored, revoking lease_id=%s", lease.lease_id)
+            raise
         logger.info(
             "lease created lease_id=%s ttl=%d accessor=%s", active.lease_id, ttl, token_accessor
         )
