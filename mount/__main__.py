@@ -18,7 +18,7 @@ from pathlib import Path
 
 import plugin
 from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.barrier import Barrier, BarrierError, load_seal_key
+from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
 from mount.sdk.errors import VaultError
@@ -67,6 +67,12 @@ def setup_logging(level: str) -> None:
 
 
 def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
+    if storage_path.exists() and KEY_ENV not in os.environ and not key_file.exists():
+        # A new key could never open the existing data: say so instead of making one.
+        raise StartError(
+            f"the seal key file {key_file} is missing but the storage {storage_path} exists; "
+            f"restore the key file from your backup or set {KEY_ENV}"
+        )
     try:
         key = load_seal_key(os.environ, key_file)
         return TinyDBStore(storage_path, Barrier(key))

@@ -159,6 +159,9 @@ def parse_config(
     storage = _storage(_one_block(document, "storage", 'storage "tinydb"'), base_dir, warnings)
     default_ttl = _duration(document, "default_lease_ttl")
     max_ttl = _duration(document, "max_lease_ttl")
+    if not document.get("default_lease_ttl"):
+        # Only a max was set: the built-in default follows it down rather than refusing.
+        default_ttl = min(default_ttl, max_ttl)
     if default_ttl > max_ttl:
         raise ConfigError(
             f"default_lease_ttl ({format_duration(default_ttl)}) cannot exceed "

@@ -410,10 +410,11 @@ class LeaseManager:
         await self.revoke_now(lease_id, raise_errors=True)
 
     async def queue_revoke(self, lease: Lease) -> None:
-        if lease.state is LeaseState.IRREVOCABLE:
-            return
         now = self._clock()
         queued = replace(lease, expire_time=min(lease.expire_time, now), revoke_at=now)
+        if lease.state is LeaseState.IRREVOCABLE:
+            # An operator's revoke gives a parked lease a fresh round of attempts.
+            queued = replace(queued, state=LeaseState.ACTIVE, revoke_attempts=0)
         await self._write({lease.lease_id: queued})
 
     def matching(self, prefix: str) -> list[str]:

@@ -149,9 +149,8 @@ class TokenStore:
         """Make a token; returns the token text (shown once) and its record."""
         token = token_id or f"s.{random_id()}"
         now = time.time()
-        is_root = "root" in policies
-        if is_root:
-            ttl, renewable = 0, False
+        if "root" in policies and ttl <= 0:
+            renewable = False  # a root token without a TTL never expires, as in Vault
         elif ttl <= 0:
             ttl = self._max_ttl
         if explicit_max_ttl and ttl > explicit_max_ttl:

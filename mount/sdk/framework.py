@@ -406,7 +406,10 @@ def _openapi_url(spec: Path) -> tuple[str, list[str]]:
         return "{" + match.group(1) + "}"
 
     text = _GROUP.sub(repl, spec.pattern)
-    text = re.sub(r"\(/\{(\w+)\}\)\?", r"/{\1}", text)
-    text = text.replace("/?", "/").replace("?", "").replace("\\", "")
+    # An optional trailing "/{param}" group documents the form that carries it.
+    text = re.sub(r"\((?:\?:)?/(\{\w+\})\)\?", r"/\1", text)
+    # A list path's optional slash stays (Vault documents `roles/`); after a parameter
+    # it only allows both spellings of the same path.
+    text = text.replace("}/?", "}").replace("/?", "/").replace("?", "").replace("\\", "")
     text = re.sub(r"[()^$]", "", text)
     return "/" + text, params

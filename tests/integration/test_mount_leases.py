@@ -283,3 +283,16 @@ async def test_tidy_answers_202_with_warning(broker):
     body = json.loads(text)
     assert status == 202 and body["data"] is None
     assert body["warnings"][0].startswith("Tidy operation successfully started.")
+
+
+async def test_operator_revoke_retries_an_irrevocable_lease(broker):
+    broker.engine.fail_revokes = 3
+    lease_id = (await broker.creds())["lease_id"]
+    await broker.call("PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False})
+    await wait_until(lambda: broker.core.leases.irrevocable() != [], timeout=5)
+    # Entra answers again: a plain (queued) revoke now succeeds.
+    assert await broker.call(
+        "PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False}
+    ) == (202, "")
+    await wait_until(lambda: broker.core.leases.get(lease_id) is None, timeout=5)
+    assert broker.engine.revoked == ["cred-1"]

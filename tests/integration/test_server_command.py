@@ -230,3 +230,20 @@ def test_port_in_use_is_one_sentence(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path):
+    port = _free_port()
+    config = _write_config(tmp_path, port)
+    first = Server(["server", "--config", str(config)])
+    servers.append(first)
+    first.wait_for(r"Root Token: (\S+)")
+    assert first.stop() == 0
+    key = tmp_path / "data" / "seal.key"
+    key.unlink()
+    result = subprocess.run(
+        _command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "seal key file" in result.stderr and "is missing" in result.stderr
+    assert not key.exists()

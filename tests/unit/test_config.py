@@ -334,3 +334,8 @@ def test_binary_file(tmp_path):
     path.write_bytes(b"\xff\xfe\x00junk")
     with pytest.raises(ConfigError, match="it is not UTF-8 text"):
         load_config(path)
+
+
+def test_a_lower_max_alone_pulls_the_default_down():
+    config, _ = parse(MINIMAL + 'max_lease_ttl = "24h"\n')
+    assert config.max_lease_ttl == config.default_lease_ttl == timedelta(hours=24)
