@@ -1,0 +1,123 @@
+"""When Entra fails: no credential without a lease, and no lease forgotten while it works.
+
+Faults are injected in the emulator (its admin API), so the broker sees real HTTP errors.
+The broker thread retries revocations with a 0.2 s backoff base (10 s in production).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.broker_thread import BrokerThread
+from tests.e2e.conftest import ALICE, BOB, Setup, Tenant, assert_error_body
+from tests.waiting import wait_until_sync
+
+RESET = "PATCH /v1.0/users/.*"
+
+
+def irrevocable(setup: Setup) -> dict[str, Any]:
+    response = setup.api.request("GET", "sys/leases?type=irrevocable")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_failed_revocation_is_retried_then_kept_as_irrevocable(
+    configured: Setup, tenant: Tenant
+) -> None:
+    configured.role("alice", ttl="1h")
+    secret = configured.creds("alice")
+    lease_id, password = secret["lease_id"], secret["data"]["password"]
+    tenant.fault(match=RESET, status=403, code="Authorization_RequestDenied")
+
+    queued = configured.api.request(
+        "PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False}
+    )
+    assert queued.status_code == 202
+    # 6 attempts at 0.2 s x 2^n (+-50 %): parked after about 6 s, never dropped.
+    wait_until_sync(lambda: irrevocable(configured)["lease_count"] == 1, timeout=20, interval=0.2)
+    (parked,) = irrevocable(configured)["leases"]
+    assert parked["lease_id"] == lease_id
+    assert parked["error"].startswith("out of retries: ")
+    assert "Authorization_RequestDenied" in parked["error"]
+    count = configured.api.request("GET", "sys/leases/count?type=irrevocable").json()["data"]
+    assert count["lease_count"] == 1 and sum(count["counts"].values()) == 1
+    # The broker failed to kill the password, and says so instead of pretending.
+    assert tenant.signs_in(ALICE, password)
+    assert configured.lease_keys("entra/creds/alice") == [lease_id.rsplit("/", 1)[1]]
+    renew = configured.api.request("PUT", "sys/leases/renew", json={"lease_id": lease_id})
+    assert assert_error_body(renew, 400) == [
+        "lease is expired and has failed previous revocation attempts"
+    ]
+
+    tenant.clear_faults()
+    forced = configured.api.request("PUT", "sys/leases/revoke-force/entra/creds/alice")
+    assert forced.status_code == 204, forced.text
+    assert not tenant.signs_in(ALICE, password)
+    assert irrevocable(configured) == {"lease_count": 0, "leases": []}
+    assert configured.lease_keys("entra/creds/alice") == []
+
+
+def test_sync_revoke_that_fails_keeps_the_lease_and_retries(
+    configured: Setup, tenant: Tenant
+) -> None:
+    configured.role("alice", ttl="1h")
+    secret = configured.creds("alice")
+    tenant.fault(match=RESET, status=403, code="Authorization_RequestDenied", count=2)
+    failed = configured.api.request(
+        "PUT", "sys/leases/revoke", json={"lease_id": secret["lease_id"]}
+    )
+    # An upstream failure, not bad input: 502 with Vault's error body and a sentence.
+    assert failed.status_code == 502, failed.text
+    (sentence,) = failed.json()["errors"]
+    assert "alice@example.test" in sentence and "Traceback" not in sentence
+    assert configured.lease_keys("entra/creds/alice") == [secret["lease_id"].rsplit("/", 1)[1]]
+    # The retry after the fault ends does what the failed call could not.
+    tenant.wait_signs_in_fails(ALICE, secret["data"]["password"], timeout=10)
+    wait_until_sync(lambda: configured.lease_keys("entra/creds/alice") == [], timeout=10)
+
+
+def test_issue_refused_by_entra_leaves_no_lease(configured: Setup, tenant: Tenant) -> None:
+    configured.role("alice", ttl="1h")
+    before = tenant.password_changes(ALICE)
+    tenant.fault(match=RESET, status=403, code="Authorization_RequestDenied")
+    refused = configured.api.request("GET", "entra/creds/alice")
+    assert refused.status_code == 502, refused.text
+    body = refused.json()
+    assert list(body) == ["errors"] and "alice@example.test" in body["errors"][0]
+    assert "Traceback" not in refused.text
+    assert configured.lease_keys("entra/creds/alice") == []
+    assert tenant.password_changes(ALICE) == before
+    tenant.clear_faults()
+    assert tenant.signs_in(ALICE, configured.creds("alice")["data"]["password"])
+
+
+def test_issue_with_unknown_outcome_is_revoked_when_entra_recovers(
+    broker: BrokerThread, configured: Setup, tenant: Tenant
+) -> None:
+    """A 5xx may hide a reset that happened: the broker revokes the lease to be sure."""
+    assert broker.core is not None
+    entry = broker.core.mounts.get("entra/")
+    assert entry is not None
+    entry.backend.graph_deadline = 2.0  # give up on Graph after 2 s instead of 30 s
+    configured.role("bob", ttl="1h")
+    tenant.fault(match=RESET, status=503)
+    before = tenant.password_changes(BOB)
+
+    failed = configured.api.request("GET", "entra/creds/bob")
+    assert failed.status_code == 502, failed.text
+    assert "bob@example.test" in failed.json()["errors"][0]
+    # Kept, to be revoked: the broker cannot know the reset did not happen.
+    keys = configured.lease_keys("entra/creds/bob")
+    assert len(keys) == 1
+
+    tenant.clear_faults()
+    wait_until_sync(lambda: configured.lease_keys("entra/creds/bob") == [], timeout=15)
+    assert tenant.password_changes(BOB) == before + 1  # the revocation's reset
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(tenant: Tenant):
+    yield
+    tenant.clear_faults()
