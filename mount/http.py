@@ -112,6 +112,14 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
         raise InvalidRequestError(
             "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
         ) from None
+    try:
+        # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            "failed to decode JSON input: a string holds an invalid Unicode escape "
+            "(a lone surrogate); send valid UTF-8 text"
+        ) from None
     if not isinstance(value, dict):
         kind = {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
         raise InvalidRequestError(
@@ -159,8 +167,9 @@ async def parse_request(request: web.Request) -> ApiRequest:
 
 def _json(body: dict[str, Any], status: int, extra: dict[str, str] | None = None) -> web.Response:
     text = json.dumps(body, separators=(",", ":")) + "\n"
-    headers = {**_HEADERS, **(extra or {})}
-    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+    # Exactly "application/json", no charset: hvac parses error bodies only on that value.
+    headers = {**_HEADERS, "Content-Type": "application/json", **(extra or {})}
+    return web.Response(body=text.encode(), status=status, headers=headers)
 
 
 def render(response: Response | None, *, request_id: str | None = None) -> web.Response:

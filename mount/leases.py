@@ -59,6 +59,8 @@ class Lease:
     state: LeaseState = LeaseState.ACTIVE
     last_renewal: float | None = None
     holder_key: str | None = None
+    # Checked out exclusively: no other lease of the same holder may be issued meanwhile.
+    exclusive: bool = False
     token_accessor: str = ""
     revoke_attempts: int = 0
     revoke_error: str = ""
@@ -276,11 +278,12 @@ class LeaseManager:
         token_accessor: str,
     ) -> tuple[Lease, dict[str, Any]]:
         earlier = sorted(self._by_holder.get(holder, ())) if holder else []
-        if holder and spec.exclusive and earlier:
-            current = self._leases[earlier[0]]
+        checked_out = [lid for lid in earlier if self._leases[lid].exclusive]
+        if holder and earlier and (spec.exclusive or checked_out):
+            current = self._leases[(checked_out or earlier)[0]]
             raise InvalidRequestError(
                 f"the credential at {request_path} is checked out by lease {current.lease_id} "
-                f"until {rfc3339(current.expire_time)} (the role's mode is exclusive); "
+                f"until {rfc3339(current.expire_time)} (exclusive mode); "
                 "revoke that lease or wait for it to end"
             )
         now = self._clock()
@@ -296,6 +299,7 @@ class LeaseManager:
             renewable=spec.renewable,
             state=LeaseState.PENDING,
             holder_key=holder,
+            exclusive=spec.exclusive,
             token_accessor=token_accessor,
         )
         await self._write({lease.lease_id: lease})

@@ -84,6 +84,8 @@ def paths(core: Core) -> list[Path]:
             policies = list(parent.policies)
         if not d.get("no_default_policy") and "root" not in policies:
             policies = sorted({*policies, "default"})
+        if not parent.is_root and not set(policies) <= {*parent.policies, "default"}:
+            raise InvalidRequestError("child policies must be subset of parent")
         if d.provided("id") and not parent.is_root:
             raise PermissionDeniedError("root or sudo privileges required to specify token id")
         token, entry = await tokens.create(

@@ -180,8 +180,13 @@ async def _validated(values: dict[str, str]) -> Config:
     ):
         url = values.get(name, "").rstrip("/")
         values[name] = url
-        parts = urlsplit(url)
-        if url and (parts.scheme != "https" or not parts.hostname or parts.query):
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError:  # e.g. an unbalanced "[" of an IPv6 literal
+            problems.append(f"{name} must be an https URL such as {example}")
+            continue
+        if url and (parts.scheme != "https" or not hostname or parts.query):
             problems.append(f"{name} must be an https URL such as {example}")
         elif name == "graph_endpoint" and parts.path.lower().endswith(("/v1.0", "/beta")):
             problems.append(f"{name} must not include the API version, such as {example}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -25,6 +26,9 @@ from plugin.passwords import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
+
+MAX_UPN_LENGTH = 113
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 __all__ = ["paths", "role_delete", "role_exists", "role_list", "role_read", "role_write"]
 
@@ -140,6 +144,14 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
             upn, defaulted = name, True
 
     problems = []
+    # Entra limits a UPN to 113 characters and an object id is a GUID: anything else
+    # cannot name a user, so it is refused here rather than sent to Graph in a URL.
+    if len(upn) > MAX_UPN_LENGTH:
+        problems.append(
+            f"user_principal_name must be at most {MAX_UPN_LENGTH} characters, as in Entra"
+        )
+    if object_id and not _GUID.fullmatch(object_id):
+        problems.append("object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f")
     if not MIN_LENGTH <= length <= MAX_LENGTH:
         problems.append(f"password_length must be between {MIN_LENGTH} and {MAX_LENGTH}")
     if ttl and max_ttl and ttl > max_ttl:
