@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -71,9 +71,21 @@ async def _mount_ids(store: Store, path: str) -> dict[str, str]:
     return {"uuid": str(uuid.uuid4()), "accessor": ""}
 
 
+async def _cluster_id(store: Store) -> str:
+    """A stable id for this storage, shown by sys/health and `bao status`."""
+    found = await store.get("core/cluster-id")
+    if isinstance(found, str):
+        return found
+    cluster_id = str(uuid.uuid4())
+    await store.put("core/cluster-id", cluster_id)
+    return cluster_id
+
+
 async def build_core(options: BrokerOptions) -> Core:
     """Wire storage, tokens, leases and mounts; loads leases but starts no tasks."""
     store, settings = options.store, options.settings
+    if not settings.cluster_id:
+        settings = replace(settings, cluster_id=await _cluster_id(store))
     mounts = MountTable()
     tokens = TokenStore(store.view("sys/"), max_ttl=settings.max_lease_ttl)
     core: Core
@@ -173,6 +185,11 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
         for entry in core.mounts.entries():
             await entry.backend.close()
 
+    async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+        # Vault sends no Server header; ours would only advertise library versions.
+        response.headers.popall("Server", None)
+
+    app.on_response_prepare.append(drop_server_header)
     app.router.add_route("*", "/v1/{path:.*}", api)
     app.router.add_get("/", root)
     app.cleanup_ctx.append(background)

@@ -176,8 +176,10 @@ async def test_unauthenticated_sys_endpoints(client):
     status, text, _ = await _call(client, "GET", "sys/health")
     health = json.loads(text)
     assert status == 200 and health["initialized"] is True and health["sealed"] is False
-    status, text, _ = await _call(client, "GET", "sys/seal-status")
-    assert json.loads(text)["type"] == "shamir"
+    status, text, headers = await _call(client, "GET", "sys/seal-status")
+    seal = json.loads(text)
+    assert seal["type"] == "shamir" and seal["cluster_id"] == health["cluster_id"] != ""
+    assert "Server" not in headers and headers["Content-Type"] == "application/json"
     assert (await _call(client, "GET", "sys/leader"))[1] == '{"ha_enabled":false}\n'
     status, _, _ = await _call(client, "HEAD", "sys/health")
     assert status == 200
