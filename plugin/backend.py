@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from mount.sdk import (
     Backend,
@@ -23,6 +25,8 @@ from plugin.token import TokenProvider
 __all__ = ["EntraBackend", "factory"]
 
 logger = logging.getLogger(__name__)
+
+Record = TypeVar("Record")
 
 
 @dataclass(slots=True)
@@ -70,15 +74,7 @@ class EntraBackend(Backend):
     # -- stored records --------------------------------------------------------------
 
     async def load_config(self, storage: Storage) -> Config | None:
-        raw = await storage.get(CONFIG_KEY)
-        if raw is None:
-            return None
-        try:
-            return Config.from_storage(raw)
-        except (RecordError, ValueError) as exc:
-            raise VaultError(
-                f"the stored configuration is damaged ({exc}); write config again"
-            ) from None
+        return await _load(storage, CONFIG_KEY, Config.from_storage, "the configuration", "config")
 
     async def require_config(self, storage: Storage, *, unavailable: bool = False) -> Config:
         """The stored config; a 400 (503 for background work) saying to write it first."""
@@ -92,15 +88,9 @@ class EntraBackend(Backend):
         return config
 
     async def load_role(self, storage: Storage, name: str) -> Role | None:
-        raw = await storage.get(ROLE_PREFIX + name)
-        if raw is None:
-            return None
-        try:
-            return Role.from_storage(raw)
-        except (RecordError, ValueError) as exc:
-            raise VaultError(
-                f'role "{name}" is damaged in storage ({exc}); write it again'
-            ) from None
+        return await _load(
+            storage, ROLE_PREFIX + name, Role.from_storage, f'role "{name}"', f"roles/{name}"
+        )
 
     def lease_ttls(self, role: Role) -> tuple[timedelta, timedelta]:
         """(ttl, max_ttl) for a lease of `role`: zero means the mount's default, ttl <= max."""
@@ -141,6 +131,23 @@ class EntraBackend(Backend):
     def user_lock(self, object_id: str) -> asyncio.Lock:
         """Serializes password resets of one user inside this process."""
         return self._user_locks.setdefault(object_id, asyncio.Lock())
+
+
+async def _load(
+    storage: Storage,
+    key: str,
+    parse: Callable[[Mapping[str, Any]], Record],
+    what: str,
+    path: str,
+) -> Record | None:
+    """A stored record, None when absent; a damaged one is a clear 500, not a traceback."""
+    raw = await storage.get(key)
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except (RecordError, ValueError, TypeError) as exc:
+        raise VaultError(f"{what} is damaged in storage ({exc}); write {path} again") from None
 
 
 async def factory(conf: BackendConfig) -> Backend:
