@@ -108,6 +108,8 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
         settings = CoreSettings(
             default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
             max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
+            role_issue_limit=config.role_issue_limit,
+            role_issue_interval=int(config.role_issue_interval.total_seconds()),
         )
         core = await _build(store, settings)
         root = await ensure_root_token(core)

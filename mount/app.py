@@ -97,6 +97,8 @@ async def build_core(options: BrokerOptions) -> Core:
             max_lease_ttl=settings.max_lease_ttl,
             revoke_backoff_base=options.revoke_backoff_base,
             max_revoke_attempts=options.max_revoke_attempts,
+            role_issue_limit=settings.role_issue_limit,
+            role_issue_interval=settings.role_issue_interval,
         ),
     )
     core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)

@@ -36,6 +36,8 @@ _TOP_LEVEL_KEYS = {
     "storage",
     "default_lease_ttl",
     "max_lease_ttl",
+    "role_issue_limit",
+    "role_issue_interval",
     "log_level",
     "seal_key_file",
     "api_addr",
@@ -110,6 +112,10 @@ class StorageConfig:
     path: Path
 
 
+DEFAULT_ROLE_ISSUE_LIMIT = 30
+DEFAULT_ROLE_ISSUE_INTERVAL = timedelta(minutes=1)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """The whole config file; relative paths are already resolved against its directory."""
@@ -121,6 +127,9 @@ class ServerConfig:
     log_level: str = "info"
     seal_key_file: Path | None = None
     api_addr: str | None = None
+    # At most role_issue_limit credentials per role within role_issue_interval; 0: off.
+    role_issue_limit: int = DEFAULT_ROLE_ISSUE_LIMIT
+    role_issue_interval: timedelta = DEFAULT_ROLE_ISSUE_INTERVAL
 
 
 def load_config(path: Path) -> tuple[ServerConfig, list[str]]:
@@ -182,6 +191,10 @@ def parse_config(
         log_level=log_level,
         seal_key_file=None if not seal_key_file else base_dir / seal_key_file,
         api_addr=_string(document, "api_addr", "api_addr") or None,
+        role_issue_limit=_count(document, "role_issue_limit", DEFAULT_ROLE_ISSUE_LIMIT),
+        role_issue_interval=(
+            _duration(document, "role_issue_interval", DEFAULT_ROLE_ISSUE_INTERVAL)
+        ),
     )
     return config, warnings
 
@@ -355,13 +368,26 @@ def _bool(body: Mapping[str, Any], key: str, where: str) -> bool:
     raise ConfigError(f'{where}: {key} must be true or false, not "{value}"')
 
 
-def _duration(document: Mapping[str, Any], key: str) -> timedelta:
+def _count(document: Mapping[str, Any], key: str, default: int) -> int:
     if key not in document or document[key] is None:
-        return DEFAULT_LEASE_TTL
+        return default
+    value = _scalar(document[key], key)
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: must be a whole number, 0 or more (0 turns the limit off)")
+    return value
+
+
+def _duration(
+    document: Mapping[str, Any], key: str, default: timedelta = DEFAULT_LEASE_TTL
+) -> timedelta:
+    if key not in document or document[key] is None:
+        return default
     value = _scalar(document[key], key)
     try:
         parsed = parse_duration(value)
     except DurationError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     # As in Vault, zero means "use the default".
-    return parsed or DEFAULT_LEASE_TTL
+    return parsed or default

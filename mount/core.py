@@ -31,6 +31,9 @@ class CoreSettings:
     cluster_name: str = "entra-broker"
     cluster_id: str = ""
     version: str = "0.1.0"
+    # Credential issues allowed per role (lease path) per interval; 0 turns the limit off.
+    role_issue_limit: int = 30
+    role_issue_interval: int = 60
 
 
 class Core:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from mount.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError, UpstreamError, VaultError
 from mount.sdk.framework import SecretType
@@ -123,6 +124,9 @@ class LeaseSettings:
     revoke_backoff_max: float = 600.0
     max_revoke_attempts: int = 6
     force_revoke_timeout: float = 10.0
+    # At most this many credential issues per path (one role) per interval; 0: no limit.
+    role_issue_limit: int = 0
+    role_issue_interval: float = 60.0
 
 
 class LeaseManager:
@@ -144,6 +148,9 @@ class LeaseManager:
         self._holder_locks: dict[str, asyncio.Lock] = {}
         self._lease_locks: dict[str, asyncio.Lock] = {}
         self.scheduler: RevokeScheduler | None = None
+        self.issue_limiter = IssueRateLimiter(
+            settings.role_issue_limit, settings.role_issue_interval
+        )
 
     # -- loading and persistence ---------------------------------------------------
 
@@ -253,6 +260,7 @@ class LeaseManager:
         token_accessor: str = "",
     ) -> tuple[Lease, dict[str, Any]]:
         """Persist a pending lease, create the credential, then activate the lease."""
+        self.issue_limiter.acquire(request_path)
         max_ttl = _clamp(int(spec.max_ttl.total_seconds()), self.settings.max_lease_ttl)
         ttl = min(int(spec.ttl.total_seconds()) or self.settings.default_lease_ttl, max_ttl)
         holder = spec.holder_key and f"{mount}{spec.holder_key}"

@@ -296,3 +296,28 @@ async def test_operator_revoke_retries_an_irrevocable_lease(broker):
     ) == (202, "")
     await wait_until(lambda: broker.core.leases.get(lease_id) is None, timeout=5)
     assert broker.engine.revoked == ["cred-1"]
+
+
+async def test_role_issue_limit_answers_429_with_retry_after(aiohttp_client):
+    from mount.core import CoreSettings
+
+    engine = NoopEngine(roles={"a": NoopRole(), "b": NoopRole()})
+    core = await build_core(
+        BrokerOptions(
+            store=MemoryStore(),
+            settings=CoreSettings(role_issue_limit=2, role_issue_interval=60),
+            engines=[EngineMount("noop/", "noop", engine.factory)],
+        )
+    )
+    await ensure_root_token(core, ROOT)
+    client = await aiohttp_client(create_app(core))
+    headers = {"X-Vault-Token": ROOT}
+    statuses = [(await client.get("/v1/noop/creds/a", headers=headers)).status for _ in range(2)]
+    assert statuses == [200, 200]
+    refused = await client.get("/v1/noop/creds/a", headers=headers)
+    assert refused.status == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    body = await refused.json()
+    assert "too many credentials issued for noop/creds/a" in body["errors"][0]
+    assert engine.issued == ["cred-1", "cred-2"]  # the refused read reached no upstream
+    assert (await client.get("/v1/noop/creds/b", headers=headers)).status == 200

@@ -339,3 +339,13 @@ def test_binary_file(tmp_path):
 def test_a_lower_max_alone_pulls_the_default_down():
     config, _ = parse(MINIMAL + 'max_lease_ttl = "24h"\n')
     assert config.max_lease_ttl == config.default_lease_ttl == timedelta(hours=24)
+
+
+def test_role_issue_limit_keys():
+    config, _ = parse(MINIMAL + 'role_issue_limit = 5\nrole_issue_interval = "10m"\n')
+    assert config.role_issue_limit == 5
+    assert config.role_issue_interval == timedelta(minutes=10)
+    default, _ = parse(MINIMAL)
+    assert default.role_issue_limit == 30 and default.role_issue_interval == timedelta(minutes=1)
+    with pytest.raises(ConfigError, match="role_issue_limit: must be a whole number"):
+        parse(MINIMAL + "role_issue_limit = -1\n")
