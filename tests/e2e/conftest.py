@@ -352,3 +352,17 @@ def assert_error_body(response: httpx.Response, status: int | None = None) -> li
     assert isinstance(errors, list) and errors, body
     assert all(isinstance(e, str) and e.strip() for e in errors), body
     return errors
+
+
+@pytest.fixture
+def running_agent() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Agent processes a test started; terminated (then killed) at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

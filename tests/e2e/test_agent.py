@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,11 @@ UPN = "alice@example.test"
 TTL, MAX_TTL = 4, 10  # short, so two rollovers take about 25 seconds
 
 
-def _agent_config(broker: BrokerThread, workdir: Path) -> Path:
+def _agent_config(address: str, workdir: Path) -> Path:
     config = workdir / "agent.hcl"
     config.write_text(
         f"""
-vault {{ address = "{broker.url}" }}
+vault {{ address = "{address}" }}
 auto_auth {{
   method {{
     type = "token_file"
@@ -61,19 +60,6 @@ def _run_agent(config: Path, workdir: Path) -> subprocess.Popen[bytes]:
         log.close()
 
 
-@pytest.fixture
-def running_agent() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def _follow_rollovers(rendered: Path, tenant: Tenant, workdir: Path, rollovers: int) -> None:
     """Wait for each new rendered password; it signs in, and the one before it no longer."""
     deadline = time.monotonic() + 20 + rollovers * (MAX_TTL + 10)
@@ -98,7 +84,7 @@ def test_agent_with_root_token_follows_rollovers(
 ) -> None:
     configured.role("alice", ttl=f"{TTL}s", max_ttl=f"{MAX_TTL}s")
     (agent_dir / "token").write_text(ROOT_TOKEN)
-    running_agent.append(_run_agent(_agent_config(broker, agent_dir), agent_dir))
+    running_agent.append(_run_agent(_agent_config(broker.url, agent_dir), agent_dir))
     _follow_rollovers(agent_dir / "password.txt", tenant, agent_dir, rollovers=2)
 
 
@@ -110,7 +96,7 @@ def test_agent_with_renewable_child_token(
     created = root.auth.token.create(policies=["agent-app"], ttl="8s", renewable=True)
     token = created["auth"]["client_token"]
     (agent_dir / "token").write_text(token)
-    running_agent.append(_run_agent(_agent_config(broker, agent_dir), agent_dir))
+    running_agent.append(_run_agent(_agent_config(broker.url, agent_dir), agent_dir))
     _follow_rollovers(agent_dir / "password.txt", tenant, agent_dir, rollovers=2)
     # The token outlived its 8 s TTL only because the agent renewed it.
     assert make_client(broker, token).is_authenticated()
