@@ -308,7 +308,9 @@ class Backend:
             lines += ["", "## PARAMETERS", ""]
             for name in sorted(spec.fields):
                 f = spec.fields[name]
-                lines += [f"    {name} ({f.type.value})", "", f"        {f.description}", ""]
+                # Vault's help calls every string-like field a string.
+                label = "string" if f.type is FieldType.NAME else f.type.value
+                lines += [f"    {name} ({label})", "", f"        {f.description}", ""]
             lines.pop()
         if spec.help_description:
             lines += ["", "## DESCRIPTION", "", spec.help_description]

@@ -325,3 +325,44 @@ def test_status_token_lookup_and_secrets_list(bao: Bao) -> None:
     assert paths.get("entra/") == "entra"
     as_json = json.loads(ok(bao("secrets", "list", "-format=json")).stdout)
     assert as_json["entra/"]["type"] == "entra"
+
+
+def test_login_and_token_create_renew_revoke(bao: Bao) -> None:
+    login = ok(bao("login", "root", token=None)).stdout
+    assert "Success! You are now authenticated." in login
+    assert table(login.split("\n\n", 1)[1])["token_policies"] == '["root"]'
+    # The CLI's token helper now holds the token: a command without BAO_TOKEN works.
+    assert table(ok(bao("token", "lookup", token=None)).stdout)["policies"] == "[root]"
+
+    created = json.loads(
+        ok(bao("token", "create", "-policy=app", "-ttl=1h", "-format=json")).stdout
+    )
+    child = created["auth"]["client_token"]
+    assert created["auth"]["policies"] == ["app", "default"]
+    assert created["auth"]["lease_duration"] == 3600
+    renewed = table(ok(bao("token", "renew", "-increment=30m", child)).stdout)
+    assert renewed["token_duration"] == "30m" and renewed["token_renewable"] == "true"
+    assert ok(bao("token", "revoke", child)).stdout.strip() == (
+        "Success! Revoked token (if it existed)"
+    )
+    api_error(bao("token", "lookup", child), 400, "bad token")
+
+
+def test_read_yaml_and_path_help(cli_ready: Bao) -> None:
+    bao = cli_ready
+    text = ok(bao("read", "-format=yaml", "entra/creds/alice")).stdout
+    assert re.search(r"^lease_id: entra/creds/alice/[A-Za-z0-9]{24}$", text, re.M)
+    assert re.search(r"^  user_principal_name: alice@example\.test$", text, re.M)
+    assert "lease_duration: 3600" in text
+    helped = ok(bao("path-help", "entra/creds/alice")).stdout
+    assert helped.startswith("Request:        creds/alice\n")
+    assert "    name (string)" in helped
+    assert "## DESCRIPTION" in helped
+
+
+def test_lease_revoke_force_prefix(cli_ready: Bao, tenant: Tenant) -> None:
+    bao = cli_ready
+    lease = json.loads(ok(bao("read", "-format=json", "entra/creds/bob")).stdout)["lease_id"]
+    run = ok(bao("lease", "revoke", "-force", "-prefix", "entra/creds/bob"))
+    assert "Success! Force revoked any leases with prefix: entra/creds/bob" in run.stdout
+    assert bao("lease", "lookup", lease).code == 2
