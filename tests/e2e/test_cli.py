@@ -366,3 +366,16 @@ def test_lease_revoke_force_prefix(cli_ready: Bao, tenant: Tenant) -> None:
     run = ok(bao("lease", "revoke", "-force", "-prefix", "entra/creds/bob"))
     assert "Success! Force revoked any leases with prefix: entra/creds/bob" in run.stdout
     assert bao("lease", "lookup", lease).code == 2
+
+
+def test_delete_config_then_creds_say_to_configure(cli_ready: Bao) -> None:
+    bao = cli_ready
+    run = ok(bao("delete", "entra/config"))
+    assert run.stdout.strip() == "Success! Data deleted (if it existed) at: entra/config"
+    assert bao("read", "entra/config").code == 2
+    api_error(
+        bao("read", "entra/creds/alice"),
+        400,
+        "the Entra connection is not configured: write entra/config first "
+        "(tenant_id, client_id, client_secret)",
+    )
