@@ -530,12 +530,16 @@ class LeaseManager:
         attempts = lease.revoke_attempts + 1
         reason = _safe_error(exc)
         now = self._clock()
-        if attempts >= self.settings.max_revoke_attempts:
+        # An upstream that refuses for good (a permission withdrawn, the engine's own
+        # secret rejected) will refuse every retry: park the lease at once, with why.
+        unrecoverable = isinstance(exc, UpstreamError) and not exc.retryable
+        if unrecoverable or attempts >= self.settings.max_revoke_attempts:
+            prefix = "unrecoverable" if unrecoverable else "out of retries"
             failed = replace(
                 lease,
                 state=LeaseState.IRREVOCABLE,
                 revoke_attempts=attempts,
-                revoke_error=f"out of retries: {reason}"[:240],
+                revoke_error=f"{prefix}: {reason}"[:240],
                 revoke_at=None,
             )
             logger.error(

@@ -43,6 +43,7 @@ class NoopEngine:
     live: set[str] = field(default_factory=set)
     fail_issue: str | None = None  # "definite" or "ambiguous"
     fail_revokes: int = 0
+    refuse_revokes: bool = False  # a permanent refusal, such as a withdrawn permission
     counter: int = 0
 
     async def factory(self, conf: BackendConfig) -> Backend:
@@ -91,6 +92,8 @@ class NoopEngine:
         )
 
     async def revoke(self, req: SecretRequest) -> None:
+        if self.refuse_revokes:
+            raise UpstreamError("upstream denied the reset", retryable=False)
         if self.fail_revokes > 0:
             self.fail_revokes -= 1
             raise UpstreamError("upstream unavailable", retryable=True)

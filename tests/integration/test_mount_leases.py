@@ -321,3 +321,20 @@ async def test_role_issue_limit_answers_429_with_retry_after(aiohttp_client):
     assert "too many credentials issued for noop/creds/a" in body["errors"][0]
     assert engine.issued == ["cred-1", "cred-2"]  # the refused read reached no upstream
     assert (await client.get("/v1/noop/creds/b", headers=headers)).status == 200
+
+
+async def test_a_permanent_refusal_parks_the_lease_at_once(broker):
+    import json
+
+    broker.engine.refuse_revokes = True
+    lease_id = (await broker.creds())["lease_id"]
+    status, _ = await broker.call(
+        "PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False}
+    )
+    assert status == 202
+    await wait_until(lambda: broker.core.leases.irrevocable() != [], timeout=5)
+    lease = broker.core.leases.get(lease_id)
+    assert lease.revoke_attempts == 1
+    status, text = await broker.call("GET", "sys/leases?type=irrevocable")
+    error = json.loads(text)["data"]["leases"][0]["error"]
+    assert error == "unrecoverable: upstream denied the reset"
