@@ -110,6 +110,8 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
             max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
             role_issue_limit=config.role_issue_limit,
             role_issue_interval=int(config.role_issue_interval.total_seconds()),
+            max_leases_per_role=config.max_leases_per_role,
+            max_leases_per_mount=config.max_leases_per_mount,
         )
         core = await _build(store, settings)
         root = await ensure_root_token(core)
@@ -132,7 +134,8 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
                     flush=True,
                 )
 
-        await serve(create_app(core), address=listener.address, ssl_context=context, on_ready=ready)
+        app = create_app(core, max_body_bytes=listener.max_request_size)
+        await serve(app, address=listener.address, ssl_context=context, on_ready=ready)
     finally:
         await store.close()
 

@@ -99,6 +99,8 @@ async def build_core(options: BrokerOptions) -> Core:
             max_revoke_attempts=options.max_revoke_attempts,
             role_issue_limit=settings.role_issue_limit,
             role_issue_interval=settings.role_issue_interval,
+            max_leases_per_role=settings.max_leases_per_role,
+            max_leases_per_mount=settings.max_leases_per_mount,
         ),
     )
     core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)

@@ -29,7 +29,7 @@ DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
 DEFAULT_ADDRESS = "127.0.0.1:8200"
 
 _STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb"}
-_LISTENER_KEYS = {"address", "tls_disable", "tls_cert_file", "tls_key_file"}
+_LISTENER_KEYS = {"address", "tls_disable", "tls_cert_file", "tls_key_file", "max_request_size"}
 _STORAGE_KEYS = {"path"}
 _TOP_LEVEL_KEYS = {
     "listener",
@@ -38,6 +38,8 @@ _TOP_LEVEL_KEYS = {
     "max_lease_ttl",
     "role_issue_limit",
     "role_issue_interval",
+    "max_leases_per_role",
+    "max_leases_per_mount",
     "log_level",
     "seal_key_file",
     "api_addr",
@@ -94,6 +96,9 @@ class ConfigError(Exception):
     """The config file cannot be used; the message is one sentence saying what to fix."""
 
 
+DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class ListenerConfig:
     """`listener "tcp" { ... }`: where the API listens, and its TLS files."""
@@ -102,6 +107,8 @@ class ListenerConfig:
     tls_disable: bool = False
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # Largest request body accepted, in bytes (Vault's listener option of the same name).
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +137,9 @@ class ServerConfig:
     # At most role_issue_limit credentials per role within role_issue_interval; 0: off.
     role_issue_limit: int = DEFAULT_ROLE_ISSUE_LIMIT
     role_issue_interval: timedelta = DEFAULT_ROLE_ISSUE_INTERVAL
+    # Most active leases per role and per mount (Vault's lease-count quota); 0: no limit.
+    max_leases_per_role: int = 0
+    max_leases_per_mount: int = 0
 
 
 def load_config(path: Path) -> tuple[ServerConfig, list[str]]:
@@ -195,6 +205,8 @@ def parse_config(
         role_issue_interval=(
             _duration(document, "role_issue_interval", DEFAULT_ROLE_ISSUE_INTERVAL)
         ),
+        max_leases_per_role=_count(document, "max_leases_per_role", 0),
+        max_leases_per_mount=_count(document, "max_leases_per_mount", 0),
     )
     return config, warnings
 
@@ -283,6 +295,9 @@ def _listener(
                 raise ConfigError(f"{where}: {name} is required unless tls_disable = true")
     return ListenerConfig(
         address=address,
+        max_request_size=(
+            _count(body, "max_request_size", DEFAULT_MAX_REQUEST_SIZE) or DEFAULT_MAX_REQUEST_SIZE
+        ),
         tls_disable=tls_disable,
         tls_cert_file=base_dir / cert if cert else None,
         tls_key_file=base_dir / key if key else None,

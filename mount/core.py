@@ -34,6 +34,9 @@ class CoreSettings:
     # Credential issues allowed per role (lease path) per interval; 0 turns the limit off.
     role_issue_limit: int = 30
     role_issue_interval: int = 60
+    # Vault's lease-count quota per role and per mount; 0 means no limit.
+    max_leases_per_role: int = 0
+    max_leases_per_mount: int = 0
 
 
 class Core:

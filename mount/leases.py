@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from mount.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
-from mount.sdk.errors import InvalidRequestError, UpstreamError, VaultError
+from mount.sdk.errors import InvalidRequestError, RateLimitedError, UpstreamError, VaultError
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import IssueFn, SecretRequest, SecretSpec, Storage
 from mount.tokens import random_id, rfc3339
@@ -127,6 +127,9 @@ class LeaseSettings:
     # At most this many credential issues per path (one role) per interval; 0: no limit.
     role_issue_limit: int = 0
     role_issue_interval: float = 60.0
+    # Most leases alive at once per role (request path) and per mount; 0: no limit.
+    max_leases_per_role: int = 0
+    max_leases_per_mount: int = 0
 
 
 class LeaseManager:
@@ -145,6 +148,8 @@ class LeaseManager:
         self._clock = clock
         self._leases: dict[str, Lease] = {}
         self._by_holder: dict[str, set[str]] = defaultdict(set)
+        self._per_path: dict[str, int] = defaultdict(int)
+        self._per_mount: dict[str, int] = defaultdict(int)
         self._holder_locks: dict[str, asyncio.Lock] = {}
         self._lease_locks: dict[str, asyncio.Lock] = {}
         self.scheduler: RevokeScheduler | None = None
@@ -171,6 +176,9 @@ class LeaseManager:
         return list(self._leases.values())
 
     def _remember(self, lease: Lease) -> None:
+        if lease.lease_id not in self._leases:
+            self._per_path[lease.path] += 1
+            self._per_mount[lease.mount] += 1
         self._leases[lease.lease_id] = lease
         if lease.holder_key:
             self._by_holder[lease.holder_key].add(lease.lease_id)
@@ -178,6 +186,11 @@ class LeaseManager:
     def _forget(self, lease_id: str) -> None:
         lease = self._leases.pop(lease_id, None)
         self._lease_locks.pop(lease_id, None)
+        if lease is not None:
+            for counts, key in ((self._per_path, lease.path), (self._per_mount, lease.mount)):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
         if lease is not None and lease.holder_key:
             holders = self._by_holder.get(lease.holder_key)
             if holders is not None:
@@ -260,6 +273,7 @@ class LeaseManager:
         token_accessor: str = "",
     ) -> tuple[Lease, dict[str, Any]]:
         """Persist a pending lease, create the credential, then activate the lease."""
+        self._check_lease_counts(mount, request_path)
         self.issue_limiter.acquire(request_path)
         max_ttl = _clamp(int(spec.max_ttl.total_seconds()), self.settings.max_lease_ttl)
         ttl = min(int(spec.ttl.total_seconds()) or self.settings.default_lease_ttl, max_ttl)
@@ -273,6 +287,36 @@ class LeaseManager:
             return await self._issue_locked(
                 mount, request_path, spec, issue, ttl, max_ttl, holder, token_accessor
             )
+
+    def _check_lease_counts(self, mount: str, request_path: str) -> None:
+        """Vault's lease-count quota: refuse a new lease past the role's or mount's limit."""
+        for limit, count, name, scope in (
+            (
+                self.settings.max_leases_per_role,
+                self._per_path.get(request_path, 0),
+                "max_leases_per_role",
+                request_path,
+            ),
+            (
+                self.settings.max_leases_per_mount,
+                self._per_mount.get(mount, 0),
+                "max_leases_per_mount",
+                mount,
+            ),
+        ):
+            if limit > 0 and count >= limit:
+                raise RateLimitedError(
+                    f"lease count quota exceeded: {scope} already has {count} active leases "
+                    f"and {name} is {limit}; revoke leases or wait for them to expire",
+                    retry_after=self._next_expiry(scope),
+                )
+
+    def _next_expiry(self, scope: str) -> float:
+        """Seconds until the earliest lease under `scope` ends (a hint for Retry-After)."""
+        now = self._clock()
+        prefix = scope if scope.endswith("/") else scope + "/"
+        ends = [le.expire_time for lid, le in self._leases.items() if lid.startswith(prefix)]
+        return max(1.0, min(ends, default=now + 60) - now)
 
     async def _issue_locked(
         self,

@@ -338,3 +338,42 @@ async def test_a_permanent_refusal_parks_the_lease_at_once(broker):
     status, text = await broker.call("GET", "sys/leases?type=irrevocable")
     error = json.loads(text)["data"]["leases"][0]["error"]
     assert error == "unrecoverable: upstream denied the reset"
+
+
+async def test_lease_count_quotas_per_role_and_mount(aiohttp_client):
+    from mount.core import CoreSettings
+
+    engine = NoopEngine(roles={"a": NoopRole(), "b": NoopRole(), "c": NoopRole()})
+    core = await build_core(
+        BrokerOptions(
+            store=MemoryStore(),
+            settings=CoreSettings(max_leases_per_role=2, max_leases_per_mount=3),
+            engines=[EngineMount("noop/", "noop", engine.factory)],
+        )
+    )
+    await ensure_root_token(core, ROOT)
+    client = await aiohttp_client(create_app(core))
+    headers = {"X-Vault-Token": ROOT}
+
+    async def read(role):
+        response = await client.get(f"/v1/noop/creds/{role}", headers=headers)
+        return response.status, await response.json(), response.headers
+
+    first = [await read("a") for _ in range(2)]
+    assert [s for s, _, _ in first] == [200, 200]
+    status, body, headers_ = await read("a")
+    assert status == 429 and "Retry-After" in headers_
+    assert (
+        "noop/creds/a already has 2 active leases and max_leases_per_role is 2"
+        in (body["errors"][0])
+    )
+    assert (await read("b"))[0] == 200
+    status, body, _ = await read("c")
+    assert status == 429 and "max_leases_per_mount is 3" in body["errors"][0]
+    # A revoked lease frees its place in both counts.
+    lease_id = first[0][1]["lease_id"]
+    revoked = await client.put(
+        "/v1/sys/leases/revoke", json={"lease_id": lease_id}, headers=headers
+    )
+    assert revoked.status == 204
+    assert (await read("c"))[0] == 200

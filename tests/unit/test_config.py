@@ -349,3 +349,12 @@ def test_role_issue_limit_keys():
     assert default.role_issue_limit == 30 and default.role_issue_interval == timedelta(minutes=1)
     with pytest.raises(ConfigError, match="role_issue_limit: must be a whole number"):
         parse(MINIMAL + "role_issue_limit = -1\n")
+
+
+def test_lease_quota_and_request_size_keys():
+    text = MINIMAL.replace("tls_disable", "max_request_size = 65536\n  tls_disable")
+    config, warnings = parse(text + "max_leases_per_role = 10\nmax_leases_per_mount = 100\n")
+    assert warnings == []
+    assert config.listener.max_request_size == 65536
+    assert (config.max_leases_per_role, config.max_leases_per_mount) == (10, 100)
+    assert parse(MINIMAL)[0].listener.max_request_size == 1024 * 1024
