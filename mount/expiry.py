@@ -28,7 +28,9 @@ class ExpiryWorker:
         *,
         concurrency: int = 16,
         clock: Callable[[], float] = time.time,
+        stop_grace: float = 5.0,
     ) -> None:
+        self.stop_grace = stop_grace
         self._leases = leases
         self._clock = clock
         self._heap: list[tuple[float, str]] = []
@@ -59,6 +61,10 @@ class ExpiryWorker:
             except asyncio.CancelledError:
                 pass
         running = list(self._running.values())
+        if running:
+            # Let revocations already talking to Entra finish (a cancelled one would be
+            # redone at next start anyway, but finishing spares a second reset).
+            await asyncio.wait(running, timeout=self.stop_grace)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

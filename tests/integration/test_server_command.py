@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -247,3 +248,90 @@ def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path)
     assert result.returncode == 1
     assert "seal key file" in result.stderr and "is missing" in result.stderr
     assert not key.exists()
+
+
+def test_sigterm_finishes_in_flight_requests(servers, tmp_path):
+    import httpx
+
+    from plugin.emulator import EmulatorSettings, ThreadedEmulator
+
+    settings = EmulatorSettings(
+        tenant_id="t-graceful",
+        client_id="c-graceful",
+        client_secret="s-graceful",
+        users=["alice@example.test"],
+    )
+    with ThreadedEmulator(settings, tmp_path / "emu") as emulator:
+        port = _free_port()
+        config = _write_config(tmp_path, port)
+        server = Server(["server", "--config", str(config)])
+        servers.append(server)
+        root = server.wait_for(r"Root Token: (\S+)").group(1)
+        url, headers = f"http://127.0.0.1:{port}/v1", {"X-Vault-Token": root}
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            written = client.put(
+                f"{url}/entra/config",
+                headers=headers,
+                json={
+                    "tenant_id": "t-graceful",
+                    "client_id": "c-graceful",
+                    "client_secret": "s-graceful",
+                    "authority_host": emulator.base_url,
+                    "graph_endpoint": emulator.base_url,
+                    "ca_cert": emulator.ca_path.read_text(),
+                },
+            )
+            assert written.status_code in (200, 204), written.text
+            role = client.put(
+                f"{url}/entra/roles/alice",
+                headers=headers,
+                json={"user_principal_name": "alice@example.test"},
+            )
+            assert role.status_code in (200, 204), role.text
+            # Slow down the password reset so the read is in flight when SIGTERM lands.
+            fault = httpx.post(
+                f"{emulator.base_url}/_emulator/faults",
+                json={"match": "^PATCH ", "latency_ms": 1500},
+                verify=_trust(emulator),
+                trust_env=False,
+            )
+            assert fault.status_code == 201, fault.text
+            results: list[httpx.Response] = []
+            reader = threading.Thread(
+                target=lambda: results.append(
+                    client.get(f"{url}/entra/creds/alice", headers=headers)
+                )
+            )
+            reader.start()
+            deadline = time.monotonic() + 10
+            while not any("PATCH" in k for k in _calls(emulator)):
+                assert time.monotonic() < deadline, "the reset never reached the emulator"
+                time.sleep(0.05)
+            server.proc.send_signal(signal.SIGTERM)
+            reader.join(30)
+        assert results and results[0].status_code == 200, results
+        lease_id = results[0].json()["lease_id"]
+        assert server.stop() == 0
+
+        again = Server(["server", "--config", str(config)])
+        servers.append(again)
+        again.wait_for(r"server started on")
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            found = client.put(
+                f"{url}/sys/leases/lookup", headers=headers, json={"lease_id": lease_id}
+            )
+        assert found.status_code == 200, found.text
+        assert again.stop() == 0
+
+
+def _calls(emulator) -> dict[str, int]:
+    import httpx
+
+    response = httpx.get(
+        f"{emulator.base_url}/_emulator/calls", verify=_trust(emulator), trust_env=False
+    )
+    return dict(response.json())
+
+
+def _trust(emulator) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(emulator.ca_path))
