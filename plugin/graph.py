@@ -19,6 +19,7 @@ from mount.sdk import UpstreamError
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "GraphBusyError",
     "GraphClient",
     "GraphError",
     "GraphUser",
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE = 30.0  # seconds for one operation, retries included
 DEFAULT_TIMEOUT = 10.0  # seconds for one HTTP exchange
+DEFAULT_MAX_CONCURRENT = 32  # Graph calls in flight at once, for the whole engine
+DEFAULT_QUEUE_TIMEOUT = 10.0  # seconds a call may wait for a free slot before a 503
 
 # Graph error codes we act on (https://learn.microsoft.com/graph/errors); codes are
 # stable, messages are not, so nothing here ever looks at the message text.
@@ -153,6 +156,15 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
     return code, request_id
 
 
+class GraphBusyError(GraphError):
+    """Too many Graph calls already in flight: answered 503, never sent to Graph."""
+
+    status = 503
+
+    def __init__(self, message: str, *, may_have_applied: bool = False) -> None:
+        super().__init__(message, retryable=True, may_have_applied=may_have_applied)
+
+
 class GraphClient:
     """The Graph calls the engine makes, with retries inside one deadline per operation.
 
@@ -171,10 +183,19 @@ class GraphClient:
         deadline: float = DEFAULT_DEADLINE,
         backoff: float = 0.25,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
     ) -> None:
         self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
         self.deadline = deadline
         self.backoff = backoff
+        # Throttling discipline: never more than `max_concurrent` calls in flight, one
+        # Retry-After honoured by every caller, and a bounded wait for a free slot, so an
+        # Entra outage is never amplified into an unbounded backlog.
+        self.max_concurrent = max_concurrent
+        self.queue_timeout = queue_timeout
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._not_before = 0.0
         self._tokens = tokens
         self._timeout = timeout
         self._client = httpx.AsyncClient(
@@ -286,16 +307,20 @@ class GraphClient:
                 raise GraphError(
                     exc.message, retryable=exc.retryable, may_have_applied=True
                 ) from None
+            await self._wait_for_slot(what, end, maybe_applied)
             remaining = end - loop.time()
             try:
-                response = await self._client.request(
-                    method,
-                    path,
-                    params=params,
-                    json=json,
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=httpx.Timeout(max(0.001, min(self._timeout, remaining))),
-                )
+                try:
+                    response = await self._client.request(
+                        method,
+                        path,
+                        params=params,
+                        json=json,
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=httpx.Timeout(max(0.001, min(self._timeout, remaining))),
+                    )
+                finally:
+                    self._slots.release()
             except httpx.TransportError as exc:
                 # A connect failure means nothing was sent; anything later may have
                 # reached Graph and been applied even though no answer came back.
@@ -332,9 +357,37 @@ class GraphClient:
             error = self._status_error(status, code, request_id, op, subject, what, maybe_applied)
             if status in _RETRY_STATUSES:
                 wait = _retry_after(response) if status in (429, 503) else None
+                if wait is not None:
+                    # Every caller waits it out, not just this one: Graph counts
+                    # throttled requests against us too.
+                    self._not_before = max(self._not_before, loop.time() + wait)
                 if await self._pause(wait, attempt, end, method, path, status, request_id):
                     continue
             raise error
+
+    async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> None:
+        """Take a call slot after any shared Retry-After, within the queue and call limits."""
+        loop = asyncio.get_running_loop()
+        hold = self._not_before - loop.time()
+        if hold > 0:
+            if loop.time() + hold >= end:
+                raise GraphError(
+                    f"Microsoft Graph asked us to wait {hold:.0f}s (Retry-After) before "
+                    f"{what}, beyond this request's {self.deadline:g}s limit; try again later",
+                    retryable=True,
+                    may_have_applied=maybe_applied,
+                )
+            await asyncio.sleep(hold)
+        limit = min(self.queue_timeout, end - loop.time())
+        try:
+            await asyncio.wait_for(self._slots.acquire(), max(0.0, limit))
+        except TimeoutError:
+            raise GraphBusyError(
+                f"the broker is busy: {self.max_concurrent} Microsoft Graph calls were "
+                f"already in flight and none finished within {limit:.0f}s, so {what} was "
+                "not started; try again later",
+                may_have_applied=maybe_applied,
+            ) from None
 
     async def _pause(
         self,

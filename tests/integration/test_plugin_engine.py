@@ -25,7 +25,9 @@ from mount.sdk import (
 )
 from plugin import factory
 from plugin.emulator import EmulatorServer, EmulatorSettings, check_password
+from plugin.graph import GraphBusyError
 from tests.integration.memory_storage import MemoryStorage
+from tests.waiting import wait_until
 
 TENANT = "8f1c2d3e-0000-4000-8000-00000000aaaa"
 CLIENT = "5b6c7d8e-0000-4000-8000-00000000bbbb"
@@ -549,3 +551,50 @@ async def test_no_secret_or_password_reaches_the_log(engine, caplog):
     for secret in (SECRET, "a-wrong-secret-to-hide", data["password"]):
         assert secret not in text
     assert "Bearer " not in text and "eyJ" not in text  # no access token
+
+
+# -- throttling discipline -----------------------------------------------------------
+
+
+async def _graph(engine):
+    config = await engine.backend.require_config(engine.storage)
+    return await engine.backend.graph(config)
+
+
+async def test_graph_calls_in_flight_are_bounded_and_the_backlog_is_refused(ready):
+    graph = await _graph(ready)
+    users = await ready.admin("GET", "/_emulator/users")
+    alice = next(u["id"] for u in users if u["userPrincipalName"] == ALICE)
+    # The client's limits, made small for the test: 2 calls in flight, 0.3 s of queue.
+    graph.max_concurrent, graph.queue_timeout = 2, 0.3
+    graph._slots = asyncio.Semaphore(2)
+    await ready.fault(match="^PATCH ", latency_ms=1000)
+    results = await asyncio.gather(
+        *(graph.set_password(alice, f"Aa1!{i}-long-enough-pw", subject=ALICE) for i in range(4)),
+        return_exceptions=True,
+    )
+    busy = [r for r in results if isinstance(r, GraphBusyError)]
+    assert sum(r is None for r in results) == 2 and len(busy) == 2
+    assert busy[0].status == 503 and not busy[0].may_have_applied
+    assert "2 Microsoft Graph calls were already in flight" in busy[0].message
+    calls = await ready.admin("GET", "/_emulator/calls")
+    assert calls["PATCH /v1.0/users/{id}"] == 2  # the refused ones never reached Graph
+
+
+async def test_retry_after_holds_every_caller(ready):
+    graph = await _graph(ready)
+    users = await ready.admin("GET", "/_emulator/users")
+    alice = next(u["id"] for u in users if u["userPrincipalName"] == ALICE)
+    bob = next(u["id"] for u in users if u["userPrincipalName"] == BOB)
+    await ready.admin("DELETE", "/_emulator/calls")
+    await ready.fault(match="^PATCH ", status=429, retry_after=2, count=1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first = asyncio.create_task(graph.set_password(alice, "Aa1!first-long-pw", subject=ALICE))
+    await wait_until(lambda: graph._not_before > 0, timeout=5)
+    # A second caller arriving during the Retry-After waits it out too.
+    await graph.set_password(bob, "Aa1!second-long-pw", subject=BOB)
+    assert loop.time() - started >= 1.9
+    await first
+    calls = await ready.admin("GET", "/_emulator/calls")
+    assert calls["PATCH /v1.0/users/{id}"] == 3  # 429, then one retry each
