@@ -8,6 +8,7 @@ lease of the same holder, whose issue already replaced it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import random
@@ -363,12 +364,24 @@ class LeaseManager:
         now = self._clock()
         active = replace(lease, state=LeaseState.ACTIVE, issue_time=now, expire_time=now + ttl)
         changes: dict[str, Lease | None] = {active.lease_id: active}
-        # The new credential replaced the holder's earlier ones: their leases end here,
-        # without a backend call, since nothing of theirs is left to revoke.
-        for old in earlier:
-            if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE:
-                changes[old] = None
-                logger.info("lease superseded lease_id=%s by=%s", old, active.lease_id)
+        async with contextlib.AsyncExitStack() as held:
+            # Every change to a lease holds its lock: a renew or queued revoke of an
+            # earlier lease running now must not write it back after it was superseded.
+            for old in earlier:
+                await held.enter_async_context(self._lease_lock(old))
+            # The new credential replaced the holder's earlier ones: their leases end
+            # here, without a backend call, since nothing of theirs is left to revoke.
+            for old in earlier:
+                if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE:
+                    changes[old] = None
+                    logger.info("lease superseded lease_id=%s by=%s", old, active.lease_id)
+            await self._write_activation(lease, changes)
+        logger.info(
+            "lease created lease_id=%s ttl=%d accessor=%s", active.lease_id, ttl, token_accessor
+        )
+        return active, data
+
+    async def _write_activation(self, lease: Lease, changes: dict[str, Lease | None]) -> None:
         try:
             await self._write(changes)
         except BaseException:
@@ -379,10 +392,6 @@ class LeaseManager:
                 self.scheduler.schedule(self._leases[lease.lease_id])
             logger.error("lease activation not stored, revoking lease_id=%s", lease.lease_id)
             raise
-        logger.info(
-            "lease created lease_id=%s ttl=%d accessor=%s", active.lease_id, ttl, token_accessor
-        )
-        return active, data
 
     async def _abandon(self, lease: Lease, exc: BaseException) -> None:
         """Undo a pending lease whose issue failed; revoke it if the credential may exist."""
@@ -466,6 +475,13 @@ class LeaseManager:
         await self.revoke_now(lease_id, raise_errors=True)
 
     async def queue_revoke(self, lease: Lease) -> None:
+        async with self._lease_lock(lease.lease_id):
+            current = self._leases.get(lease.lease_id)
+            if current is None:
+                return  # revoked or superseded meanwhile: nothing to queue
+            await self._queue_revoke_locked(current)
+
+    async def _queue_revoke_locked(self, lease: Lease) -> None:
         now = self._clock()
         queued = replace(lease, expire_time=min(lease.expire_time, now), revoke_at=now)
         if lease.state is LeaseState.IRREVOCABLE:
@@ -516,7 +532,9 @@ class LeaseManager:
                     lease_id,
                     _safe_error(exc),
                 )
-            await self._write({lease_id: None})
+            async with self._lease_lock(lease_id):
+                if lease_id in self._leases:
+                    await self._write({lease_id: None})
             logger.warning("lease force-revoked lease_id=%s", lease_id)
         return len(ids)
 
