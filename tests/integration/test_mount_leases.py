@@ -298,19 +298,26 @@ async def test_operator_revoke_retries_an_irrevocable_lease(broker):
     assert broker.engine.revoked == ["cred-1"]
 
 
-async def test_role_issue_limit_answers_429_with_retry_after(aiohttp_client):
+async def _limited_client(aiohttp_client, roles, **settings):
+    """A broker with the given CoreSettings limits and a recording engine with `roles`."""
     from mount.core import CoreSettings
 
-    engine = NoopEngine(roles={"a": NoopRole(), "b": NoopRole()})
+    engine = NoopEngine(roles={name: NoopRole() for name in roles})
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
-            settings=CoreSettings(role_issue_limit=2, role_issue_interval=60),
+            settings=CoreSettings(**settings),
             engines=[EngineMount("noop/", "noop", engine.factory)],
         )
     )
     await ensure_root_token(core, ROOT)
-    client = await aiohttp_client(create_app(core))
+    return engine, await aiohttp_client(create_app(core))
+
+
+async def test_role_issue_limit_answers_429_with_retry_after(aiohttp_client):
+    engine, client = await _limited_client(
+        aiohttp_client, "ab", role_issue_limit=2, role_issue_interval=60
+    )
     headers = {"X-Vault-Token": ROOT}
     statuses = [(await client.get("/v1/noop/creds/a", headers=headers)).status for _ in range(2)]
     assert statuses == [200, 200]
@@ -341,18 +348,9 @@ async def test_a_permanent_refusal_parks_the_lease_at_once(broker):
 
 
 async def test_lease_count_quotas_per_role_and_mount(aiohttp_client):
-    from mount.core import CoreSettings
-
-    engine = NoopEngine(roles={"a": NoopRole(), "b": NoopRole(), "c": NoopRole()})
-    core = await build_core(
-        BrokerOptions(
-            store=MemoryStore(),
-            settings=CoreSettings(max_leases_per_role=2, max_leases_per_mount=3),
-            engines=[EngineMount("noop/", "noop", engine.factory)],
-        )
+    _, client = await _limited_client(
+        aiohttp_client, "abc", max_leases_per_role=2, max_leases_per_mount=3
     )
-    await ensure_root_token(core, ROOT)
-    client = await aiohttp_client(create_app(core))
     headers = {"X-Vault-Token": ROOT}
 
     async def read(role):
