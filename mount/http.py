@@ -93,6 +93,17 @@ def _go_char(char: str) -> str:
     return f"'{char}'"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text} is out of range")
+    return number
+
+
 def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
     text = raw.decode("utf-8", errors="replace")
@@ -103,11 +114,13 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "application/x-www-form-urlencoded" and stripped[0] not in "{[":
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(
             f"failed to decode JSON input: {_go_json_error(text, exc)}"
         ) from None
+    except ValueError as exc:  # non-finite numbers, integers past Python's digit limit
+        raise InvalidRequestError(f"failed to decode JSON input: {exc}") from None
     except RecursionError:
         raise InvalidRequestError(
             "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
@@ -145,7 +158,9 @@ async def parse_request(request: web.Request) -> ApiRequest:
         return ApiRequest(method, Operation.HELP, path, {}, token, dict(query), remote)
     if method in ("GET", "HEAD"):
         data = _query_data(query)
-        is_list = data.pop("list", None) in _LIST_TRUE
+        listed = data.pop("list", None)
+        # A repeated parameter arrives as a list: the last one counts.
+        is_list = (listed[-1] if isinstance(listed, list) else listed) in _LIST_TRUE
         if is_list:
             return ApiRequest(method, Operation.LIST, _dir(path), data, token, remote=remote)
         return ApiRequest(method, Operation.READ, path, data, token, dict(query), remote)

@@ -32,7 +32,8 @@ def random_id(length: int = 24) -> str:
 
 def hash_token(token: str) -> str:
     """Tokens carry 143 bits of randomness, so a plain SHA-256 is a safe at-rest form."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    # A header that is not UTF-8 arrives with surrogate escapes: hash it, never fail.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def rfc3339(epoch: float) -> str:

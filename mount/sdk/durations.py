@@ -31,7 +31,7 @@ def _parse_go(text: str) -> float:
     """Go's time.ParseDuration, in seconds."""
     original = text
     sign = 1.0
-    if text[:1] in "+-":
+    if text[:1] and text[:1] in "+-":
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":

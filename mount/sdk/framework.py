@@ -150,7 +150,7 @@ class FieldData:
                 continue
             try:
                 value = _convert(spec.type, raw[name])
-            except _ConversionError as exc:
+            except (ValueError, OverflowError) as exc:  # incl. _ConversionError
                 problems.append(f'error converting input for field "{name}": {exc}')
                 continue
             if spec.allowed is not None and value not in spec.allowed:
