@@ -22,7 +22,7 @@ from mount.path_sys import paths as sys_paths
 from mount.path_sys_leases import paths as lease_paths
 from mount.router import MountEntry, MountTable
 from mount.sdk.framework import Backend
-from mount.sdk.logical import BackendConfig, Storage
+from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.tokens import TokenStore
 
 __all__ = ["BrokerOptions", "CORE_KEY", "EngineMount", "Store", "build_core", "create_app"]
@@ -37,7 +37,7 @@ MAX_BODY_BYTES = 1024 * 1024
 class Store(Storage, Protocol):
     """The physical store under every view (TinyDB by default)."""
 
-    def view(self, prefix: str) -> Storage: ...
+    def view(self, prefix: str) -> BatchStorage: ...
 
     async def close(self) -> None: ...
 
@@ -60,15 +60,6 @@ class BrokerOptions:
     revoke_backoff_base: float = 10.0
     max_revoke_attempts: int = 6
     max_body_bytes: int = MAX_BODY_BYTES
-
-
-async def _mount_ids(store: Store, path: str) -> dict[str, str]:
-    """Stable uuid and accessor per mount path, kept across restarts."""
-    key = f"core/mounts/{path.rstrip('/')}"
-    found = await store.get(key)
-    if isinstance(found, dict):
-        return {str(k): str(v) for k, v in found.items()}
-    return {"uuid": str(uuid.uuid4()), "accessor": ""}
 
 
 async def _cluster_id(store: Store) -> str:
@@ -106,7 +97,10 @@ async def build_core(options: BrokerOptions) -> Core:
     core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)
 
     async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
-        ids = await _mount_ids(store, path)
+        # A mount keeps its uuid and accessor across restarts; they are stored once.
+        key = f"core/mounts/{path.rstrip('/')}"
+        found = await store.get(key)
+        ids = found if isinstance(found, dict) else {}
         entry = MountEntry(
             path=path,
             type=type_,
@@ -114,12 +108,11 @@ async def build_core(options: BrokerOptions) -> Core:
             storage=store.view(f"logical/{path}"),
             kind=kind,
             description=description,
-            uuid=ids["uuid"],
-            accessor=ids.get("accessor", ""),
+            uuid=str(ids.get("uuid") or uuid.uuid4()),
+            accessor=str(ids.get("accessor") or ""),
         )
-        await store.put(
-            f"core/mounts/{path.rstrip('/')}", {"uuid": entry.uuid, "accessor": entry.accessor}
-        )
+        if not ids:
+            await store.put(key, {"uuid": entry.uuid, "accessor": entry.accessor})
         mounts.add(entry)
 
     await add(

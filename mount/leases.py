@@ -22,7 +22,7 @@ from mount.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, UpstreamError, VaultError
 from mount.sdk.framework import SecretType
-from mount.sdk.logical import IssueFn, SecretRequest, SecretSpec, Storage
+from mount.sdk.logical import BatchStorage, IssueFn, SecretRequest, SecretSpec, Storage
 from mount.tokens import random_id, rfc3339
 
 __all__ = [
@@ -138,7 +138,7 @@ class LeaseManager:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: BatchStorage,
         resolver: SecretResolver,
         settings: LeaseSettings,
         clock: Callable[[], float] = time.time,
@@ -205,15 +205,7 @@ class LeaseManager:
             LEASE_PREFIX + lease_id: None if lease is None else lease.to_storage()
             for lease_id, lease in changes.items()
         }
-        put_many = getattr(self._storage, "put_many", None)
-        if put_many is not None:
-            await put_many(items)
-        else:
-            for key, value in items.items():
-                if value is None:
-                    await self._storage.delete(key)
-                else:
-                    await self._storage.put(key, value)
+        await self._storage.put_many(items)
         for lease_id, lease in changes.items():
             if lease is None:
                 self._forget(lease_id)

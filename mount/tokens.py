@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, multierror
-from mount.sdk.logical import Storage
+from mount.sdk.logical import BatchStorage
 
 __all__ = ["TokenEntry", "TokenStore", "hash_token", "random_id", "rfc3339"]
 
@@ -125,7 +125,7 @@ class TokenEntry:
 class TokenStore:
     """Creates, looks up, renews and revokes tokens; entries are cached in memory by hash."""
 
-    def __init__(self, storage: Storage, *, max_ttl: int) -> None:
+    def __init__(self, storage: BatchStorage, *, max_ttl: int) -> None:
         self._storage = storage
         self._max_ttl = max_ttl
         # Only found tokens are cached: caching misses would let random tokens grow it.
@@ -179,16 +179,12 @@ class TokenStore:
         return token, entry
 
     async def _save(self, entry: TokenEntry) -> None:
-        put_many = getattr(self._storage, "put_many", None)
-        items = {
-            ID_PREFIX + entry.token_hash: entry.to_storage(),
-            ACCESSOR_PREFIX + entry.accessor: entry.token_hash,
-        }
-        if put_many is not None:
-            await put_many(items)
-        else:
-            for key, value in items.items():
-                await self._storage.put(key, value)
+        await self._storage.put_many(
+            {
+                ID_PREFIX + entry.token_hash: entry.to_storage(),
+                ACCESSOR_PREFIX + entry.accessor: entry.token_hash,
+            }
+        )
         self._cache[entry.token_hash] = entry
 
     async def lookup(self, token: str) -> TokenEntry | None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "BackendConfig",
+    "BatchStorage",
     "IssueFn",
     "Operation",
     "Request",
@@ -46,6 +47,12 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def list(self, prefix: str = "") -> list[str]: ...
+
+
+class BatchStorage(Storage, Protocol):
+    """A Storage that also writes several changes as one atomic batch (None deletes)."""
+
+    async def put_many(self, items: Mapping[str, Any | None]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
