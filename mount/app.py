@@ -21,7 +21,7 @@ from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
 from mount.path_sys_leases import paths as lease_paths
 from mount.router import MountEntry, MountTable
-from mount.sdk.framework import Backend
+from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.tokens import TokenStore
 
@@ -118,7 +118,12 @@ async def build_core(options: BrokerOptions) -> Core:
     await add(
         "sys/",
         "system",
-        Backend(sys_paths(core) + lease_paths(core), type_name="system"),
+        Backend(
+            sys_paths(core) + lease_paths(core),
+            type_name="system",
+            # Reachable without a token, as in Vault.
+            special_paths=SpecialPaths(unauthenticated=("health", "seal-status", "leader")),
+        ),
         "secret",
         "system endpoints used for control, policy and debugging",
     )

@@ -14,12 +14,10 @@ from mount.sdk.framework import SecretType
 from mount.sdk.logical import Operation, Request, Response, Storage
 from mount.tokens import TokenEntry, TokenStore
 
-__all__ = ["Core", "CoreSettings", "UNAUTHENTICATED"]
+__all__ = ["Core", "CoreSettings"]
 
 logger = logging.getLogger(__name__)
 
-# Paths any caller may reach without a token, as in Vault.
-UNAUTHENTICATED = ("sys/health", "sys/seal-status", "sys/leader")
 _OPTIONAL_TOKEN = ("sys/internal/ui/mounts",)
 
 
@@ -63,9 +61,12 @@ class Core:
         found = entry.backend.secrets.get(secret_type)
         return None if found is None else (found, entry.storage)
 
-    async def authenticate(self, api: ApiRequest) -> TokenEntry | None:
+    async def authenticate(
+        self, api: ApiRequest, entry: MountEntry, rest: str
+    ) -> TokenEntry | None:
+        """The caller's token entry; None on paths the mount serves without a token."""
         path = api.path.rstrip("/")
-        if path in UNAUTHENTICATED:
+        if entry.backend.special_paths.is_unauthenticated(rest):
             return None
         if path.startswith(_OPTIONAL_TOKEN):
             return await self.tokens.lookup(api.token)
@@ -76,7 +77,7 @@ class Core:
     async def handle(self, api: ApiRequest) -> Response | None:
         """Serve one API request end to end; raises VaultError for the client."""
         entry, rest = self.mounts.match(api.path)
-        token = await self.authenticate(api)
+        token = await self.authenticate(api, entry, rest)
         request = Request(
             operation=api.operation,
             path=rest,

@@ -30,6 +30,7 @@ __all__ = [
     "Handler",
     "Path",
     "SecretType",
+    "SpecialPaths",
     "name_pattern",
 ]
 
@@ -217,6 +218,30 @@ class SecretType:
     renew: RenewFn | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SpecialPaths:
+    """Vault's PathsSpecial: paths inside the mount reached without a token, or only with sudo.
+
+    Entries are exact paths or prefixes ending in `*`, relative to the mount.
+    """
+
+    unauthenticated: tuple[str, ...] = ()
+    sudo: tuple[str, ...] = ()
+
+    def is_unauthenticated(self, path: str) -> bool:
+        return _matches_any(self.unauthenticated, path)
+
+    def needs_sudo(self, path: str) -> bool:
+        return _matches_any(self.sudo, path)
+
+
+def _matches_any(patterns: tuple[str, ...], path: str) -> bool:
+    path = path.rstrip("/")
+    return any(
+        path.startswith(p[:-1]) if p.endswith("*") else path == p.rstrip("/") for p in patterns
+    )
+
+
 class Backend:
     """Routes logical requests to a path table; subclass or compose with paths and secrets."""
 
@@ -226,8 +251,10 @@ class Backend:
         secrets: Iterable[SecretType] = (),
         help_text: str = "",
         type_name: str = "",
+        special_paths: SpecialPaths | None = None,
     ) -> None:
         self.paths = list(paths)
+        self.special_paths = special_paths or SpecialPaths()
         self._compiled = [(p, p.compiled()) for p in self.paths]
         self.secrets = {s.name: s for s in secrets}
         self.help_text = help_text
