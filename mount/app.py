@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from aiohttp import web
 
@@ -25,13 +25,38 @@ from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.tokens import TokenStore
 
-__all__ = ["BrokerOptions", "CORE_KEY", "EngineMount", "Store", "build_core", "create_app"]
+__all__ = [
+    "BrokerOptions",
+    "CORE_KEY",
+    "HTTP_PARSER_LIMITS",
+    "EngineMount",
+    "Store",
+    "build_core",
+    "create_app",
+]
 
 logger = logging.getLogger(__name__)
 
 CORE_KEY = web.AppKey("core", Core)
 Factory = Callable[[BackendConfig], Awaitable[Backend]]
 MAX_BODY_BYTES = 1024 * 1024
+
+
+# HTTP parser limits for the runner (aiohttp's defaults are 8190 bytes a line): long
+# enough that any real path or header gets a Vault JSON answer, small enough that one
+# request's headers stay under ~6 MB. Beyond them aiohttp answers a plain-text 400, as Go's
+# server (Vault's) answers a plain-text 431 beyond its 1 MiB of headers.
+class ParserLimits(TypedDict):
+    max_line_size: int
+    max_field_size: int
+    max_headers: int
+
+
+HTTP_PARSER_LIMITS: ParserLimits = {
+    "max_line_size": 64 * 1024,
+    "max_field_size": 64 * 1024,
+    "max_headers": 100,
+}
 
 
 class Store(Storage, Protocol):
@@ -192,7 +217,8 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
         response.headers.popall("Server", None)
 
     app.on_response_prepare.append(drop_server_header)
-    app.router.add_route("*", "/v1/{path:.*}", api)
+    # [\s\S], not ".": a path with an encoded newline still reaches the API's errors.
+    app.router.add_route("*", r"/v1/{path:[\s\S]*}", api)
     app.router.add_get("/", root)
     app.cleanup_ctx.append(background)
     return app

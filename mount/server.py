@@ -12,6 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from mount.app import HTTP_PARSER_LIMITS
+
 __all__ = ["ServerError", "parse_address", "serve", "tls_context"]
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ async def serve(
 ) -> None:
     """Serve until a signal (or `stop`) arrives, then shut down cleanly."""
     host, port = parse_address(address)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     try:

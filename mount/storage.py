@@ -20,11 +20,13 @@ from tinydb.storages import Storage as TinyStorage
 from tinydb.table import Document
 
 from mount.barrier import Barrier
+from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Storage
 
 __all__ = [
     "AtomicJSONStorage",
     "MemoryStore",
+    "ParentReferenceError",
     "StorageError",
     "StorageView",
     "TinyDBStore",
@@ -42,6 +44,16 @@ _META_DOC_ID = 1
 
 class StorageError(Exception):
     """The store cannot be opened or used; the message says what to do."""
+
+
+class ParentReferenceError(InvalidRequestError):
+    """A name or id from a request would climb out of its storage prefix: the caller's fault."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"path cannot contain parent references: {key!r} contains '..'; "
+            "names and ids must not contain two dots in a row"
+        )
 
 
 def _children(keys: Iterable[str], prefix: str) -> list[str]:
@@ -239,8 +251,10 @@ class StorageView:
 
     def _key(self, key: str) -> str:
         # As Vault's view does: a relative key must not climb out of the prefix.
-        if not isinstance(key, str) or ".." in key:
-            raise StorageError(f"invalid storage key {key!r}: it must not contain '..'")
+        if not isinstance(key, str):
+            raise StorageError(f"storage key must be a string, not {key!r}")
+        if ".." in key:
+            raise ParentReferenceError(key)
         return self._prefix + key
 
     async def get(self, key: str) -> Any | None:

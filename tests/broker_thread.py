@@ -10,7 +10,14 @@ from pathlib import Path
 from aiohttp import web
 
 import plugin
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.app import (
+    HTTP_PARSER_LIMITS,
+    BrokerOptions,
+    EngineMount,
+    build_core,
+    create_app,
+    ensure_root_token,
+)
 from mount.barrier import Barrier
 from mount.core import Core, CoreSettings
 from mount.storage import TinyDBStore
@@ -77,7 +84,12 @@ class BrokerThread:
                 )
             )
             await ensure_root_token(self.core, ROOT_TOKEN)
-            runner = web.AppRunner(create_app(self.core), access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                create_app(self.core),
+                access_log=None,
+                handle_signals=False,
+                **HTTP_PARSER_LIMITS,
+            )
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", self.port, reuse_address=True)
             await site.start()

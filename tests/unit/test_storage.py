@@ -18,7 +18,14 @@ import pytest
 from mount import storage as storage_module
 from mount.barrier import Barrier, BarrierError
 from mount.sdk.logical import Storage
-from mount.storage import AtomicJSONStorage, MemoryStore, StorageError, StorageView, TinyDBStore
+from mount.storage import (
+    AtomicJSONStorage,
+    MemoryStore,
+    ParentReferenceError,
+    StorageError,
+    StorageView,
+    TinyDBStore,
+)
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,8 +135,10 @@ async def test_views_scope_and_nest(store):
 
 async def test_view_refuses_keys_that_climb_out(store):
     view = store.view("logical/entra/")
-    with pytest.raises(StorageError, match=r"must not contain '\.\.'"):
+    # The caller's fault (a name or id with ".."): a 400, not a storage failure.
+    with pytest.raises(ParentReferenceError, match=r"cannot contain parent references") as caught:
         await view.get("../../sys/token")
+    assert caught.value.status == 400
 
 
 def test_stores_and_views_conform_to_the_protocol(tmp_path):
