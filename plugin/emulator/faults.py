@@ -18,6 +18,8 @@ _KNOWN_FIELDS = frozenset(
         "retry_after",
         "latency_ms",
         "timeout",
+        "drop",
+        "apply",
         "hold_seconds",
         "count",
         "fraction",
@@ -47,6 +49,10 @@ class Fault:
     code: str | None
     message: str | None
     remaining: int | None
+    # Close the connection at once, unanswered (a reset, not a slow answer).
+    drop: bool = False
+    # Let the call take effect first, then fail its answer: the caller cannot know.
+    apply: bool = False
     hits: int = 0
     seen: int = 0
 
@@ -58,6 +64,8 @@ class Fault:
             "retry_after": self.retry_after,
             "latency_ms": self.latency_ms,
             "timeout": self.timeout,
+            "drop": self.drop,
+            "apply": self.apply,
             "hold_seconds": self.hold_seconds,
             "count": self.count,
             "fraction": self.fraction,
@@ -121,9 +129,10 @@ def _parse(body: Any, fault_id: str) -> Fault:
     latency_ms = _number(body, "latency_ms", errors, integer=True)
     if latency_ms is not None and latency_ms < 0:
         errors.append("latency_ms must not be negative")
-    timeout = body.get("timeout", False)
-    if not isinstance(timeout, bool):
-        errors.append("timeout must be true or false")
+    timeout, drop, apply = (body.get(name, False) for name in ("timeout", "drop", "apply"))
+    for name, flag in (("timeout", timeout), ("drop", drop), ("apply", apply)):
+        if not isinstance(flag, bool):
+            errors.append(f"{name} must be true or false")
     hold = _number(body, "hold_seconds", errors, integer=False)
     if hold is not None and hold <= 0:
         errors.append("hold_seconds must be positive")
@@ -138,8 +147,10 @@ def _parse(body: Any, fault_id: str) -> Fault:
     for name in ("code", "message"):
         if body.get(name) is not None and not isinstance(body[name], str):
             errors.append(f"{name} must be a string")
-    if status is None and not latency_ms and timeout is not True:
-        errors.append("a fault needs status, latency_ms or timeout")
+    if status is None and not latency_ms and timeout is not True and drop is not True:
+        errors.append("a fault needs status, latency_ms, timeout or drop")
+    if apply is True and status is None and timeout is not True and drop is not True:
+        errors.append("apply needs status, timeout or drop: the answer it replaces")
     if errors:
         raise FaultSpecError("; ".join(errors))
     return Fault(
@@ -148,7 +159,9 @@ def _parse(body: Any, fault_id: str) -> Fault:
         status=status,
         retry_after=retry_after,
         latency_ms=latency_ms or 0,
-        timeout=bool(timeout),
+        timeout=timeout is True,
+        drop=drop is True,
+        apply=apply is True,
         hold_seconds=float(hold) if hold is not None else DEFAULT_HOLD_SECONDS,
         count=count,
         fraction=float(fraction) if fraction is not None else None,

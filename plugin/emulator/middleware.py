@@ -149,25 +149,31 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if fault is None:
         return await handler(request)
     logger.info(
-        "fault applied id=%s method=%s path=%s status=%s latency_ms=%d timeout=%s",
+        "fault applied id=%s method=%s path=%s status=%s latency_ms=%d timeout=%s drop=%s apply=%s",
         fault.id,
         request.method,
         request.path,
         fault.status,
         fault.latency_ms,
         fault.timeout,
+        fault.drop,
+        fault.apply,
     )
     if fault.latency_ms:
         await pause(request, fault.latency_ms / 1000)
+    answer: web.StreamResponse | None = None
+    if fault.apply:
+        answer = await handler(request)  # the change happens; only its answer is lost
     if fault.timeout:
         # Hold the call unanswered, then drop the connection without a response.
         await pause(request, fault.hold_seconds)
+    if fault.timeout or fault.drop:
         if request.transport is not None:
             request.transport.close()
         return web.Response(status=504)  # never delivered: the connection is closed
     if fault.status is not None:
         return _fault_response(request, fault, fault.status)
-    return await handler(request)
+    return answer if answer is not None else await handler(request)
 
 
 MIDDLEWARES = (ids_and_errors, count_calls, inject_faults)

@@ -6,12 +6,14 @@ The broker thread retries revocations with a 0.2 s backoff base (10 s in product
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import pytest
 
 from tests.broker_thread import BrokerThread
-from tests.e2e.conftest import ALICE, BOB, Setup, Tenant, assert_error_body
+from tests.e2e.conftest import ALICE, BOB, Setup, Tenant, assert_error_body, parse_time
 from tests.waiting import wait_until_sync
 
 RESET = "PATCH /v1.0/users/.*"
@@ -121,6 +123,112 @@ def test_issue_with_unknown_outcome_is_revoked_when_entra_recovers(
     tenant.clear_faults()
     wait_until_sync(lambda: configured.lease_keys("entra/creds/bob") == [], timeout=15)
     assert tenant.password_changes(BOB) == before + 1  # the revocation's reset
+
+
+def short_graph_deadline(broker: BrokerThread, seconds: float) -> None:
+    """Give up on Graph after `seconds` instead of 30 s, so a test outlasts its faults."""
+    assert broker.core is not None
+    entry = broker.core.mounts.get("entra/")
+    assert entry is not None
+    entry.backend.graph_deadline = seconds
+
+
+def fault_hits(tenant: Tenant) -> int:
+    return sum(int(fault["hits"]) for fault in tenant.admin("GET", "faults"))
+
+
+def user_path(tenant: Tenant, upn: str) -> str:
+    """A fault pattern for Graph calls on one user, by object id or UPN."""
+    object_id = tenant.users()[upn]["id"]
+    return f"PATCH /v1.0/users/({object_id}|{upn})$"
+
+
+def test_a_dropped_connection_mid_reset_is_retried_into_a_working_credential(
+    configured: Setup, tenant: Tenant
+) -> None:
+    configured.role("carol", ttl="1h")
+    before = tenant.password_changes("carol@example.test")
+    # The reset happens, then the connection drops: the broker cannot know, so it retries.
+    tenant.fault(match=RESET, drop=True, apply=True, count=1)
+    secret = configured.creds("carol")
+    assert tenant.signs_in("carol@example.test", secret["data"]["password"])
+    assert tenant.password_changes("carol@example.test") == before + 2
+    assert configured.lease_keys("entra/creds/carol") == [secret["lease_id"].rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"timeout": True, "hold_seconds": 5}, id="timeout"),
+        pytest.param({"drop": True, "apply": True}, id="dropped-after-reset"),
+    ],
+)
+def test_a_creds_read_that_outlasts_entra_fails_cleanly_and_leaves_no_password(
+    broker: BrokerThread, configured: Setup, tenant: Tenant, fault: dict[str, Any]
+) -> None:
+    short_graph_deadline(broker, 1.5)
+    configured.role("bob", ttl="1h")
+    before = tenant.password_changes(BOB)
+    tenant.fault(match=RESET, **fault)
+
+    failed = configured.api.request("GET", "entra/creds/bob")
+    assert failed.status_code == 502, failed.text
+    (sentence,) = failed.json()["errors"]
+    assert BOB in sentence and "Microsoft Graph" in sentence and "Traceback" not in sentence
+    # Resets may have happened (every dropped call applied one): the lease is kept so that
+    # whatever password Entra now holds is reset once Entra answers again.
+    assert len(configured.lease_keys("entra/creds/bob")) == 1
+    applied = fault_hits(tenant) if fault.get("apply") else 0
+    assert applied >= (1 if fault.get("apply") else 0)
+    assert tenant.password_changes(BOB) == before + applied
+
+    tenant.clear_faults()
+    wait_until_sync(lambda: configured.lease_keys("entra/creds/bob") == [], timeout=20)
+    assert tenant.password_changes(BOB) == before + applied + 1  # the revocation's reset
+
+
+def test_expiry_keeps_serving_other_leases_while_one_revocation_hangs(
+    broker: BrokerThread,
+    configured: Setup,
+    tenant: Tenant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mount.leases")
+    short_graph_deadline(broker, 1.0)
+    configured.role("alice", ttl="1h")
+    configured.role("bob", ttl="3s", max_ttl="1m")
+    stuck = configured.creds("alice")
+    # Every reset of alice hangs past the deadline; bob's resets are untouched.
+    tenant.fault(match=user_path(tenant, ALICE), timeout=True, hold_seconds=3)
+    queued = configured.api.request(
+        "PUT", "sys/leases/revoke", json={"lease_id": stuck["lease_id"], "sync": False}
+    )
+    assert queued.status_code == 202, queued.text
+
+    expiring = configured.creds("bob")
+    expire = parse_time(configured.lookup(expiring["lease_id"]).json()["data"]["expire_time"])
+    tenant.wait_signs_in_fails(BOB, expiring["data"]["password"], timeout=15)
+    assert time.time() - expire < 2.0, "bob's expiry waited behind alice's revocation"
+    wait_until_sync(lambda: configured.lease_keys("entra/creds/bob") == [], timeout=10)
+
+    # Alice's lease is still tracked, and each failed attempt is in the log with its id.
+    assert configured.lease_keys("entra/creds/alice") == [stuck["lease_id"].rsplit("/", 1)[1]]
+    wait_until_sync(
+        lambda: any(
+            "lease revoke failed, retrying" in record.getMessage()
+            and stuck["lease_id"] in record.getMessage()
+            for record in caplog.records
+        ),
+        timeout=10,
+    )
+    assert tenant.signs_in(ALICE, stuck["data"]["password"])
+
+    tenant.clear_faults()
+    tenant.wait_signs_in_fails(ALICE, stuck["data"]["password"], timeout=20)
+    wait_until_sync(lambda: configured.lease_keys("entra/creds/alice") == [], timeout=10)
+    assert irrevocable(configured)["lease_count"] == 0
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert stuck["data"]["password"] not in logged
 
 
 @pytest.fixture(autouse=True)

@@ -699,6 +699,29 @@ async def test_timeout_faults_hold_then_drop_the_connection(emu, client):
     assert (await client.get("/v1.0/users")).status_code == 401  # served again
 
 
+async def test_drop_faults_close_the_connection_at_once(emu, client, graph):
+    await add_fault(client, match="PATCH /v1.0/users/", drop=True, count=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await set_password(graph, ALICE, GOOD_PASSWORD)
+    assert emu.state.find_user(ALICE).password_changes == 0  # refused before any effect
+
+
+@pytest.mark.parametrize(
+    "answer", [{"drop": True}, {"timeout": True, "hold_seconds": 0.2}, {"status": 503}]
+)
+async def test_apply_faults_change_state_then_lose_the_answer(emu, client, graph, answer):
+    await add_fault(client, match="PATCH /v1.0/users/", apply=True, count=1, **answer)
+    try:
+        response = await set_password(graph, ALICE, GOOD_PASSWORD)
+    except httpx.TransportError:
+        assert "status" not in answer
+    else:
+        graph_error(response, 503, "ServiceUnavailable")
+    # The reset happened although the caller saw it fail.
+    assert emu.state.find_user(ALICE).password_changes == 1
+    assert await signs_in(emu, ALICE, GOOD_PASSWORD)
+
+
 async def test_stop_releases_held_calls(tmp_path):
     server = EmulatorServer(settings(), cert_dir=tmp_path)
     await server.start()
@@ -719,7 +742,15 @@ async def test_stop_releases_held_calls(tmp_path):
 async def test_faults_never_touch_the_admin_api_and_bad_specs_are_refused(client):
     await add_fault(client, match=".*", status=500)
     assert (await client.get("/_emulator/users")).status_code == 200
-    for spec in ({"status": 429, "count": 0}, {"match": "("}, {}, {"status": 500, "colour": 1}):
+    bad = (
+        {"status": 429, "count": 0},
+        {"match": "("},
+        {},
+        {"status": 500, "colour": 1},
+        {"apply": True, "latency_ms": 5},
+        {"drop": "yes"},
+    )
+    for spec in bad:
         response = await client.post("/_emulator/faults", json=spec)
         assert response.status_code == 400 and response.json()["error"]
     not_json = await client.post("/_emulator/faults", content=b"[")
