@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import hcl2
-
+from mount.hcl import BLOCK_MARK, META_KEYS, HCLSyntaxError, parse_document
+from mount.hcl import label as unquote_label
 from mount.sdk.durations import DurationError, format_duration, parse_duration
 
 __all__ = [
@@ -87,8 +87,8 @@ _VAULT_ONLY_KEYS = {
     "unsafe_allow_api_audit_creation",
     "user_lockout",
 }
-_BLOCK_MARK = "__is_block__"
-_HCL_META = {_BLOCK_MARK, "__comments__", "__inline_comments__", "__start_line__", "__end_line__"}
+_BLOCK_MARK = BLOCK_MARK
+_HCL_META = META_KEYS
 _INT = re.compile(r"[+-]?\d+")
 
 
@@ -215,40 +215,11 @@ def parse_config(
 
 
 def _parse_hcl(text: str, source: str) -> dict[str, Any]:
-    options = hcl2.SerializationOptions(
-        strip_string_quotes=True, with_comments=False, preserve_heredocs=False
-    )
     try:
-        document = hcl2.loads(text, serialization_options=options)
-    except Exception as exc:  # the parser (lark) raises several unrelated types
-        raise ConfigError(_syntax_message(exc, source)) from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source} is not an HCL document of settings")
-    return {k: v for k, v in document.items() if k not in _HCL_META}
-
-
-def _syntax_message(exc: Exception, source: str) -> str:
-    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
-    where = f" at line {line}, column {column}" if isinstance(line, int) and line > 0 else ""
-    token = getattr(exc, "token", None)
-    if getattr(token, "type", None) == "$END":
-        detail = ": unexpected end of file (a closing brace or quote is missing)"
-    elif token is not None:
-        shown = str(token).strip().splitlines()[0][:30] if str(token).strip() else ""
-        detail = f': unexpected "{shown}"' if shown else ""
-    elif getattr(exc, "char", None):
-        detail = f': unexpected "{exc.char}"'  # type: ignore[attr-defined]
-    else:
-        detail = ""
-    return f"HCL syntax error in {source}{where}{detail}"
-
-
-def _label(value: str) -> str:
-    # python-hcl2 8 returns labels with their quotes unless told otherwise; older
-    # releases never do. Accept both.
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
+        document = parse_document(text, source)
+    except HCLSyntaxError as exc:
+        raise ConfigError(str(exc)) from None
+    return document
 
 
 def _one_block(document: Mapping[str, Any], name: str, example: str) -> tuple[str, dict[str, Any]]:
@@ -271,7 +242,7 @@ def _one_block(document: Mapping[str, Any], name: str, example: str) -> tuple[st
         and any(isinstance(v, dict) and _BLOCK_MARK in v for v in body.values())
     ):
         raise ConfigError(f"{name}: the block takes one type label, as in {example} {{ ... }}")
-    return _label(str(label)), {k: v for k, v in body.items() if k not in _HCL_META}
+    return unquote_label(str(label)), {k: v for k, v in body.items() if k not in _HCL_META}
 
 
 def _listener(
@@ -346,9 +317,9 @@ def _scalar(value: Any, where: str) -> Any:
     """A literal value: quotes left by the parser removed, `${literal}` unwrapped."""
     if not isinstance(value, str):
         return value
-    text = _label(value)
+    text = unquote_label(value)
     if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
-        inner = _label(text[2:-1].strip())
+        inner = unquote_label(text[2:-1].strip())
         if inner in ("true", "false"):
             return inner == "true"
         if _INT.fullmatch(inner):
