@@ -20,10 +20,13 @@ from mount.list_method import enable_list_method
 from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
 from mount.path_sys_leases import paths as lease_paths
+from mount.path_sys_policy import paths as policy_paths
+from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
 from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
-from mount.tokens import TokenStore
+from mount.token_expiry import TokenExpiryWorker
+from mount.tokens import TokenEntry, TokenStore
 
 __all__ = [
     "BrokerOptions",
@@ -104,6 +107,8 @@ async def build_core(options: BrokerOptions) -> Core:
         settings = replace(settings, cluster_id=await _cluster_id(store))
     mounts = MountTable()
     tokens = TokenStore(store.view("sys/"), max_ttl=settings.max_lease_ttl)
+    policies = PolicyStore(store.view("sys/"))
+    await policies.ensure_default()
     core: Core
     leases = LeaseManager(
         store.view("sys/"),
@@ -119,7 +124,12 @@ async def build_core(options: BrokerOptions) -> Core:
             max_leases_per_mount=settings.max_leases_per_mount,
         ),
     )
-    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)
+    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases, policies=policies)
+
+    async def revoke_leases_of(entry: TokenEntry) -> None:
+        await leases.revoke_by_token(entry.accessor)
+
+    tokens.on_revoke.append(revoke_leases_of)
 
     async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
         # A mount keeps its uuid and accessor across restarts; they are stored once.
@@ -144,10 +154,25 @@ async def build_core(options: BrokerOptions) -> Core:
         "sys/",
         "system",
         Backend(
-            sys_paths(core) + lease_paths(core),
+            sys_paths(core) + lease_paths(core) + policy_paths(core),
             type_name="system",
-            # Reachable without a token, as in Vault.
-            special_paths=SpecialPaths(unauthenticated=("health", "seal-status", "leader")),
+            special_paths=SpecialPaths(
+                # Reachable without a token, as in Vault.
+                unauthenticated=("health", "seal-status", "leader"),
+                # Vault's root-protected system paths that this broker serves.
+                sudo=(
+                    "auth/*",
+                    "audit",
+                    "audit/*",
+                    "rotate",
+                    "leases",
+                    "leases/lookup/*",
+                    "leases/revoke-prefix/*",
+                    "leases/revoke-force/*",
+                    "revoke-prefix/*",
+                    "revoke-force/*",
+                ),
+            ),
         ),
         "secret",
         "system endpoints used for control, policy and debugging",
@@ -155,7 +180,11 @@ async def build_core(options: BrokerOptions) -> Core:
     await add(
         "auth/token/",
         "token",
-        Backend(token_paths(core), type_name="token"),
+        Backend(
+            token_paths(core),
+            type_name="token",
+            special_paths=SpecialPaths(sudo=("revoke-orphan", "revoke-orphan/*", "accessors*")),
+        ),
         "auth",
         "token based credentials",
     )
@@ -171,7 +200,7 @@ async def build_core(options: BrokerOptions) -> Core:
         )
         await add(engine.path, engine.type, backend, "secret", engine.description)
     loaded = await leases.load()
-    logger.info("leases restored count=%d", len(loaded))
+    logger.info("leases restored count=%d tokens=%d", len(loaded), await tokens.load())
     return core
 
 
@@ -207,7 +236,10 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
     async def background(app: web.Application) -> AsyncIterator[None]:
         worker = ExpiryWorker(core.leases)
         worker.start()
+        token_worker = TokenExpiryWorker(core.tokens)
+        token_worker.start()
         yield
+        await token_worker.stop()
         await worker.stop()
         for entry in core.mounts.entries():
             await entry.backend.close()

@@ -6,10 +6,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from mount.acl import ACL, ROOT_ACL, capability_of
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
+from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
-from mount.sdk.errors import PermissionDeniedError, UnsupportedOperationError, VaultError
+from mount.sdk.errors import (
+    PermissionDeniedError,
+    UnsupportedOperationError,
+    VaultError,
+    multierror,
+)
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import Operation, Request, Response, Storage
 from mount.tokens import TokenEntry, TokenStore
@@ -47,11 +54,13 @@ class Core:
         mounts: MountTable,
         tokens: TokenStore,
         leases: LeaseManager,
+        policies: PolicyStore,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
         self.tokens = tokens
         self.leases = leases
+        self.policies = policies
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""
@@ -74,10 +83,64 @@ class Core:
             raise PermissionDeniedError()
         return await self.tokens.require(api.token)
 
+    async def authorize(
+        self, api: ApiRequest, entry: MountEntry, rest: str, token: TokenEntry
+    ) -> ACL:
+        """Check the token's policies allow this request (Vault's ACL), before routing."""
+        acl = await self.policies.acl(token.policies)
+        if acl.root or api.operation is Operation.HELP:
+            return acl
+        path = api.path
+        if api.operation is Operation.LIST and not path.endswith("/"):
+            path += "/"  # as Vault: a list is checked against the path with a slash
+        caps = acl.capabilities(path)
+        if api.operation in (Operation.CREATE, Operation.UPDATE):
+            writes = caps & {"create", "update"}
+            if len(writes) == 1:
+                probe = Request(
+                    operation=api.operation,
+                    path=rest,
+                    data=api.data,
+                    storage=entry.storage,
+                    mount_point=entry.path,
+                )
+                operation = await entry.backend.write_operation(probe)
+                allowed = capability_of(operation) in caps
+            else:
+                allowed = bool(writes)
+        else:
+            allowed = capability_of(api.operation) in caps
+        if allowed and entry.backend.special_paths.needs_sudo(rest):
+            allowed = "sudo" in caps
+        if not allowed:
+            raise PermissionDeniedError(multierror("permission denied"))
+        return acl
+
     async def handle(self, api: ApiRequest) -> Response | None:
         """Serve one API request end to end; raises VaultError for the client."""
         entry, rest = self.mounts.match(api.path)
         token = await self.authenticate(api, entry, rest)
+        acl = ROOT_ACL
+        used_up = False
+        if token is not None and not api.path.startswith(_OPTIONAL_TOKEN):
+            acl = await self.authorize(api, entry, rest, token)
+            if token.num_uses > 0:
+                token, used_up = await self.tokens.use(token)
+        try:
+            return await self._dispatch(api, entry, rest, token, acl)
+        finally:
+            if used_up and token is not None:
+                # The last use is served, then the token ends, as in Vault.
+                await self.tokens.revoke_entry(token)
+
+    async def _dispatch(
+        self,
+        api: ApiRequest,
+        entry: MountEntry,
+        rest: str,
+        token: TokenEntry | None,
+        acl: ACL,
+    ) -> Response | None:
         request = Request(
             operation=api.operation,
             path=rest,
@@ -85,7 +148,13 @@ class Core:
             storage=entry.storage,
             mount_point=entry.path,
             identity=token.accessor if token else "",
-            context={"token": token, "token_id": api.token, "api": api, "core": self},
+            context={
+                "token": token,
+                "token_id": api.token,
+                "api": api,
+                "core": self,
+                "acl": acl,
+            },
         )
         if api.method == "HEAD" and api.path.rstrip("/") != "sys/health":
             raise UnsupportedOperationError()

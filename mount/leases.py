@@ -481,6 +481,17 @@ class LeaseManager:
             queued = replace(queued, state=LeaseState.ACTIVE, revoke_attempts=0)
         await self._write({lease.lease_id: queued})
 
+    async def revoke_by_token(self, accessor: str) -> int:
+        """Queue the revocation of every lease obtained with a token (it was revoked)."""
+        if not accessor:
+            return 0
+        owned = [lease for lease in self._leases.values() if lease.token_accessor == accessor]
+        for lease in owned:
+            await self.queue_revoke(lease)
+        if owned:
+            logger.info("leases of revoked token queued for revocation count=%d", len(owned))
+        return len(owned)
+
     def matching(self, prefix: str) -> list[str]:
         """Lease ids under a prefix; a prefix that is itself a lease id matches just it."""
         prefix = prefix.rstrip("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from mount.acl import ACL
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["paths"]
 
-READ, UPDATE = Operation.READ, Operation.UPDATE
+READ, UPDATE, LIST = Operation.READ, Operation.UPDATE, Operation.LIST
 
 
 def _caller(req: Request) -> tuple[TokenEntry, str]:
@@ -77,17 +78,31 @@ def paths(core: Core) -> list[Path]:
         entry = await tokens.by_accessor(d.get("accessor") or "")
         await tokens.revoke_entry(entry)
 
+    async def revoke_orphan(req: Request, d: FieldData) -> None:
+        entry = await tokens.lookup(d.get("token") or "")
+        if entry is not None:
+            await tokens.revoke_orphan(entry)
+
+    async def list_accessors(req: Request, d: FieldData) -> Response:
+        return Response(data={"keys": await tokens.accessors()})
+
     async def create(req: Request, d: FieldData, *, orphan: bool = False) -> Response:
         parent, _ = _caller(req)
-        policies: list[str] = sorted(set(d.get("policies") or []) - {""})
+        acl = req.context.get("acl")
+        sudo = parent.is_root or (
+            isinstance(acl, ACL) and acl.allows(f"auth/token/{req.path}", "sudo")
+        )
+        policies: list[str] = sorted({p.strip().lower() for p in d.get("policies") or []} - {""})
         if not policies:
-            policies = list(parent.policies)
+            policies = [p for p in parent.policies if p != "default"]
         if not d.get("no_default_policy") and "root" not in policies:
             policies = sorted({*policies, "default"})
-        if not parent.is_root and not set(policies) <= {*parent.policies, "default"}:
+        if not sudo and not set(policies) <= {*parent.policies, "default"}:
             raise InvalidRequestError("child policies must be subset of parent")
-        if d.provided("id") and not parent.is_root:
+        if d.provided("id") and not sudo:
             raise PermissionDeniedError("root or sudo privileges required to specify token id")
+        if d.get("no_parent") and not orphan and not sudo:
+            raise PermissionDeniedError("root or sudo privileges required to create orphan token")
         token, entry = await tokens.create(
             policies=policies,
             ttl=_seconds(d, "ttl"),
@@ -163,6 +178,17 @@ def paths(core: Core) -> list[Path]:
             {UPDATE: revoke_accessor},
             accessor,
             help_synopsis="Revoke a token by its accessor.",
+        ),
+        Path(
+            "revoke-orphan",
+            {UPDATE: revoke_orphan},
+            token_field,
+            help_synopsis="Revoke a token but not its children, which become orphans.",
+        ),
+        Path(
+            "accessors/?",
+            {LIST: list_accessors},
+            help_synopsis="List the accessors of every token.",
         ),
         Path("create", {UPDATE: create}, create_fields, help_synopsis="Create a token."),
         Path(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import logging
 import secrets
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -22,7 +23,10 @@ logger = logging.getLogger(__name__)
 _ALPHABET = string.ascii_letters + string.digits
 ID_PREFIX = "token/id/"
 ACCESSOR_PREFIX = "token/accessor/"
+# token/parent/<parent accessor>/<child accessor>: children are revoked with their parent.
+PARENT_PREFIX = "token/parent/"
 ROOT_MARKER = "token/root-generated"
+RevokeHook = Callable[["TokenEntry"], Awaitable[None]]
 
 
 def random_id(length: int = 24) -> str:
@@ -131,6 +135,11 @@ class TokenStore:
         # Only found tokens are cached: caching misses would let random tokens grow it.
         self._cache: dict[str, TokenEntry] = {}
         self._lock = asyncio.Lock()
+        # Called for each revoked token (its leases are revoked with it, as in Vault).
+        self.on_revoke: list[RevokeHook] = []
+        # (expire_time, token hash); stale entries are skipped when popped.
+        self._expiry: list[tuple[float, str]] = []
+        self.expiry_changed = asyncio.Event()
 
     async def create(
         self,
@@ -179,13 +188,60 @@ class TokenStore:
         return token, entry
 
     async def _save(self, entry: TokenEntry) -> None:
-        await self._storage.put_many(
-            {
-                ID_PREFIX + entry.token_hash: entry.to_storage(),
-                ACCESSOR_PREFIX + entry.accessor: entry.token_hash,
-            }
-        )
+        changes: dict[str, Any] = {
+            ID_PREFIX + entry.token_hash: entry.to_storage(),
+            ACCESSOR_PREFIX + entry.accessor: entry.token_hash,
+        }
+        if entry.parent_accessor:
+            changes[f"{PARENT_PREFIX}{entry.parent_accessor}/{entry.accessor}"] = True
+        await self._storage.put_many(changes)
         self._cache[entry.token_hash] = entry
+        self._schedule(entry)
+
+    def _schedule(self, entry: TokenEntry) -> None:
+        if entry.expire_time is None:
+            return
+        heapq.heappush(self._expiry, (entry.expire_time, entry.token_hash))
+        if self._expiry[0][1] == entry.token_hash:
+            self.expiry_changed.set()
+
+    async def load(self) -> int:
+        """Read every token at start, so expiry (and its lease revocation) needs no lookup."""
+        for key in await self._storage.list(ID_PREFIX):
+            raw = await self._storage.get(ID_PREFIX + key)
+            if isinstance(raw, dict):
+                entry = TokenEntry.from_storage(raw)
+                self._cache[entry.token_hash] = entry
+                self._schedule(entry)
+        return len(self._cache)
+
+    def next_expiry(self) -> float | None:
+        return self._expiry[0][0] if self._expiry else None
+
+    async def revoke_expired(self, now: float) -> int:
+        """Revoke the tokens whose TTL has run out; returns how many."""
+        count = 0
+        while self._expiry and self._expiry[0][0] <= now:
+            expire_time, digest = heapq.heappop(self._expiry)
+            entry = self._cache.get(digest)
+            if entry is None or entry.expire_time != expire_time:
+                continue  # revoked or renewed since it was scheduled
+            logger.info("token expired accessor=%s", entry.accessor)
+            await self.revoke_entry(entry)
+            count += 1
+        return count
+
+    async def use(self, entry: TokenEntry) -> tuple[TokenEntry, bool]:
+        """Count one use of a limited-use token; True when that was its last."""
+        async with self._lock:
+            current = self._cache.get(entry.token_hash, entry)
+            if current.num_uses <= 0:
+                raise PermissionDeniedError()  # its last use is being served already
+            used = replace(current, num_uses=current.num_uses - 1)
+            last = used.num_uses == 0
+            # -1 marks "last use in flight": a concurrent request must not pass.
+            await self._save(replace(used, num_uses=-1) if last else used)
+            return used, last
 
     async def lookup(self, token: str) -> TokenEntry | None:
         """The live record for a token, or None (unknown or expired)."""
@@ -233,10 +289,43 @@ class TokenStore:
         return renewed
 
     async def revoke_entry(self, entry: TokenEntry) -> None:
-        await self._storage.delete(ID_PREFIX + entry.token_hash)
-        await self._storage.delete(ACCESSOR_PREFIX + entry.accessor)
+        """Revoke a token and every token created under it, children first."""
+        for child in await self._children(entry.accessor):
+            await self.revoke_entry(child)
+        await self._revoke_one(entry)
+
+    async def revoke_orphan(self, entry: TokenEntry) -> None:
+        """Revoke only this token; its children live on as orphans."""
+        for child in await self._children(entry.accessor):
+            await self._save(replace(child, parent_accessor="", orphan=True))
+        await self._revoke_one(entry)
+
+    async def _children(self, accessor: str) -> list[TokenEntry]:
+        found = []
+        for child in await self._storage.list(f"{PARENT_PREFIX}{accessor}/"):
+            digest = await self._storage.get(ACCESSOR_PREFIX + child)
+            raw = await self._storage.get(ID_PREFIX + digest) if isinstance(digest, str) else None
+            if isinstance(raw, dict):
+                found.append(TokenEntry.from_storage(raw))
+        return found
+
+    async def _revoke_one(self, entry: TokenEntry) -> None:
+        for hook in self.on_revoke:
+            await hook(entry)
+        changes: dict[str, Any] = {
+            ID_PREFIX + entry.token_hash: None,
+            ACCESSOR_PREFIX + entry.accessor: None,
+        }
+        if entry.parent_accessor:
+            changes[f"{PARENT_PREFIX}{entry.parent_accessor}/{entry.accessor}"] = None
+        for child in await self._storage.list(f"{PARENT_PREFIX}{entry.accessor}/"):
+            changes[f"{PARENT_PREFIX}{entry.accessor}/{child}"] = None
+        await self._storage.put_many(changes)
         self._cache.pop(entry.token_hash, None)
         logger.info("token revoked accessor=%s", entry.accessor)
+
+    async def accessors(self) -> list[str]:
+        return await self._storage.list(ACCESSOR_PREFIX)
 
     async def root_created(self) -> bool:
         """Whether a root token was ever generated for this storage (it is shown once)."""

@@ -313,6 +313,13 @@ class Backend:
             response.warnings = [*warnings, *response.warnings]
         return response
 
+    async def write_operation(self, request: Request) -> Operation:
+        """CREATE or UPDATE for a write to `request.path`, by the path's existence check
+        (for the ACL check, which needs the capability before the handler runs)."""
+        spec, captures = self.route(request.path)
+        data = FieldData(spec.fields, {**request.data, **captures})
+        return await self._create_or_update(spec, request, data)
+
     async def _create_or_update(self, spec: Path, request: Request, data: FieldData) -> Operation:
         if spec.existence_check is None:
             return Operation.UPDATE if Operation.UPDATE in spec.operations else Operation.CREATE

@@ -93,6 +93,13 @@ def test_agent_with_renewable_child_token(
 ) -> None:
     configured.role("alice", ttl=f"{TTL}s", max_ttl=f"{MAX_TTL}s")
     root = make_client(broker)
+    # Only what the agent needs, as in the reference run (lookup-self and renew-self come
+    # from the default policy).
+    root.sys.create_or_update_acl_policy(
+        "agent-app",
+        'path "entra/creds/alice" { capabilities = ["read"] }\n'
+        'path "sys/leases/renew" { capabilities = ["update"] }\n',
+    )
     created = root.auth.token.create(policies=["agent-app"], ttl="8s", renewable=True)
     token = created["auth"]["client_token"]
     (agent_dir / "token").write_text(token)

@@ -296,11 +296,6 @@ def test_child_token_cannot_create_a_root_token(broker: BrokerThread, client: hv
         child.auth.token.create(policies=["root"])
 
 
-@pytest.mark.xfail(
-    reason="product gap: token policies are stored but never enforced (no ACL); a token with "
-    "only the default policy can read entra/creds and revoke any lease (Vault: 403)",
-    strict=True,
-)
 def test_default_policy_token_cannot_read_creds(broker: BrokerThread, ready: hvac.Client) -> None:
     token = ready.auth.token.create(policies=["default"], ttl="1m")["auth"]["client_token"]
     limited = make_client(broker, token)
@@ -308,11 +303,6 @@ def test_default_policy_token_cannot_read_creds(broker: BrokerThread, ready: hva
         limited.read("entra/creds/alice")
 
 
-@pytest.mark.xfail(
-    reason="product gap: revoking a token does not revoke the leases it created (Vault revokes "
-    "a token's leases with it), so the password stays valid after the token is gone",
-    strict=True,
-)
 def test_revoking_a_token_revokes_its_leases(
     broker: BrokerThread, ready: hvac.Client, setup: Setup, tenant: Tenant
 ) -> None:
