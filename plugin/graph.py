@@ -19,7 +19,9 @@ from mount.sdk import UpstreamError
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "DIRECTORY_ROLE_TYPE",
     "GraphBusyError",
+    "GraphDirectoryRole",
     "GraphClient",
     "GraphError",
     "GraphUser",
@@ -39,6 +41,12 @@ DEFAULT_QUEUE_TIMEOUT = 10.0  # seconds a call may wait for a free slot before a
 ACCESS_DENIED = "Authorization_RequestDenied"
 NOT_FOUND = "Request_ResourceNotFound"
 BAD_REQUEST = "Request_BadRequest"
+
+# The @odata.type of a directory role among a user's memberships (groups and
+# administrative units are the other kinds).
+DIRECTORY_ROLE_TYPE = "#microsoft.graph.directoryRole"
+DEFAULT_PAGE_SIZE = 999  # Graph's largest page of memberships
+MAX_PAGES = 100  # a bound on @odata.nextLink chains: 99,900 memberships at 999 a page
 
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_CAP = 8.0
@@ -70,11 +78,26 @@ class GraphUser:
     account_enabled: bool | None
 
 
+@dataclass(frozen=True, slots=True)
+class GraphDirectoryRole:
+    """A directory role the user is a member of, directly or through a group.
+
+    `role_template_id` and `display_name` are "" when Graph withheld them: an application
+    that may read users but not directory roles gets only the object's id and type
+    ("limited information", https://learn.microsoft.com/graph/permissions-overview).
+    """
+
+    object_id: str
+    role_template_id: str
+    display_name: str
+
+
 class _Op(enum.Enum):
     """What a request was for; picks the sentence for a given Graph error code."""
 
     READ_USER = "reading"
     SET_PASSWORD = "resetting the password of"
+    READ_ROLES = "reading the directory roles of"
 
 
 class GraphError(UpstreamError):
@@ -156,6 +179,16 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
     return code, request_id
 
 
+def _unreadable(response: httpx.Response, what: str, why: str) -> GraphError:
+    return GraphError(
+        f"Microsoft Graph sent an unreadable answer when {what} "
+        f"(status {response.status_code}, {why})",
+        graph_status=response.status_code,
+        request_id=response.headers.get("request-id", ""),
+        retryable=True,
+    )
+
+
 class GraphBusyError(GraphError):
     """Too many Graph calls already in flight: answered 503, never sent to Graph."""
 
@@ -188,6 +221,8 @@ class GraphClient:
     ) -> None:
         self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
         self.deadline = deadline
+        # Objects per page of a membership list; Graph may send fewer, never more.
+        self.page_size = DEFAULT_PAGE_SIZE
         self.backoff = backoff
         # Throttling discipline: never more than `max_concurrent` calls in flight, one
         # Retry-After honoured by every caller, and a bounded wait for a free slot, so an
@@ -267,6 +302,72 @@ class GraphClient:
             subject=subject or object_id,
             deadline=deadline,
         )
+
+    async def list_directory_roles(
+        self, user: str, *, subject: str = "", deadline: float | None = None
+    ) -> list[GraphDirectoryRole]:
+        """The directory roles `user` is a member of, directly or through groups.
+
+        Reads GET /users/{id}/transitiveMemberOf, keeps the directoryRole entries and
+        follows every @odata.nextLink within one deadline. It does not use the OData cast
+        /transitiveMemberOf/microsoft.graph.directoryRole: Graph serves a cast only as an
+        advanced query (ConsistencyLevel: eventual), from an index that may not show a
+        role assigned moments ago, and a security check cannot accept that lag.
+        """
+        end = deadline if deadline is not None else self.deadline_from_now()
+        who = subject or user
+        path = f"{_user_path(user)}/transitiveMemberOf"
+        params: dict[str, str] | None = {"$top": str(self.page_size)}
+        roles: list[GraphDirectoryRole] = []
+        for _ in range(MAX_PAGES):
+            response = await self._send(
+                "GET", path, params=params, op=_Op.READ_ROLES, subject=who, deadline=end
+            )
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = None
+            value = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(body, dict) or not isinstance(value, list):
+                raise _unreadable(response, f'reading the memberships of user "{who}"', "no value")
+            for item in value:
+                if isinstance(item, dict) and item.get("@odata.type") == DIRECTORY_ROLE_TYPE:
+                    roles.append(
+                        GraphDirectoryRole(
+                            object_id=str(item.get("id") or ""),
+                            role_template_id=str(item.get("roleTemplateId") or "").lower(),
+                            display_name=str(item.get("displayName") or ""),
+                        )
+                    )
+            link = body.get("@odata.nextLink")
+            if link is None:
+                return roles
+            path, params = self._next_page(link, response, who), None
+        raise GraphError(
+            f'Microsoft Graph sent more than {MAX_PAGES} pages of memberships of user "{who}"; '
+            "the broker stopped following @odata.nextLink"
+        )
+
+    def _next_page(self, link: Any, response: httpx.Response, who: str) -> str:
+        """The path, under base_url, of an @odata.nextLink; anything else is refused.
+
+        The bearer token goes with the next request, so a link to another host or
+        outside /v1.0 is never followed.
+        """
+        base = urlsplit(self.base_url)
+        found = urlsplit(link) if isinstance(link, str) else None
+        if (
+            found is None
+            or (found.scheme, found.netloc.lower()) != (base.scheme, base.netloc.lower())
+            or not found.path.startswith(base.path + "/")
+        ):
+            raise _unreadable(
+                response,
+                f'reading the memberships of user "{who}"',
+                f"an @odata.nextLink outside {self.base_url}",
+            )
+        rest = found.path[len(base.path) :]
+        return f"{rest}?{found.query}" if found.query else rest
 
     def deadline_from_now(self) -> float:
         """An absolute deadline for an operation made of several calls."""
@@ -469,6 +570,13 @@ class GraphClient:
                 "User-PasswordProfile.ReadWrite.All or User.ReadWrite.All application "
                 "permission with admin consent, and the User Administrator directory role "
                 "(Privileged Authentication Administrator if the user is an administrator)"
+            )
+        elif code == ACCESS_DENIED and op is _Op.READ_ROLES:
+            message = (
+                f'Microsoft Graph denied reading the directory roles of user "{subject}" '
+                f"({ACCESS_DENIED}): the application needs the User.Read.All application "
+                "permission with admin consent to read memberships, and "
+                "RoleManagement.Read.Directory to see which roles they are"
             )
         elif code == ACCESS_DENIED:
             message = (

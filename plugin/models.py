@@ -95,7 +95,11 @@ class Mode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """One Entra user bound to a name, with lease TTLs (zero: the mount's defaults)."""
+    """One Entra user bound to a name, with lease TTLs (zero: the mount's defaults).
+
+    `allow_privileged_user` lets the user hold a privileged directory role
+    (plugin.privileged); roles stored before the field existed read as False.
+    """
 
     name: str
     user_principal_name: str
@@ -104,6 +108,7 @@ class Role:
     max_ttl: timedelta = timedelta(0)
     password_length: int = DEFAULT_LENGTH
     mode: Mode = Mode.ROTATE
+    allow_privileged_user: bool = False
 
     def to_storage(self) -> dict[str, Any]:
         return {
@@ -114,6 +119,7 @@ class Role:
             "max_ttl": int(self.max_ttl.total_seconds()),
             "password_length": self.password_length,
             "mode": self.mode.value,
+            "allow_privileged_user": self.allow_privileged_user,
         }
 
     @classmethod
@@ -126,6 +132,7 @@ class Role:
             max_ttl=timedelta(seconds=int(data.get("max_ttl") or 0)),
             password_length=int(data.get("password_length") or DEFAULT_LENGTH),
             mode=Mode(data.get("mode") or Mode.ROTATE.value),
+            allow_privileged_user=data.get("allow_privileged_user") is True,
         )
 
 

@@ -232,7 +232,9 @@ The engine signs in to Entra ID as an application (client credentials) and calls
 Microsoft Graph to look users up and reset their passwords. The application needs the
 User-PasswordProfile.ReadWrite.All (or User.ReadWrite.All) and User.Read.All application
 permissions with admin consent, and the User Administrator directory role (Privileged
-Authentication Administrator to reset administrators' passwords).
+Authentication Administrator to reset administrators' passwords). RoleManagement.Read.Directory
+lets it tell which directory roles a user holds: without it, roles for users who hold any
+directory role are refused (see allow_privileged_user on roles/<name>).
 
 A write changes only the fields it names and is saved only if Entra issues a token with
 the result; missing permissions are reported as warnings. Reads never return

@@ -21,6 +21,7 @@ from mount.sdk import (
 from plugin.graph import BAD_REQUEST, GraphClient, GraphError
 from plugin.models import CredsInternal, Mode
 from plugin.passwords import alias_of, generate_password
+from plugin.privileged import refuse_privileged_user
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
@@ -62,6 +63,17 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     async def issue() -> dict[str, Any]:
         # Runs only after the mount has persisted the lease: no password without one.
         graph = await b.graph(config)
+        if not role.allow_privileged_user:
+            # Checked again here, not only at role write: a user made Global
+            # Administrator after the role was written must not have its password
+            # handed out. It costs one Graph read per issue, under the role's issue limit.
+            await refuse_privileged_user(
+                graph,
+                object_id=role.object_id,
+                upn=role.user_principal_name,
+                role=name,
+                at_issue=True,
+            )
         password = await set_random_password(
             b, graph, role.object_id, role.user_principal_name, role.password_length
         )
@@ -127,4 +139,7 @@ or its expiry, resets the password again to a random value nobody is told. In ro
 mode a read ends the user's earlier leases (their password no longer works); in
 exclusive mode a read is refused while another lease of the user is active. A new
 password may take a few seconds to be accepted by every Entra sign-in endpoint.
+
+Unless the role has allow_privileged_user, each read first checks through Graph that the
+user holds no privileged Entra directory role, and is refused (400) if it does.
 """

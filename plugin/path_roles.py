@@ -23,6 +23,7 @@ from mount.sdk import (
 from plugin.graph import NOT_FOUND, GraphError
 from plugin.models import ROLE_PREFIX, Mode, Role
 from plugin.passwords import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
+from plugin.privileged import refuse_privileged_user
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
@@ -75,6 +76,13 @@ FIELDS = {
         default=Mode.ROTATE.value,
         allowed=tuple(m.value for m in Mode),
     ),
+    "allow_privileged_user": Field(
+        FieldType.BOOL,
+        "Allow a user who holds a privileged Entra directory role, such as Global "
+        "Administrator; false refuses such a user when the role is written and when a "
+        "password is issued.",
+        default=False,
+    ),
 }
 
 
@@ -119,6 +127,7 @@ async def role_read(b: EntraBackend, req: Request, d: FieldData) -> Response | N
             "max_ttl": int(role.max_ttl.total_seconds()),
             "password_length": role.password_length,
             "mode": role.mode.value,
+            "allow_privileged_user": role.allow_privileged_user,
         }
     )
 
@@ -134,6 +143,11 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         d.get("password_length") if d.provided("password_length") else base.password_length
     )
     mode = Mode(d.get("mode")) if d.provided("mode") else base.mode
+    allow_privileged: bool = (
+        d.get("allow_privileged_user")
+        if d.provided("allow_privileged_user")
+        else base.allow_privileged_user
+    )
     upn = str(d.get("user_principal_name") or "").strip()
     object_id = str(d.get("object_id") or "").strip()
     defaulted = False
@@ -176,6 +190,10 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
             f'object_id "{object_id}" belongs to "{user.user_principal_name}", not to '
             f'user_principal_name "{upn}"; give only one of them'
         )
+    if not allow_privileged:
+        await refuse_privileged_user(
+            graph, object_id=user.object_id, upn=user.user_principal_name, role=name
+        )
 
     role = Role(
         name=name,
@@ -185,14 +203,16 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         max_ttl=max_ttl,
         password_length=length,
         mode=mode,
+        allow_privileged_user=allow_privileged,
     )
     await req.storage.put(ROLE_PREFIX + name, role.to_storage())
     logger.info(
-        "role written role=%s object_id=%s upn=%s mode=%s",
+        "role written role=%s object_id=%s upn=%s mode=%s allow_privileged_user=%s",
         name,
         role.object_id,
         role.user_principal_name,
         role.mode.value,
+        role.allow_privileged_user,
     )
     if user.account_enabled is False:
         return Response(
@@ -224,6 +244,12 @@ A role binds one Entra user, named by user principal name or object id (the role
 is taken as the user principal name when neither is given). The user is looked up in
 Microsoft Graph on every write, and both its object id and user principal name are
 stored. A write changes only the fields it names.
+
+A user who holds a privileged Entra directory role (Global Administrator, Privileged Role
+Administrator, User Administrator and the others Microsoft labels privileged) is refused,
+at write and again before each password is issued, unless allow_privileged_user is true.
+The check reads the user's directory roles through Graph and fails closed: if Graph will
+not say which roles the user holds, the role is refused.
 
 Reading creds/<name> resets the user's password under a lease with the role's ttl and
 max_ttl. In rotate mode every read sets a new password and ends the user's earlier

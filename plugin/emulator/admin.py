@@ -1,4 +1,5 @@
-"""The operator and test API under /_emulator/: users, permissions, faults, call counts.
+"""The operator and test API under /_emulator/: users and their directory roles,
+permissions, faults, call counts.
 
 No authentication: this is a test tool. It never returns a password or the client secret.
 """
@@ -9,12 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from plugin.emulator.directory import DirectoryRole, DirectoryRoleError
 from plugin.emulator.faults import FaultSpecError
 from plugin.emulator.keys import CALLS_KEY, FAULTS_KEY, STATE_KEY
 from plugin.emulator.responses import admin_error
 from plugin.emulator.state import User, UserError
 
-__all__ = ["add_admin_routes", "user_json"]
+__all__ = ["add_admin_routes", "directory_role_json", "user_json"]
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -27,6 +29,14 @@ def user_json(user: User) -> dict[str, Any]:
         "forceChangePasswordNextSignIn": user.force_change_password,
         "password_changes": user.password_changes,
         "password_changed_at": changed.isoformat() if changed is not None else None,
+    }
+
+
+def directory_role_json(role: DirectoryRole) -> dict[str, Any]:
+    return {
+        "id": role.id,
+        "roleTemplateId": role.role_template_id,
+        "displayName": role.display_name,
     }
 
 
@@ -88,6 +98,71 @@ async def user_delete(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def directory_roles_list(request: web.Request) -> web.Response:
+    """The tenant's activated directory roles, each with its members' UPNs."""
+    state = request.app[STATE_KEY]
+    return web.json_response(
+        [
+            {
+                **directory_role_json(role),
+                "members": [u.user_principal_name for u in state.members_of(role)],
+            }
+            for role in state.activated_directory_roles()
+        ]
+    )
+
+
+def _user_or_404(request: web.Request) -> User | web.Response:
+    user = request.app[STATE_KEY].find_user(request.match_info["key"])
+    if user is None:
+        return admin_error(404, f"no user {request.match_info['key']!r}")
+    return user
+
+
+async def user_roles_read(request: web.Request) -> web.Response:
+    user = _user_or_404(request)
+    if isinstance(user, web.Response):
+        return user
+    roles = request.app[STATE_KEY].directory_roles_of(user)
+    return web.json_response([directory_role_json(r) for r in roles])
+
+
+async def user_role_add(request: web.Request) -> web.Response:
+    """POST {"roleTemplateId"? , "displayName"?}: 201 when granted, 200 if already held."""
+    body = await _json_object(request)
+    template_id = body.get("roleTemplateId")
+    display_name = body.get("displayName")
+    errors = []
+    if template_id is not None and (not isinstance(template_id, str) or not template_id):
+        errors.append("roleTemplateId must be a non-empty string")
+    if display_name is not None and (not isinstance(display_name, str) or not display_name):
+        errors.append("displayName must be a non-empty string")
+    if template_id is None and display_name is None:
+        errors.append("give roleTemplateId or displayName (a built-in role's name)")
+    if errors:
+        return admin_error(400, "; ".join(errors))
+    user = _user_or_404(request)
+    if isinstance(user, web.Response):
+        return user
+    key = template_id if isinstance(template_id, str) else str(display_name)
+    name = display_name if isinstance(template_id, str) else None
+    try:
+        role, added = request.app[STATE_KEY].assign_directory_role(user, key, display_name=name)
+    except DirectoryRoleError as exc:
+        return admin_error(400, str(exc))
+    return web.json_response(directory_role_json(role), status=201 if added else 200)
+
+
+async def user_role_delete(request: web.Request) -> web.Response:
+    user = _user_or_404(request)
+    if isinstance(user, web.Response):
+        return user
+    role = request.match_info["role"]
+    if request.app[STATE_KEY].remove_directory_role(user, role) is None:
+        return admin_error(404, f"user {user.user_principal_name!r} has no directory role {role!r}")
+    return web.Response(status=204)
+
+
 async def permissions_read(request: web.Request) -> web.Response:
     return web.json_response({"roles": request.app[STATE_KEY].roles})
 
@@ -146,6 +221,10 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/_emulator/users", user_create)
     router.add_get("/_emulator/users/{key}", user_read)
     router.add_delete("/_emulator/users/{key}", user_delete)
+    router.add_get("/_emulator/users/{key}/directoryRoles", user_roles_read)
+    router.add_post("/_emulator/users/{key}/directoryRoles", user_role_add)
+    router.add_delete("/_emulator/users/{key}/directoryRoles/{role}", user_role_delete)
+    router.add_get("/_emulator/directoryRoles", directory_roles_list)
     router.add_get("/_emulator/permissions", permissions_read)
     router.add_put("/_emulator/permissions", permissions_write)
     router.add_get("/_emulator/faults", faults_list)

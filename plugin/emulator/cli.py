@@ -9,10 +9,11 @@ import signal
 import sys
 from pathlib import Path
 
+from plugin.emulator.directory import DirectoryRoleError, find_template
 from plugin.emulator.server import EmulatorServer
 from plugin.emulator.settings import DEFAULT_ROLES, EmulatorSettings
 
-__all__ = ["SECRET_ENV", "add_arguments", "parse_listen", "run"]
+__all__ = ["SECRET_ENV", "add_arguments", "parse_directory_roles", "parse_listen", "run"]
 
 SECRET_ENV = "ENTRA_EMULATOR_CLIENT_SECRET"
 
@@ -49,6 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a user to create, e.g. alice@example.test (repeatable)",
     )
     parser.add_argument(
+        "--directory-role",
+        dest="directory_roles",
+        action="append",
+        default=[],
+        metavar="UPN=ROLE",
+        help="give a user of --user a directory role, by template id or name, e.g. "
+        "admin@example.test='Global Administrator' (repeatable)",
+    )
+    parser.add_argument(
         "--permission",
         dest="permissions",
         action="append",
@@ -77,6 +87,28 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)
 
 
+def parse_directory_roles(values: list[str], users: list[str]) -> dict[str, list[str]]:
+    """{upn: [role, ...]} from UPN=ROLE values; raises ValueError with a sentence."""
+    known = {u.lower(): u for u in users}
+    found: dict[str, list[str]] = {}
+    for value in values:
+        upn, sep, role = value.partition("=")
+        upn, role = upn.strip(), role.strip()
+        if not sep or not upn or not role:
+            raise ValueError(
+                f"--directory-role {value!r} must be UPN=ROLE, e.g. "
+                "admin@example.test='Global Administrator'"
+            )
+        if upn.lower() not in known:
+            raise ValueError(f"--directory-role {value!r}: {upn} is not one of the --user users")
+        try:
+            find_template(role)
+        except DirectoryRoleError as exc:
+            raise ValueError(f"--directory-role {value!r}: {exc}") from None
+        found.setdefault(known[upn.lower()], []).append(role)
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 for bad arguments, 1 otherwise."""
     secret = args.client_secret or os.environ.get(SECRET_ENV, "")
@@ -85,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         host, port = parse_listen(args.listen)
+        directory_roles = parse_directory_roles(list(args.directory_roles), list(args.users))
     except ValueError as exc:
         print(f"entra-broker emulator: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         users=list(args.users),
         roles=list(args.permissions) if args.permissions is not None else list(DEFAULT_ROLES),
         hostnames=list(args.hostnames),
+        directory_roles=directory_roles,
     )
     return asyncio.run(_serve(settings, host, port, Path(args.cert_dir)))
 

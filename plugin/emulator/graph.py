@@ -1,4 +1,5 @@
-"""The Microsoft Graph side: list, read and update users, with app-only bearer tokens."""
+"""The Microsoft Graph side: list, read and update users and list their directory roles,
+with app-only bearer tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from plugin.emulator.directory import render_directory_role
 from plugin.emulator.keys import STATE_KEY, TOKENS_KEY
 from plugin.emulator.login import base_url
 from plugin.emulator.odata import (
@@ -24,7 +26,9 @@ from plugin.emulator.state import TenantState, User
 from plugin.emulator.tokens import InvalidTokenError
 
 __all__ = [
+    "DIRECTORY_ROLE_READ_ROLES",
     "ENABLE_ROLES",
+    "MEMBERSHIP_ROLES",
     "PASSWORD_ROLES",
     "READ_ROLES",
     "WRITE_ROLES",
@@ -38,6 +42,18 @@ READ_ROLES = frozenset(
 WRITE_ROLES = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
 PASSWORD_ROLES = WRITE_ROLES | {"User-PasswordProfile.ReadWrite.All"}
 ENABLE_ROLES = WRITE_ROLES | {"User.EnableDisableAccount.All"}
+# A user's memberships (GET /users/{id}/transitiveMemberOf), and, to see more of a
+# directory role listed there than its type and id, the right to read directory roles.
+MEMBERSHIP_ROLES = READ_ROLES | {"GroupMember.Read.All", "Group.Read.All"}
+DIRECTORY_ROLE_READ_ROLES = frozenset(
+    {
+        "RoleManagement.Read.Directory",
+        "RoleManagement.Read.All",
+        "RoleManagement.ReadWrite.Directory",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    }
+)
 
 _DENIED = "Insufficient privileges to complete the operation."
 _BAD_JSON = (
@@ -55,7 +71,7 @@ _PASSWORD_PROFILE_FIELDS = frozenset(
 # What the key form /users('…') may hold, `'` doubled inside.
 _KEY_FORM = r"\('(?:[^']|'')*'\)"
 # Paths the emulator knows (relative to /v1.0/), for 405 rather than "segment not found".
-_KNOWN_PATH = re.compile(r"^users(/[^/]+|\('(?:[^']|'')*'\))?/?$")
+_KNOWN_PATH = re.compile(r"^users(/[^/]+|\('(?:[^']|'')*'\))?(/transitiveMemberOf)?/?$")
 
 
 def _unauthenticated() -> GraphProblem:
@@ -143,6 +159,33 @@ async def get_user(request: web.Request) -> web.Response:
     select = parse_select(request.query.get("$select"))
     user = _find(request.app[STATE_KEY], _user_key(request))
     body = {"@odata.context": _context(request, select, entity=True), **render_user(user, select)}
+    return web.json_response(body)
+
+
+async def list_memberships(request: web.Request) -> web.Response:
+    """GET /v1.0/users/{id}/transitiveMemberOf: the user's directory roles, paged.
+
+    The emulator has no groups or administrative units, so directory roles are all a
+    user is a member of. $top and @odata.nextLink paging as for users; without a
+    permission to read directory roles each one is listed with its type and id only.
+    """
+    granted = _granted(request)
+    _require(granted, MEMBERSHIP_ROLES)
+    query = request.query
+    top = parse_top(query.get("$top"))
+    offset = parse_skiptoken(query.get("$skiptoken"))
+    state = request.app[STATE_KEY]
+    roles = state.directory_roles_of(_find(state, _user_key(request)))
+    named = bool(granted & DIRECTORY_ROLE_READ_ROLES)
+    body: dict[str, Any] = {
+        "@odata.context": f"{base_url(request)}/v1.0/$metadata#directoryObjects"
+    }
+    if offset + top < len(roles):
+        params = [(k, v) for k, v in query.items() if k != "$skiptoken"]
+        params.append(("$skiptoken", make_skiptoken(offset + top)))
+        link = urlencode(params, quote_via=quote, safe="$,'()@")
+        body["@odata.nextLink"] = f"{base_url(request)}{request.rel_url.raw_path}?{link}"
+    body["value"] = [render_directory_role(r, named=named) for r in roles[offset : offset + top]]
     return web.json_response(body)
 
 
@@ -252,5 +295,7 @@ def add_graph_routes(router: web.UrlDispatcher) -> None:
     router.add_patch("/v1.0/users/{id}", update_user)
     router.add_get("/v1.0/users{key:" + _KEY_FORM + "}", get_user)
     router.add_patch("/v1.0/users{key:" + _KEY_FORM + "}", update_user)
+    router.add_get("/v1.0/users/{id}/transitiveMemberOf", list_memberships)
+    router.add_get("/v1.0/users{key:" + _KEY_FORM + "}/transitiveMemberOf", list_memberships)
     router.add_route("*", "/v1.0/{tail:.*}", unknown_path)
     router.add_route("*", "/beta/{tail:.*}", unknown_path)

@@ -20,6 +20,8 @@ class EmulatorSettings:
         users: user principal names created at start, each with an unknown random password.
         roles: Graph application permissions granted to the application.
         hostnames: extra names for the server certificate, besides 127.0.0.1, localhost, ::1.
+        directory_roles: directory roles given at start, by user principal name (a user of
+            `users`): role template ids or names such as "Global Administrator".
     """
 
     tenant_id: str
@@ -28,3 +30,4 @@ class EmulatorSettings:
     users: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=lambda: list(DEFAULT_ROLES))
     hostnames: list[str] = field(default_factory=list)
+    directory_roles: dict[str, list[str]] = field(default_factory=dict)

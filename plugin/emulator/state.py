@@ -1,4 +1,5 @@
-"""The tenant's state, in memory: its users, its one application and that app's permissions."""
+"""The tenant's state, in memory: users, their directory roles, the one application and
+that app's permissions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from plugin.emulator.directory import DirectoryRole, DirectoryRoleError, find_template
 from plugin.emulator.settings import EmulatorSettings
 
 __all__ = ["SignIn", "TenantState", "User", "UserError"]
@@ -70,8 +72,18 @@ class TenantState:
         self._roles: list[str] = []
         self.roles = list(settings.roles)
         self._users: dict[str, User] = {}
+        # Directory roles activated in the tenant, by template id, and each user's
+        # roles (template ids, in assignment order).
+        self._directory_roles: dict[str, DirectoryRole] = {}
+        self._role_members: dict[str, list[str]] = {}
         for upn in settings.users:
             self.add_user(upn)
+        for upn, keys in settings.directory_roles.items():
+            user = self.find_user(upn)
+            if user is None:
+                raise DirectoryRoleError(f"no user {upn!r} to give directory roles to")
+            for key in keys:
+                self.assign_directory_role(user, key)
 
     # -- the application ---------------------------------------------------------------
 
@@ -143,7 +155,52 @@ class TenantState:
         user = self.find_user(key)
         if user is not None:
             del self._users[user.id]
+            self._role_members.pop(user.id, None)
         return user
+
+    # -- directory roles ---------------------------------------------------------------
+
+    def directory_roles_of(self, user: User) -> list[DirectoryRole]:
+        """The user's directory roles, in assignment order."""
+        return [self._directory_roles[t] for t in self._role_members.get(user.id, [])]
+
+    def activated_directory_roles(self) -> list[DirectoryRole]:
+        """Every directory role the tenant has activated, in activation order."""
+        return list(self._directory_roles.values())
+
+    def members_of(self, role: DirectoryRole) -> list[User]:
+        return [
+            u
+            for u in self._users.values()
+            if role.role_template_id in self._role_members.get(u.id, [])
+        ]
+
+    def assign_directory_role(
+        self, user: User, key: str, *, display_name: str | None = None
+    ) -> tuple[DirectoryRole, bool]:
+        """Make `user` a member of the role `key` (template id or name); True if new.
+
+        The role object is activated on first use, as Entra does.
+        """
+        template = find_template(key, display_name)
+        role = self._directory_roles.get(template.id)
+        if role is None:
+            role = DirectoryRole(str(uuid.uuid4()), template.id, template.display_name)
+            self._directory_roles[template.id] = role
+        held = self._role_members.setdefault(user.id, [])
+        if template.id in held:
+            return role, False
+        held.append(template.id)
+        return role, True
+
+    def remove_directory_role(self, user: User, key: str) -> DirectoryRole | None:
+        """End the membership named by role object id, template id or name; None if none."""
+        wanted = key.strip().lower()
+        for role in self.directory_roles_of(user):
+            if wanted in (role.id, role.role_template_id, role.display_name.lower()):
+                self._role_members[user.id].remove(role.role_template_id)
+                return role
+        return None
 
     def set_password(self, user: User, password: str, *, force_change: bool = False) -> None:
         """A password reset through Graph: counted and time-stamped for tests."""

@@ -67,6 +67,7 @@ def test_write_read_list_delete(client: hvac.Client, setup: Setup, tenant: Tenan
         "max_ttl": 7200,
         "password_length": role["data"]["password_length"],
         "mode": "exclusive",
+        "allow_privileged_user": False,
     }
     client.write("entra/roles/carol", user_principal_name="carol@example.test")
     listed = client.list("entra/roles")
