@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from mount.audit.broker import AuditBroker
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
 from mount.router import MountEntry, MountTable
@@ -47,11 +48,13 @@ class Core:
         mounts: MountTable,
         tokens: TokenStore,
         leases: LeaseManager,
+        audit: AuditBroker,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
         self.tokens = tokens
         self.leases = leases
+        self.audit = audit
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""
@@ -75,9 +78,30 @@ class Core:
         return await self.tokens.require(api.token)
 
     async def handle(self, api: ApiRequest) -> Response | None:
-        """Serve one API request end to end; raises VaultError for the client."""
-        entry, rest = self.mounts.match(api.path)
-        token = await self.authenticate(api, entry, rest)
+        """Serve one API request end to end; raises VaultError for the client.
+
+        The audit trail records the request before anything is done for it and the
+        response before the client sees it; if no audit device can, the request fails.
+        """
+        trail = self.audit.trail(api)
+        try:
+            entry, rest = self.mounts.match(api.path)
+            token = await self.authenticate(api, entry, rest)
+        except Exception as exc:
+            await trail.refused(exc)
+            raise
+        await trail.request(entry, token)
+        try:
+            response = await self._serve(api, entry, rest, token)
+        except Exception as exc:
+            await trail.response(None, exc)
+            raise
+        await trail.response(response)
+        return response
+
+    async def _serve(
+        self, api: ApiRequest, entry: MountEntry, rest: str, token: TokenEntry | None
+    ) -> Response | None:
         request = Request(
             operation=api.operation,
             path=rest,
