@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mount.sdk.errors import InvalidRequestError
+from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, multierror
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
+from mount.tokens import TokenEntry
 
 if TYPE_CHECKING:
     from mount.audit.broker import AuditBroker
@@ -36,12 +37,23 @@ def _options(raw: Any) -> dict[str, str]:
     return options
 
 
+def _require_root(req: Request) -> None:
+    """Until policies are enforced, only a root token may add or remove a device.
+
+    A file device writes to any path the server can write to; Vault asks for sudo here.
+    """
+    token = req.context.get("token")
+    if not isinstance(token, TokenEntry) or not token.is_root:
+        raise PermissionDeniedError(multierror("permission denied"))
+
+
 def paths(audit: AuditBroker) -> list[Path]:
     async def audit_list(req: Request, d: FieldData) -> Response:
         data = {entry.path: entry.describe() for entry in audit.entries()}
         return Response(data=data, data_at_top_level=True)
 
     async def audit_enable(req: Request, d: FieldData) -> None:
+        _require_root(req)
         d.require("type")
         await audit.enable(
             d.get("path"),
@@ -52,6 +64,7 @@ def paths(audit: AuditBroker) -> list[Path]:
         )
 
     async def audit_disable(req: Request, d: FieldData) -> None:
+        _require_root(req)
         await audit.disable(d.get("path"))
 
     async def audit_hash(req: Request, d: FieldData) -> Response:

@@ -168,6 +168,18 @@ async def test_bad_enable_requests_are_400s_and_enable_nothing(broker, body, mes
     assert (await broker.call("GET", "sys/audit"))[1]["data"] == {}
 
 
+async def test_only_a_root_token_enables_or_disables_a_device(broker, tmp_path):
+    status, body = await broker.call("POST", "auth/token/create", {"policies": ["ops"]})
+    child = body["auth"]["client_token"]
+    denied = {"errors": ["1 error occurred:\n\t* permission denied\n\n"]}
+    body = {"type": "file", "options": {"file_path": str(tmp_path / "x.log")}}
+    assert await broker.call("PUT", "sys/audit/x", body, token=child) == (403, denied)
+    assert not (tmp_path / "x.log").exists()
+    await broker.enable("x", tmp_path / "x.log")
+    assert await broker.call("DELETE", "sys/audit/x", token=child) == (403, denied)
+    assert (await broker.call("GET", "sys/audit", token=child))[0] == 200
+
+
 async def test_overlapping_paths_unopenable_files_and_unknown_hash_devices(broker, tmp_path):
     await broker.enable("a/b", tmp_path / "a.log")
     for path in ("a", "a/b/c"):
