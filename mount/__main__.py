@@ -18,6 +18,7 @@ from pathlib import Path
 
 import plugin
 from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.audit.device import DeclaredDevice
 from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
@@ -88,10 +89,14 @@ class DevOptions:
     root_token: str | None
 
 
-async def _build(store: TinyDBStore, settings: CoreSettings) -> Core:
+async def _build(
+    store: TinyDBStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
+) -> Core:
     try:
         return await build_core(
-            BrokerOptions(store=store, settings=settings, engines=[entra_engine()])
+            BrokerOptions(
+                store=store, settings=settings, engines=[entra_engine()], audit_devices=audit
+            )
         )
     except (StorageError, BarrierError) as exc:
         raise StartError(str(exc)) from None
@@ -113,7 +118,7 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
             max_leases_per_role=config.max_leases_per_role,
             max_leases_per_mount=config.max_leases_per_mount,
         )
-        core = await _build(store, settings)
+        core = await _build(store, settings, config.audit)
         root = await ensure_root_token(core)
         listener = config.listener
         context = None

@@ -11,6 +11,8 @@ from typing import Protocol, TypedDict
 
 from aiohttp import web
 
+from mount.audit.broker import AuditBroker
+from mount.audit.device import DeclaredDevice
 from mount.core import Core, CoreSettings
 from mount.errors import error_middleware
 from mount.expiry import ExpiryWorker
@@ -19,6 +21,8 @@ from mount.leases import LeaseManager, LeaseSettings
 from mount.list_method import enable_list_method
 from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
+from mount.path_sys_audit import SUDO_PATHS as AUDIT_SUDO_PATHS
+from mount.path_sys_audit import paths as audit_paths
 from mount.path_sys_leases import paths as lease_paths
 from mount.path_sys_policy import paths as policy_paths
 from mount.policy_store import PolicyStore
@@ -88,6 +92,8 @@ class BrokerOptions:
     revoke_backoff_base: float = 10.0
     max_revoke_attempts: int = 6
     max_body_bytes: int = MAX_BODY_BYTES
+    # Audit devices declared in the config file, enabled at start.
+    audit_devices: tuple[DeclaredDevice, ...] = ()
 
 
 async def _cluster_id(store: Store) -> str:
@@ -124,7 +130,16 @@ async def build_core(options: BrokerOptions) -> Core:
             max_leases_per_mount=settings.max_leases_per_mount,
         ),
     )
-    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases, policies=policies)
+    audit = AuditBroker(store.view("sys/audit/"))
+    await audit.load(options.audit_devices)
+    core = Core(
+        settings=settings,
+        mounts=mounts,
+        tokens=tokens,
+        leases=leases,
+        policies=policies,
+        audit=audit,
+    )
 
     async def revoke_leases_of(entry: TokenEntry) -> None:
         await leases.revoke_by_token(entry.accessor)
@@ -154,16 +169,15 @@ async def build_core(options: BrokerOptions) -> Core:
         "sys/",
         "system",
         Backend(
-            sys_paths(core) + lease_paths(core) + policy_paths(core),
+            sys_paths(core) + lease_paths(core) + policy_paths(core) + audit_paths(audit),
             type_name="system",
             special_paths=SpecialPaths(
                 # Reachable without a token, as in Vault.
                 unauthenticated=("health", "seal-status", "leader"),
                 # Vault's root-protected system paths that this broker serves.
                 sudo=(
+                    *AUDIT_SUDO_PATHS,
                     "auth/*",
-                    "audit",
-                    "audit/*",
                     "rotate",
                     "leases",
                     "leases/lookup/*",
@@ -228,7 +242,7 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
 
     async def api(request: web.Request) -> web.StreamResponse:
         parsed = await parse_request(request)
-        return render(await core.handle(parsed))
+        return render(await core.handle(parsed), request_id=parsed.request_id)
 
     async def root(request: web.Request) -> web.StreamResponse:
         raise web.HTTPTemporaryRedirect("/ui/")
@@ -243,6 +257,7 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
         await worker.stop()
         for entry in core.mounts.entries():
             await entry.backend.close()
+        await core.audit.close()
 
     async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
         # Vault sends no Server header; ours would only advertise library versions.

@@ -10,9 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from mount.audit.device import DEVICE_TYPES, DISCARD, STDOUT, DeclaredDevice, FileOptions
 from mount.hcl import BLOCK_MARK, META_KEYS, HCLSyntaxError, parse_document
 from mount.hcl import label as unquote_label
 from mount.sdk.durations import DurationError, format_duration, parse_duration
+from mount.sdk.errors import VaultError
 
 __all__ = [
     "ConfigError",
@@ -31,7 +33,9 @@ DEFAULT_ADDRESS = "127.0.0.1:8200"
 _STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb"}
 _LISTENER_KEYS = {"address", "tls_disable", "tls_cert_file", "tls_key_file", "max_request_size"}
 _STORAGE_KEYS = {"path"}
+_AUDIT_KEYS = {"description", "options"}
 _TOP_LEVEL_KEYS = {
+    "audit",
     "listener",
     "storage",
     "default_lease_ttl",
@@ -140,6 +144,8 @@ class ServerConfig:
     # Most active leases per role and per mount (Vault's lease-count quota); 0: no limit.
     max_leases_per_role: int = 0
     max_leases_per_mount: int = 0
+    # `audit "file" "<path>" { ... }` stanzas, in file order.
+    audit: tuple[DeclaredDevice, ...] = ()
 
 
 def load_config(path: Path) -> tuple[ServerConfig, list[str]]:
@@ -207,6 +213,7 @@ def parse_config(
         ),
         max_leases_per_role=_count(document, "max_leases_per_role", 0),
         max_leases_per_mount=_count(document, "max_leases_per_mount", 0),
+        audit=_audit_devices(document.get("audit"), base_dir, warnings),
     )
     return config, warnings
 
@@ -296,6 +303,64 @@ def _storage(
             f'{where}: path is required, as in path = "/var/lib/entra-broker/db.json"'
         )
     return StorageConfig(type=_STORAGE_TYPES[kind], path=base_dir / path)
+
+
+def _audit_devices(raw: Any, base_dir: Path, warnings: list[str]) -> tuple[DeclaredDevice, ...]:
+    """Every `audit "<type>" "<path>" { description, options { ... } }` stanza."""
+    if raw is None:
+        return ()
+    example = 'audit "file" "<path>" { options { file_path = "..." } }'
+    found: list[DeclaredDevice] = []
+    for block in raw if isinstance(raw, list) else [raw]:
+        labels: list[str] = []
+        body: Any = block
+        # Each label nests one level: {"file": {"to-disk": {...body...}}}.
+        while isinstance(body, dict) and _BLOCK_MARK not in body and len(body) == 1:
+            label, body = next(iter(body.items()))
+            labels.append(unquote_label(str(label)))
+        if len(labels) != 2 or not isinstance(body, dict):
+            raise ConfigError(f"audit: each block takes a type and a path, as in {example}")
+        kind, path = labels
+        where = f'audit "{kind}" "{path}"'
+        if kind not in DEVICE_TYPES:
+            raise ConfigError(f'{where}: unknown audit device type; use audit "file"')
+        if not path.strip("/"):
+            raise ConfigError(f"{where}: the path label must not be empty")
+        body = {k: v for k, v in body.items() if k not in _HCL_META}
+        _warn_unused(body, _AUDIT_KEYS, where, warnings)
+        options = _audit_options(body.get("options"), where, base_dir)
+        try:
+            FileOptions.parse(options, from_config=True)
+        except VaultError as exc:
+            raise ConfigError(f"{where}: {'; '.join(exc.errors)}") from None
+        description = _string(body, "description", f"{where}: description") or ""
+        if any(d.path.strip("/") == path.strip("/") for d in found):
+            raise ConfigError(f"two audit devices with same path ({path}) exist in config")
+        found.append(DeclaredDevice(kind, path, description, options))
+    return tuple(found)
+
+
+def _audit_options(raw: Any, where: str, base_dir: Path) -> dict[str, str]:
+    """The `options` block or map as strings; a relative file_path is resolved."""
+    if isinstance(raw, list) and len(raw) == 1:
+        raw = raw[0]  # written as a block: options { ... }
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{where}: options is required, as in options {{ file_path = "..." }}')
+    options: dict[str, str] = {}
+    for key, value in raw.items():
+        if key in _HCL_META:
+            continue
+        value = _scalar(value, f"{where}: options.{key}")
+        if isinstance(value, bool):
+            options[key] = "true" if value else "false"
+        elif isinstance(value, str | int):
+            options[key] = str(value)
+        else:
+            raise ConfigError(f"{where}: options.{key} must be a string")
+    path = options.get("file_path")
+    if path and path.lower() not in (STDOUT, DISCARD):
+        options["file_path"] = str(base_dir / path)
+    return options
 
 
 def _warn_unused(body: Mapping[str, Any], known: set[str], where: str, warnings: list[str]) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mount.acl import ACL, ROOT_ACL, capability_of
+from mount.audit.broker import AuditBroker
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
 from mount.policy_store import PolicyStore
@@ -55,12 +56,14 @@ class Core:
         tokens: TokenStore,
         leases: LeaseManager,
         policies: PolicyStore,
+        audit: AuditBroker,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
         self.tokens = tokens
         self.leases = leases
         self.policies = policies
+        self.audit = audit
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""
@@ -117,23 +120,39 @@ class Core:
         return acl
 
     async def handle(self, api: ApiRequest) -> Response | None:
-        """Serve one API request end to end; raises VaultError for the client."""
-        entry, rest = self.mounts.match(api.path)
-        token = await self.authenticate(api, entry, rest)
-        acl = ROOT_ACL
-        used_up = False
-        if token is not None and not api.path.startswith(_OPTIONAL_TOKEN):
-            acl = await self.authorize(api, entry, rest, token)
-            if token.num_uses > 0:
-                token, used_up = await self.tokens.use(token)
+        """Serve one API request end to end; raises VaultError for the client.
+
+        The audit trail records the request before anything is done for it and the
+        response before the client sees it; if no audit device can, the request fails.
+        A request its token's policies deny is recorded as refused, as in Vault.
+        """
+        trail = self.audit.trail(api)
         try:
-            return await self._dispatch(api, entry, rest, token, acl)
+            entry, rest = self.mounts.match(api.path)
+            token = await self.authenticate(api, entry, rest)
+            acl = ROOT_ACL
+            if token is not None and not api.path.startswith(_OPTIONAL_TOKEN):
+                acl = await self.authorize(api, entry, rest, token)
+        except Exception as exc:
+            await trail.refused(exc)
+            raise
+        await trail.request(entry, token)
+        used_up = False
+        try:
+            if token is not None and token.num_uses > 0:
+                token, used_up = await self.tokens.use(token)
+            response = await self._serve(api, entry, rest, token, acl)
+        except Exception as exc:
+            await trail.response(None, exc)
+            raise
         finally:
             if used_up and token is not None:
                 # The last use is served, then the token ends, as in Vault.
                 await self.tokens.revoke_entry(token)
+        await trail.response(response)
+        return response
 
-    async def _dispatch(
+    async def _serve(
         self,
         api: ApiRequest,
         entry: MountEntry,

@@ -35,6 +35,8 @@ class ApiRequest:
     token: str
     query: dict[str, str] = field(default_factory=dict)
     remote: str = ""
+    # The envelope's request_id, known from the start so the audit log can carry it.
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 def token_of(request: web.Request) -> str:

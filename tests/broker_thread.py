@@ -18,6 +18,7 @@ from mount.app import (
     create_app,
     ensure_root_token,
 )
+from mount.audit.device import DeclaredDevice
 from mount.barrier import Barrier
 from mount.core import Core, CoreSettings
 from mount.storage import TinyDBStore
@@ -34,6 +35,7 @@ class BrokerThread:
     revoke_backoff_base: float = 0.2
     max_revoke_attempts: int = 6
     seal_key: bytes = b"k" * 32
+    audit_devices: tuple[DeclaredDevice, ...] = ()
     port: int = 0
     core: Core | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -81,6 +83,7 @@ class BrokerThread:
                     engines=[EngineMount("entra/", "entra", plugin.factory)],
                     revoke_backoff_base=self.revoke_backoff_base,
                     max_revoke_attempts=self.max_revoke_attempts,
+                    audit_devices=self.audit_devices,
                 )
             )
             await ensure_root_token(self.core, ROOT_TOKEN)

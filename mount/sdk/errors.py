@@ -1,6 +1,7 @@
 """The typed errors a backend may raise; the mount maps each to Vault's status and body.
 
     VaultError (500)
+    ├── AuditFailedError (500, no enabled audit device could record the request)
     ├── InvalidRequestError (400)
     ├── PermissionDeniedError (403)
     ├── NotFoundError (404)
@@ -16,6 +17,7 @@ Messages are shown to API clients: they say what to fix and never hold a secret.
 from __future__ import annotations
 
 __all__ = [
+    "AuditFailedError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -56,6 +58,10 @@ class VaultError(Exception):
         if self._errors is not None:
             return list(self._errors)
         return [self.message] if self.message else []
+
+
+class AuditFailedError(VaultError):
+    """No enabled audit device could record the request: it is refused, not served."""
 
 
 class InvalidRequestError(VaultError):

@@ -189,9 +189,37 @@ def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_
     assert new_root and new_root.group(1) != root
 
 
+def test_an_audit_stanza_records_from_the_first_request(servers, tmp_path):
+    port = _free_port()
+    config = _write_config(tmp_path, port)
+    config.write_text(
+        config.read_text() + 'audit "file" "to-disk" {\n  options {\n'
+        '    file_path = "logs/audit.log"\n  }\n}\n'
+    )
+    server = Server(["server", "--config", str(config)])
+    servers.append(server)
+    root = server.wait_for(r"Root Token: (\S+)").group(1)
+    lookup = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    assert lookup.returncode == 0, lookup.stderr
+    assert server.stop() == 0
+    log = tmp_path / "logs" / "audit.log"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["type"], e["request"]["path"]) for e in lines] == [
+        ("request", "auth/token/lookup-self"),
+        ("response", "auth/token/lookup-self"),
+    ]
+    assert log.stat().st_mode & 0o777 == 0o600 and root.encode() not in log.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("config_text", "message"),
     [
+        (
+            'listener "tcp" {\n  address = "127.0.0.1:1"\n  tls_disable = true\n}\n'
+            'storage "tinydb" { path = "b.json" }\n'
+            'audit "file" "a" {\n  options {\n    log_raw = "true"\n  }\n}\n',
+            'audit "file" "a": file_path is required; log_raw is not supported',
+        ),
         (
             'listener "tcp" {\n  address = "127.0.0.1:1"\n}\n'
             'storage "tinydb" { path = "b.json" }\n',

@@ -358,3 +358,56 @@ def test_lease_quota_and_request_size_keys():
     assert config.listener.max_request_size == 65536
     assert (config.max_leases_per_role, config.max_leases_per_mount) == (10, 100)
     assert parse(MINIMAL)[0].listener.max_request_size == 1024 * 1024
+
+
+def test_audit_stanzas_in_file_order_with_relative_paths_resolved():
+    config, warnings = parse(
+        MINIMAL
+        + """
+audit "file" "to-disk" {
+  description = "on disk"
+  options {
+    file_path     = "audit/audit.log"
+    hmac_accessor = false
+    prefix        = "AUDIT "
+  }
+  bogus = 1
+}
+audit "file" "to-stdout" {
+  options = { file_path = "stdout" }
+}
+"""
+    )
+    assert [(d.type, d.path, d.description) for d in config.audit] == [
+        ("file", "to-disk", "on disk"),
+        ("file", "to-stdout", ""),
+    ]
+    assert config.audit[0].options == {
+        "file_path": "/etc/entra-broker/audit/audit.log",
+        "hmac_accessor": "false",
+        "prefix": "AUDIT ",
+    }
+    assert config.audit[1].options == {"file_path": "stdout"}
+    assert warnings == ['audit "file" "to-disk": bogus is ignored']
+    assert parse(MINIMAL)[0].audit == ()
+
+
+@pytest.mark.parametrize(
+    ("stanza", "message"),
+    [
+        ('audit "file" { options { file_path = "a" } }', "audit: each block takes a type and"),
+        ('audit "socket" "s" { options { file_path = "a" } }', 'audit "socket" "s": unknown'),
+        ('audit "file" "f" { description = "d" }', 'audit "file" "f": options is required'),
+        ('audit "file" "f" { options { mode = "0600" } }', 'audit "file" "f": file_path is'),
+        ('audit "file" "f" { options { file_path = "a"\n log_raw = true } }', "log_raw is not"),
+        (
+            'audit "file" "f" { options { file_path = "a" } }\n'
+            'audit "file" "f/" { options { file_path = "b" } }',
+            "two audit devices with same path (f/) exist in config",
+        ),
+    ],
+)
+def test_audit_stanza_errors(stanza, message):
+    with pytest.raises(ConfigError) as caught:
+        parse(MINIMAL + stanza)
+    assert message in str(caught.value)
