@@ -8,6 +8,7 @@ from typing import Any
 
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
+from mount.login import issue_login_token
 from mount.router import MountEntry, MountTable
 from mount.sdk.errors import PermissionDeniedError, UnsupportedOperationError, VaultError
 from mount.sdk.framework import SecretType
@@ -72,7 +73,7 @@ class Core:
             return await self.tokens.lookup(api.token)
         if not api.token:
             raise PermissionDeniedError()
-        return await self.tokens.require(api.token)
+        return await self.tokens.require(api.token, remote=api.remote)
 
     async def handle(self, api: ApiRequest) -> Response | None:
         """Serve one API request end to end; raises VaultError for the client."""
@@ -85,6 +86,7 @@ class Core:
             storage=entry.storage,
             mount_point=entry.path,
             identity=token.accessor if token else "",
+            remote_address=api.remote,
             context={"token": token, "token_id": api.token, "api": api, "core": self},
         )
         if api.method == "HEAD" and api.path.rstrip("/") != "sys/health":
@@ -92,6 +94,15 @@ class Core:
         response = await entry.backend.handle(request)
         if response is not None and response.secret is not None:
             response = await self._register(entry, api.path, response, token)
+        if response is not None and response.login is not None:
+            response = await issue_login_token(
+                self.tokens,
+                response,
+                mount_path=entry.path,
+                request_path=api.path,
+                mount_default=entry.default_lease_ttl or self.settings.default_lease_ttl,
+                mount_max=entry.max_lease_ttl or self.settings.max_lease_ttl,
+            )
         return response
 
     async def _register(

@@ -6,6 +6,7 @@
     ├── NotFoundError (404)
     │   └── UnsupportedPathError (404, "unsupported path")
     ├── UnsupportedOperationError (405)
+    ├── ConflictError (409)
     ├── RateLimitedError (429, carries retry_after)
     ├── UpstreamError (502, carries retryable / may_have_applied)
     └── UnavailableError (503)
@@ -16,6 +17,7 @@ Messages are shown to API clients: they say what to fix and never hold a secret.
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -87,6 +89,12 @@ class UnsupportedOperationError(VaultError):
 
     def __init__(self) -> None:
         super().__init__(multierror("unsupported operation"))
+
+
+class ConflictError(VaultError):
+    """The request clashes with what exists (a mount path already in use)."""
+
+    status = 409
 
 
 class RateLimitedError(VaultError):
