@@ -11,6 +11,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from mount.auth_methods import AuthMethods
 from mount.core import Core, CoreSettings
 from mount.errors import error_middleware
 from mount.expiry import ExpiryWorker
@@ -19,6 +20,7 @@ from mount.leases import LeaseManager, LeaseSettings
 from mount.list_method import enable_list_method
 from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
+from mount.path_sys_auth import paths as sys_auth_paths
 from mount.path_sys_leases import paths as lease_paths
 from mount.router import MountEntry, MountTable
 from mount.sdk.framework import Backend, SpecialPaths
@@ -95,6 +97,13 @@ async def build_core(options: BrokerOptions) -> Core:
         ),
     )
     core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)
+    auth_methods = AuthMethods(
+        store,
+        mounts,
+        tokens,
+        default_lease_ttl=settings.default_lease_ttl,
+        max_lease_ttl=settings.max_lease_ttl,
+    )
 
     async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
         # A mount keeps its uuid and accessor across restarts; they are stored once.
@@ -119,7 +128,7 @@ async def build_core(options: BrokerOptions) -> Core:
         "sys/",
         "system",
         Backend(
-            sys_paths(core) + lease_paths(core),
+            sys_paths(core) + lease_paths(core) + sys_auth_paths(auth_methods),
             type_name="system",
             # Reachable without a token, as in Vault.
             special_paths=SpecialPaths(unauthenticated=("health", "seal-status", "leader")),
@@ -145,6 +154,8 @@ async def build_core(options: BrokerOptions) -> Core:
             )
         )
         await add(engine.path, engine.type, backend, "secret", engine.description)
+    restored = await auth_methods.restore()
+    logger.info("auth methods restored count=%d", restored)
     loaded = await leases.load()
     logger.info("leases restored count=%d", len(loaded))
     return core
