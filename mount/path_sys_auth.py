@@ -20,9 +20,7 @@ FIELDS: dict[str, Field] = {
         FieldType.STRING, "Where to mount the method, under auth/: approle gives auth/approle/."
     ),
     "type": Field(FieldType.STRING, "The auth method's type; `approle` is the one available."),
-    "description": Field(
-        FieldType.STRING, "A note for operators, shown by `bao auth list`.", default=""
-    ),
+    "description": Field(FieldType.STRING, "A note for operators, shown by `bao auth list`."),
     "config": Field(
         FieldType.MAP,
         "Mount settings: default_lease_ttl and max_lease_ttl of its tokens (durations; "

@@ -82,6 +82,8 @@ class AppRoleBackend(Backend):
     # -- roles ------------------------------------------------------------------------
 
     async def load_role(self, storage: Storage, name: str) -> Role | None:
+        if not valid_key_part(name):
+            return None  # no role can have such a name (role_write refuses it)
         raw = await storage.get(ROLE_PREFIX + name.lower())
         return None if raw is None else Role.from_storage(raw)
 
@@ -155,7 +157,9 @@ class AppRoleBackend(Backend):
 
     async def by_accessor(self, storage: Storage, role: Role, accessor: str) -> str | None:
         """The HMAC of the secret id an accessor names, if it belongs to `role`."""
-        raw = await storage.get(ACCESSOR_PREFIX + accessor) if accessor else None
+        if not valid_key_part(accessor):
+            return None
+        raw = await storage.get(ACCESSOR_PREFIX + accessor)
         if not isinstance(raw, dict) or raw.get("role") != role.name:
             return None
         digest = raw.get("secret_id_hmac")
@@ -203,6 +207,11 @@ class AppRoleBackend(Backend):
         if removed:
             logger.info("approle tidy removed=%d mount=%s", removed, self.conf.mount_point)
         return removed
+
+
+def valid_key_part(text: str) -> bool:
+    """Whether `text` can be one segment of a storage key (the store refuses `..`)."""
+    return bool(text) and ".." not in text and "/" not in text
 
 
 async def write_batch(storage: Storage, items: Mapping[str, Any | None]) -> None:

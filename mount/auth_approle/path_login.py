@@ -45,7 +45,6 @@ def paths(b: AppRoleBackend) -> list[Path]:
                 "secret_id": Field(
                     FieldType.STRING,
                     "A secret id of the role; required when the role has bind_secret_id.",
-                    default="",
                     sensitive=True,
                 ),
             },

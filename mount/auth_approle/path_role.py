@@ -295,6 +295,8 @@ async def role_write(b: AppRoleBackend, req: Request, d: FieldData) -> Response 
     name = str(d.get("role_name")).lower()
     if len(name.encode()) > MAX_NAME_BYTES:
         raise InvalidRequestError(f"role_name is longer than maximum of {MAX_NAME_BYTES} bytes")
+    if ".." in name:
+        raise InvalidRequestError('role_name must not contain ".."')
     problems: list[str] = []
     warnings: list[str] = []
     async with b.role_lock:

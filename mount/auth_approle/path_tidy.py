@@ -14,7 +14,7 @@ __all__ = ["paths"]
 
 TIDY_STARTED = (
     "Tidy operation successfully started. Any information from the operation will be "
-    "printed to OpenBao's server logs."
+    "printed to entra-broker's server logs."
 )
 
 
