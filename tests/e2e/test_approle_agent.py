@@ -11,6 +11,7 @@ from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import ALICE, Api, Bao, Setup, Tenant, table
 from tests.e2e.test_agent import _run_agent
 from tests.e2e.test_cli import api_error, ok
+from tests.waiting import wait_until_sync
 
 AGENT_POLICY = 'path "entra/creds/*" { capabilities = ["read"] }'
 
@@ -96,7 +97,8 @@ def test_agent_logs_in_with_approle_and_renders_entra_creds(
         policy.status_code == 404 and "unsupported path" in policy.text
     ), policy.text
     assert api.request("POST", "sys/auth/approle", json={"type": "approle"}).status_code == 204
-    role = {"token_policies": "entra-read", "token_ttl": "30s", "token_max_ttl": "10m"}
+    # Short token lifetimes, so the agent must renew and then log in again.
+    role = {"token_policies": "entra-read", "token_ttl": "2s", "token_max_ttl": "4s"}
     assert api.request("POST", "auth/approle/role/agent", json=role).status_code == 204
     role_id = api.request("GET", "auth/approle/role/agent/role-id").json()["data"]["role_id"]
     secret_id = api.request("POST", "auth/approle/role/agent/secret-id").json()["data"]["secret_id"]
@@ -114,8 +116,14 @@ def test_agent_logs_in_with_approle_and_renders_entra_creds(
         time.sleep(0.1)
     assert tenant.signs_in(ALICE, rendered.read_text())
 
-    token = (workdir / "sink").read_text().strip()
+    sink = workdir / "sink"
+    token = sink.read_text().strip()
     looked_up = api.request("GET", "auth/token/lookup-self", token=token).json()["data"]
     assert looked_up["path"] == "auth/approle/login"
     assert looked_up["meta"] == {"role_name": "agent"}
     assert looked_up["policies"] == ["default", "entra-read"]
+
+    # At token_max_ttl the agent logs in again with the secret id it kept.
+    wait_until_sync(lambda: sink.read_text().strip() not in ("", token), timeout=20, interval=0.1)
+    fresh = api.request("GET", "auth/token/lookup-self", token=sink.read_text().strip())
+    assert fresh.status_code == 200 and fresh.json()["data"]["path"] == "auth/approle/login"
