@@ -13,6 +13,7 @@ from aiohttp import web
 
 from mount.audit.broker import AuditBroker
 from mount.audit.device import DeclaredDevice
+from mount.auth_methods import AuthMethods
 from mount.core import Core, CoreSettings
 from mount.errors import error_middleware
 from mount.expiry import ExpiryWorker
@@ -23,6 +24,7 @@ from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
 from mount.path_sys_audit import SUDO_PATHS as AUDIT_SUDO_PATHS
 from mount.path_sys_audit import paths as audit_paths
+from mount.path_sys_auth import paths as sys_auth_paths
 from mount.path_sys_leases import paths as lease_paths
 from mount.path_sys_policy import paths as policy_paths
 from mount.policy_store import PolicyStore
@@ -145,6 +147,13 @@ async def build_core(options: BrokerOptions) -> Core:
         await leases.revoke_by_token(entry.accessor)
 
     tokens.on_revoke.append(revoke_leases_of)
+    auth_methods = AuthMethods(
+        store,
+        mounts,
+        tokens,
+        default_lease_ttl=settings.default_lease_ttl,
+        max_lease_ttl=settings.max_lease_ttl,
+    )
 
     async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
         # A mount keeps its uuid and accessor across restarts; they are stored once.
@@ -169,7 +178,11 @@ async def build_core(options: BrokerOptions) -> Core:
         "sys/",
         "system",
         Backend(
-            sys_paths(core) + lease_paths(core) + policy_paths(core) + audit_paths(audit),
+            sys_paths(core)
+            + lease_paths(core)
+            + policy_paths(core)
+            + audit_paths(audit)
+            + sys_auth_paths(auth_methods),
             type_name="system",
             special_paths=SpecialPaths(
                 # Reachable without a token, as in Vault.
@@ -213,6 +226,8 @@ async def build_core(options: BrokerOptions) -> Core:
             )
         )
         await add(engine.path, engine.type, backend, "secret", engine.description)
+    restored = await auth_methods.restore()
+    logger.info("auth methods restored count=%d", restored)
     loaded = await leases.load()
     logger.info("leases restored count=%d tokens=%d", len(loaded), await tokens.load())
     return core

@@ -10,6 +10,7 @@ from mount.acl import ACL, ROOT_ACL, capability_of
 from mount.audit.broker import AuditBroker
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
+from mount.login import issue_login_token
 from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
 from mount.sdk.errors import (
@@ -84,7 +85,7 @@ class Core:
             return await self.tokens.lookup(api.token)
         if not api.token:
             raise PermissionDeniedError()
-        return await self.tokens.require(api.token)
+        return await self.tokens.require(api.token, remote=api.remote)
 
     async def authorize(
         self, api: ApiRequest, entry: MountEntry, rest: str, token: TokenEntry
@@ -167,6 +168,7 @@ class Core:
             storage=entry.storage,
             mount_point=entry.path,
             identity=token.accessor if token else "",
+            remote_address=api.remote,
             context={
                 "token": token,
                 "token_id": api.token,
@@ -180,6 +182,15 @@ class Core:
         response = await entry.backend.handle(request)
         if response is not None and response.secret is not None:
             response = await self._register(entry, api.path, response, token)
+        if response is not None and response.login is not None:
+            response = await issue_login_token(
+                self.tokens,
+                response,
+                mount_path=entry.path,
+                request_path=api.path,
+                mount_default=entry.default_lease_ttl or self.settings.default_lease_ttl,
+                mount_max=entry.max_lease_ttl or self.settings.max_lease_ttl,
+            )
         return response
 
     async def _register(

@@ -71,6 +71,10 @@ class MountTable:
     def get(self, path: str) -> MountEntry | None:
         return self._mounts.get(path)
 
+    def remove(self, path: str) -> MountEntry | None:
+        """Unmount `path`; returns the entry that was there, if any."""
+        return self._mounts.pop(path, None)
+
     def entries(self) -> list[MountEntry]:
         return list(self._mounts.values())
 

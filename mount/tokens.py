@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from mount.sdk.cidrs import address_in
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, multierror
 from mount.sdk.logical import BatchStorage
 
@@ -65,6 +66,10 @@ class TokenEntry:
     parent_accessor: str = ""
     meta: dict[str, str] | None = None
     period: int = 0
+    # Renewals stop at creation + max_ttl (a login role's token_max_ttl); 0: system max.
+    max_ttl: int = 0
+    # CIDR blocks the token may be used from (Vault's token_bound_cidrs); empty: anywhere.
+    bound_cidrs: tuple[str, ...] = ()
 
     @property
     def is_root(self) -> bool:
@@ -73,13 +78,19 @@ class TokenEntry:
     def to_storage(self) -> dict[str, Any]:
         data = asdict(self)
         data["policies"] = list(self.policies)
+        data["bound_cidrs"] = list(self.bound_cidrs)
         return data
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> TokenEntry:
         values = dict(data)
         values["policies"] = tuple(values.get("policies", ()))
+        values["bound_cidrs"] = tuple(values.get("bound_cidrs", ()))
         return cls(**values)
+
+    def allows_address(self, remote: str) -> bool:
+        """Whether a request from `remote` may use the token (its bound CIDRs, if any)."""
+        return not self.bound_cidrs or address_in(self.bound_cidrs, remote)
 
     def ttl_left(self, now: float) -> int:
         if self.expire_time is None:
@@ -155,6 +166,9 @@ class TokenStore:
         num_uses: int = 0,
         meta: dict[str, str] | None = None,
         period: int = 0,
+        path: str = "auth/token/create",
+        max_ttl: int = 0,
+        bound_cidrs: tuple[str, ...] = (),
     ) -> tuple[str, TokenEntry]:
         """Make a token; returns the token text (shown once) and its record."""
         token = token_id or f"s.{random_id()}"
@@ -180,6 +194,9 @@ class TokenStore:
             parent_accessor="" if parent is None or orphan else parent.accessor,
             meta=meta,
             period=period,
+            path=path,
+            max_ttl=max_ttl,
+            bound_cidrs=tuple(bound_cidrs),
         )
         if await self._storage.get(ID_PREFIX + entry.token_hash) is not None:
             raise InvalidRequestError("cannot create a token with an id that is already in use")
@@ -260,9 +277,10 @@ class TokenStore:
             return None
         return entry
 
-    async def require(self, token: str) -> TokenEntry:
+    async def require(self, token: str, *, remote: str = "") -> TokenEntry:
+        """The live record for a token used from `remote`; 403 if unknown or out of its CIDRs."""
         entry = await self.lookup(token)
-        if entry is None:
+        if entry is None or not entry.allows_address(remote):
             raise PermissionDeniedError()
         return entry
 
@@ -279,7 +297,8 @@ class TokenStore:
             raise InvalidRequestError("lease is not renewable")
         now = time.time()
         ttl = increment if increment > 0 else (entry.period or entry.creation_ttl)
-        max_ttl = entry.explicit_max_ttl or self._max_ttl
+        caps = (entry.explicit_max_ttl, entry.max_ttl, self._max_ttl)
+        max_ttl = min((t for t in caps if t > 0), default=self._max_ttl)
         limit = int(entry.creation_time) + max_ttl - int(now)
         if limit <= 0:
             raise InvalidRequestError("past the max TTL, cannot renew")
@@ -326,6 +345,19 @@ class TokenStore:
 
     async def accessors(self) -> list[str]:
         return await self._storage.list(ACCESSOR_PREFIX)
+
+    async def revoke_by_path(self, prefix: str) -> int:
+        """Revoke every token created at a path under `prefix` (a disabled auth mount's)."""
+        revoked = 0
+        for digest in await self._storage.list(ID_PREFIX):
+            raw = await self._storage.get(ID_PREFIX + digest)
+            if raw is None:
+                continue
+            entry = TokenEntry.from_storage(raw)
+            if entry.path.startswith(prefix):
+                await self.revoke_entry(entry)
+                revoked += 1
+        return revoked
 
     async def root_created(self) -> bool:
         """Whether a root token was ever generated for this storage (it is shown once)."""

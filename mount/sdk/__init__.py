@@ -2,6 +2,7 @@
 
 from mount.sdk.durations import DurationError, format_duration, parse_duration
 from mount.sdk.errors import (
+    ConflictError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -16,6 +17,7 @@ from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, Secr
 from mount.sdk.logical import (
     BackendConfig,
     IssueFn,
+    LoginSpec,
     Operation,
     Request,
     Response,
@@ -28,12 +30,14 @@ from mount.sdk.logical import (
 __all__ = [
     "Backend",
     "BackendConfig",
+    "ConflictError",
     "DurationError",
     "Field",
     "FieldData",
     "FieldType",
     "InvalidRequestError",
     "IssueFn",
+    "LoginSpec",
     "NotFoundError",
     "Operation",
     "Path",

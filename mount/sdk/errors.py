@@ -7,6 +7,7 @@
     ├── NotFoundError (404)
     │   └── UnsupportedPathError (404, "unsupported path")
     ├── UnsupportedOperationError (405)
+    ├── ConflictError (409)
     ├── RateLimitedError (429, carries retry_after)
     ├── UpstreamError (502, carries retryable / may_have_applied)
     └── UnavailableError (503)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuditFailedError",
+    "ConflictError",
     "InvalidRequestError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -93,6 +95,12 @@ class UnsupportedOperationError(VaultError):
 
     def __init__(self) -> None:
         super().__init__(multierror("unsupported operation"))
+
+
+class ConflictError(VaultError):
+    """The request clashes with what exists (a mount path already in use)."""
+
+    status = 409
 
 
 class RateLimitedError(VaultError):

@@ -303,6 +303,7 @@ class Backend:
             storage=request.storage,
             mount_point=request.mount_point,
             identity=request.identity,
+            remote_address=request.remote_address,
             context=request.context,
         )
         response = await handler(real, data)

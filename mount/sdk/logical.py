@@ -13,6 +13,7 @@ __all__ = [
     "BackendConfig",
     "BatchStorage",
     "IssueFn",
+    "LoginSpec",
     "Operation",
     "Request",
     "Response",
@@ -69,11 +70,34 @@ class Request:
     storage: Storage
     mount_point: str = ""
     identity: str = ""
+    # The client's IP address, from the connection itself (never a forwarded header).
+    remote_address: str = ""
     # Mount-internal extras (the client token's record, the HTTP query); backends ignore it.
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
 IssueFn = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSpec:
+    """A login an auth method accepted: what the token it earns may do (Vault's logical.Auth).
+
+    The mount, not the backend, mints the token: it adds the `default` policy (unless
+    `no_default_policy`), caps the TTLs by the mount's and the system's max, and refuses
+    `root`. A zero `ttl` or `max_ttl` means the mount's default or max.
+    """
+
+    policies: tuple[str, ...]
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    ttl: timedelta = timedelta(0)
+    max_ttl: timedelta = timedelta(0)
+    explicit_max_ttl: timedelta = timedelta(0)
+    period: timedelta = timedelta(0)
+    num_uses: int = 0
+    # CIDR blocks the token may be used from; empty means anywhere.
+    bound_cidrs: tuple[str, ...] = ()
+    no_default_policy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +150,8 @@ class Response:
     warnings: list[str] = field(default_factory=list)
     secret: SecretSpec | None = None
     issue: IssueFn | None = None
+    # Set by auth methods' login paths: the mount mints a token and fills `auth`.
+    login: LoginSpec | None = None
     # Envelope overrides used by the mount's own system paths (renew, token auth).
     status: int = 200
     lease_id: str = ""

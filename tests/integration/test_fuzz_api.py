@@ -755,6 +755,8 @@ async def _broker(aiohttp_client, known: list[str], extras: list[str]) -> tuple[
         BrokerOptions(store=store, engines=[EngineMount("entra/", "entra", plugin.factory)])
     )
     await ensure_root_token(core, ROOT)
+    # Auth methods are mounted on demand: enable AppRole so its paths are fuzzed too.
+    await core.handle_internal(Operation.UPDATE, "sys/auth/approle", {"type": "approle"}, ROOT)
     # TestServer drops its constructor's runner options; start_server passes them on.
     server = TestServer(create_app(core))
     await server.start_server(**HTTP_PARSER_LIMITS)

@@ -8,6 +8,7 @@ import pytest
 
 import plugin
 from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.sdk.logical import Operation
 from mount.storage import MemoryStore
 
 ROOT = "root"
@@ -26,6 +27,7 @@ async def setup(aiohttp_client):
         BrokerOptions(store=MemoryStore(), engines=[EngineMount("entra/", "entra", plugin.factory)])
     )
     await ensure_root_token(core, ROOT)
+    await core.handle_internal(Operation.UPDATE, "sys/auth/approle", {"type": "approle"}, ROOT)
     return core, await aiohttp_client(create_app(core))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from mount import config
 from mount.__main__ import build_parser, entra_engine
-from mount.app import BrokerOptions, build_core
+from mount.app import BrokerOptions, build_core, ensure_root_token
 from mount.barrier import KEY_ENV
 from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath
@@ -44,6 +44,9 @@ VERBS = {
 
 async def _mounted_paths() -> list[tuple[str, ApiPath]]:
     core = await build_core(BrokerOptions(store=MemoryStore(), engines=[entra_engine()]))
+    # Auth methods are mounted on demand; enable each kind so its paths are checked too.
+    await ensure_root_token(core, "root")
+    await core.handle_internal(Operation.UPDATE, "sys/auth/approle", {"type": "approle"}, "root")
     found = [(entry.path, spec) for entry in core.mounts.entries() for spec in entry.backend.paths]
     for entry in core.mounts.entries():
         await entry.backend.close()
@@ -166,7 +169,7 @@ def test_every_path_has_help_and_every_field_a_description():
 
 def test_the_entra_engine_and_the_builtin_mounts_are_all_there():
     mounts = {mount for mount, _ in MOUNTED}
-    assert mounts == {"entra/", "sys/", "auth/token/"}
+    assert mounts == {"entra/", "sys/", "auth/token/", "auth/approle/"}
     names = {doc_path(mount, spec.pattern) for mount, spec in MOUNTED}
     assert {"entra/config", "entra/roles/<name>", "entra/creds/<name>"} <= names
 

@@ -45,3 +45,16 @@ def test_only_the_composition_root_imports_plugin():
         if any(n == "plugin" or n.startswith("plugin.") for n in _imports(path))
     ]
     assert importers == ["mount/__main__.py"]
+
+
+def test_the_approle_method_imports_only_the_sdk_and_itself():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n
+            for n in _imports(path)
+            if (n == "mount" or n.startswith("mount."))
+            and not n.startswith(("mount.sdk", "mount.auth_approle"))
+        )
+        for path in (ROOT / "mount" / "auth_approle").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
