@@ -95,7 +95,7 @@ class PathRule:
         `*`, to one with fewer `+` segments, to a longer one, then lexically.
         """
         wildcards = [i for i, c in enumerate(self.pattern) if c == "*"]
-        plus = [m.start() for m in re.finditer(r"(?:^|/)\+(?:/|$)", self.pattern)]
+        plus = [m.start() for m in re.finditer(r"(?<![^/])\+(?=/|$)", self.pattern)]
         first = min([*wildcards, *plus], default=len(self.pattern) + 1)
         return (first, not self.is_glob, -len(plus), len(self.pattern), self.pattern)
 
