@@ -15,14 +15,18 @@ from mount.core import Core, CoreSettings
 from mount.errors import error_middleware
 from mount.expiry import ExpiryWorker
 from mount.http import parse_request, render
+from mount.http_metrics import request_metrics_middleware
 from mount.leases import LeaseManager, LeaseSettings
 from mount.list_method import enable_list_method
+from mount.metrics import BrokerMetrics, LeaseGauges
 from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
 from mount.path_sys_leases import paths as lease_paths
+from mount.path_sys_metrics import paths as metrics_paths
 from mount.router import MountEntry, MountTable
 from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
+from mount.sdk.telemetry import CREDS_ISSUED
 from mount.tokens import TokenStore
 
 __all__ = [
@@ -105,6 +109,7 @@ async def build_core(options: BrokerOptions) -> Core:
     mounts = MountTable()
     tokens = TokenStore(store.view("sys/"), max_ttl=settings.max_lease_ttl)
     core: Core
+    metrics = BrokerMetrics()
     leases = LeaseManager(
         store.view("sys/"),
         lambda mount, kind: core.resolve_secret(mount, kind),
@@ -118,8 +123,10 @@ async def build_core(options: BrokerOptions) -> Core:
             max_leases_per_role=settings.max_leases_per_role,
             max_leases_per_mount=settings.max_leases_per_mount,
         ),
+        metrics=metrics,
     )
-    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases)
+    metrics.add_gauge_source(LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED)))
+    core = Core(settings=settings, mounts=mounts, tokens=tokens, leases=leases, metrics=metrics)
 
     async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
         # A mount keeps its uuid and accessor across restarts; they are stored once.
@@ -144,7 +151,7 @@ async def build_core(options: BrokerOptions) -> Core:
         "sys/",
         "system",
         Backend(
-            sys_paths(core) + lease_paths(core),
+            sys_paths(core) + lease_paths(core) + metrics_paths(core),
             type_name="system",
             # Reachable without a token, as in Vault.
             special_paths=SpecialPaths(unauthenticated=("health", "seal-status", "leader")),
@@ -167,6 +174,7 @@ async def build_core(options: BrokerOptions) -> Core:
                 default_lease_ttl=timedelta(seconds=settings.default_lease_ttl),
                 max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
                 mount_point=engine.path,
+                metrics=metrics,
             )
         )
         await add(engine.path, engine.type, backend, "secret", engine.description)
@@ -194,7 +202,11 @@ async def ensure_root_token(core: Core, token_id: str | None = None) -> str | No
 def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
     """The HTTP application around a built core; its cleanup context runs the expiry worker."""
     enable_list_method()
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_body_bytes)
+    app = web.Application(
+        # The request counter is outermost: it sees the status error_middleware chose.
+        middlewares=[request_metrics_middleware(core.metrics), error_middleware],
+        client_max_size=max_body_bytes,
+    )
     app[CORE_KEY] = core
 
     async def api(request: web.Request) -> web.StreamResponse:

@@ -8,6 +8,7 @@ from typing import Any
 
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
+from mount.metrics import BrokerMetrics
 from mount.router import MountEntry, MountTable
 from mount.sdk.errors import PermissionDeniedError, UnsupportedOperationError, VaultError
 from mount.sdk.framework import SecretType
@@ -47,11 +48,13 @@ class Core:
         mounts: MountTable,
         tokens: TokenStore,
         leases: LeaseManager,
+        metrics: BrokerMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
         self.tokens = tokens
         self.leases = leases
+        self.metrics = metrics or BrokerMetrics()
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""

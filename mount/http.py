@@ -198,6 +198,9 @@ def render(response: Response | None, *, request_id: str | None = None) -> web.R
         )
     if response.raw is not None:
         return _json(response.raw, response.status, response.headers)
+    if response.raw_body is not None:
+        headers = {**_HEADERS, "Content-Type": response.content_type, **response.headers}
+        return web.Response(body=response.raw_body, status=response.status, headers=headers)
     envelope: dict[str, Any] = {}
     if response.data_at_top_level and response.data:
         envelope.update(response.data)

@@ -24,6 +24,7 @@ from mount.sdk.logical import (
     SecretTTL,
     Storage,
 )
+from mount.sdk.telemetry import MetricsSink, NullSink
 
 __all__ = [
     "Backend",
@@ -34,7 +35,9 @@ __all__ = [
     "FieldType",
     "InvalidRequestError",
     "IssueFn",
+    "MetricsSink",
     "NotFoundError",
+    "NullSink",
     "Operation",
     "Path",
     "PermissionDeniedError",
