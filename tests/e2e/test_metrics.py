@@ -60,7 +60,7 @@ def test_metrics_count_a_whole_scenario_exactly(
     configured.role("carol", ttl="1h")
     before = scrape(api)
 
-    bob = configured.creds("bob")  # expires by itself while the rest runs
+    configured.creds("bob")  # expires by itself while the rest runs
     alice = configured.creds("alice")
     renewed = api.request("PUT", "sys/leases/renew", json={"lease_id": alice["lease_id"]})
     assert renewed.status_code == 200, renewed.text

@@ -48,7 +48,7 @@ def test_standard_lines_append_fields_as_key_value():
         record(event="revoke_retry", lease_id="entra/creds/a/x", accessor="", error="Graph 503")
     )
     assert text.endswith(
-        'mount.leases: lease issued event=revoke_retry lease_id=entra/creds/a/x '
+        "mount.leases: lease issued event=revoke_retry lease_id=entra/creds/a/x "
         'accessor="" error="Graph 503"'
     )
 

@@ -82,9 +82,7 @@ def test_prometheus_text_parses_and_carries_every_family():
     assert found["entra_broker_creds_issued_total"] == {
         (("mount", "entra/"), ("role", "alice")): 2.0
     }
-    assert found["entra_broker_revocations_total"] == {
-        (("mount", "entra/"), ("result", "ok")): 1.0
-    }
+    assert found["entra_broker_revocations_total"] == {(("mount", "entra/"), ("result", "ok")): 1.0}
     assert found["entra_broker_graph_throttle_wait_seconds_total"] == {(): 1.5}
     buckets = found["entra_broker_expiry_lag_seconds_bucket"]
     assert buckets[(("le", "0.25"), ("mount", "entra/"))] == 1.0
