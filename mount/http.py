@@ -35,6 +35,8 @@ class ApiRequest:
     token: str
     query: dict[str, str] = field(default_factory=dict)
     remote: str = ""
+    # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
+    accept: str = ""
 
 
 def token_of(request: web.Request) -> str:
@@ -163,7 +165,8 @@ async def parse_request(request: web.Request) -> ApiRequest:
         is_list = (listed[-1] if isinstance(listed, list) else listed) in _LIST_TRUE
         if is_list:
             return ApiRequest(method, Operation.LIST, _dir(path), data, token, remote=remote)
-        return ApiRequest(method, Operation.READ, path, data, token, dict(query), remote)
+        accept = request.headers.get("Accept", "")
+        return ApiRequest(method, Operation.READ, path, data, token, dict(query), remote, accept)
     if method == "LIST":
         return ApiRequest(
             method, Operation.LIST, _dir(path), _query_data(query), token, remote=remote

@@ -19,7 +19,7 @@ PROMETHEUS = "prometheus"
 
 def paths(core: Core) -> list[Path]:
     async def metrics_read(req: Request, d: FieldData) -> Response:
-        wanted = (d.get("format") or "").strip()
+        wanted = (d.get("format") or "").strip() or _format_from_accept(req)
         if wanted == PROMETHEUS:
             return Response(
                 raw_body=core.metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE
@@ -47,6 +47,15 @@ def paths(core: Core) -> list[Path]:
             help_description=METRICS_HELP,
         )
     ]
+
+
+def _format_from_accept(req: Request) -> str:
+    """Vault's rule: a Prometheus server asks for OpenMetrics first in its Accept header."""
+    api = req.context.get("api")
+    accept = str(getattr(api, "accept", ""))
+    if accept.startswith("application/openmetrics-text") or "prometheus/telemetry" in accept:
+        return PROMETHEUS
+    return ""
 
 
 METRICS_HELP = """\

@@ -138,3 +138,18 @@ async def test_metrics_need_a_token_and_a_known_format(broker):
     found = await scrape(client)
     assert found["entra_broker_requests_total"][(("method", "GET"), ("status", "403"))] == 1
     assert found["entra_broker_requests_total"][(("method", "GET"), ("status", "400"))] == 1
+
+
+async def test_a_prometheus_accept_header_gets_the_text_format(broker):
+    client, _, _ = broker
+    # What a Prometheus server sends when the scrape config sets no format parameter.
+    accept = (
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+        "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    )
+    scraped = await client.get("/v1/sys/metrics", headers={**HEADERS, "Accept": accept})
+    assert scraped.status == 200
+    assert scraped.headers["Content-Type"] == PROMETHEUS_CONTENT_TYPE
+    assert list(text_string_to_metric_families(await scraped.text()))
+    plain = await client.get("/v1/sys/metrics", headers={**HEADERS, "Accept": "*/*"})
+    assert plain.headers["Content-Type"] == "application/json"
