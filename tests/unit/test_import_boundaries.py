@@ -45,3 +45,13 @@ def test_only_the_composition_root_imports_plugin():
         if any(n == "plugin" or n.startswith("plugin.") for n in _imports(path))
     ]
     assert importers == ["mount/__main__.py"]
+
+
+def test_only_the_mount_imports_the_metrics_library():
+    """Backends report through mount.sdk's MetricsSink; prometheus stays in mount/."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in [*(ROOT / "plugin").rglob("*.py"), *(ROOT / "mount" / "sdk").rglob("*.py")]
+        if any(n.startswith("prometheus_client") for n in _imports(path))
+    ]
+    assert offenders == []
