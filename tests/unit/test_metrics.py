@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -169,3 +170,20 @@ def test_a_counter_without_labels_reads_zero_before_its_first_increment():
     found = families(BrokerMetrics())
     assert found["entra_broker_graph_throttle_waits_total"] == {(): 0.0}
     assert "entra_broker_creds_issued_total" not in found  # labelled: no series yet
+
+
+def test_every_metric_is_documented_with_its_type_and_labels():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    rows = {
+        cells[0].strip("` "): cells
+        for line in text.splitlines()
+        if line.startswith("| `entra_broker_")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    for spec in METRICS:
+        assert spec.name in rows, f"docs/operations.md has no row for {spec.name}"
+        cells = rows[spec.name]
+        assert cells[1] == spec.kind.value, spec.name
+        documented = [label.strip("` ") for label in cells[2].split(",") if label.strip()]
+        assert documented == list(spec.labels), spec.name
+    assert set(rows) == {spec.name for spec in METRICS}
