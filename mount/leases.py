@@ -189,7 +189,10 @@ class LeaseManager:
                 # The process died while issuing: the credential may exist, so revoke it.
                 lease = replace(lease, revoke_at=now)
                 log_lease_event(
-                    logging.WARNING, "pending_at_start", "pending lease found at start", lease
+                    logging.WARNING,
+                    "pending_at_start",
+                    "pending lease found at start, revoking",
+                    lease,
                 )
             self._remember(lease)
         return list(self._leases.values())
