@@ -50,7 +50,7 @@ def test_remove_and_clear():
     ("spec", "words"),
     [
         ([], "JSON object"),
-        ({}, "needs status, latency_ms or timeout"),
+        ({}, "needs status, latency_ms, timeout or drop"),
         ({"status": 200}, "between 400 and 599"),
         ({"status": 500, "count": 0}, "count must be at least 1"),
         ({"status": 500, "count": 1, "fraction": 0.5}, "not both"),
