@@ -20,8 +20,9 @@ import plugin
 from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.audit.device import DeclaredDevice
 from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
-from mount.config import ConfigError, ServerConfig, load_config
+from mount.config import LOG_FORMATS, ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
+from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 from mount.server import ServerError, serve, tls_context
@@ -36,14 +37,6 @@ logger = logging.getLogger("entra_broker")
 VERSION = "0.1.0"
 DEV_USERS = ("alice", "bob", "carol")
 DEV_DOMAIN = "example.test"
-LOG_LEVELS = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
 
 
 class StartError(Exception):
@@ -52,19 +45,6 @@ class StartError(Exception):
 
 def entra_engine() -> EngineMount:
     return EngineMount("entra/", "entra", plugin.factory, "Azure Entra ID credentials under leases")
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=LOG_LEVELS.get(level.lower(), logging.INFO),
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # Libraries that log request details (msal can log token responses at debug) stay
-    # at warning whatever the level: our own loggers say what happened, without secrets.
-    for name in ("msal", "httpx", "httpcore", "urllib3", "aiohttp.access"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
@@ -299,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(LOG_LEVELS),
         help="log level (default: the config's log_level, else info)",
     )
+    server.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="standard text lines or JSON lines (default: the config's log_format, else standard)",
+    )
 
     operator = commands.add_parser(
         "operator", help="offline maintenance", description="Offline maintenance commands."
@@ -333,16 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "operator":
             config, _ = load_config(args.config)
-            setup_logging("warning")
+            setup_logging("warning", config.log_format)
             token = asyncio.run(generate_root(config))
             print(f"Root Token: {token}")
             return 0
         if args.dev:
-            setup_logging(args.log_level or "info")
+            setup_logging(args.log_level or "info", args.log_format or "standard")
             asyncio.run(run_dev(DevOptions(args.dev_listen_address, args.dev_root_token_id)))
         else:
             config, warnings = load_config(args.config)
-            setup_logging(args.log_level or config.log_level)
+            setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
             asyncio.run(run_server(config, warnings))
     except (StartError, ConfigError, ServerError) as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -18,19 +18,23 @@ from mount.core import Core, CoreSettings
 from mount.errors import error_middleware
 from mount.expiry import ExpiryWorker
 from mount.http import parse_request, render
+from mount.http_metrics import request_metrics_middleware
 from mount.leases import LeaseManager, LeaseSettings
 from mount.list_method import enable_list_method
+from mount.metrics import BrokerMetrics, LeaseGauges
 from mount.path_auth_token import paths as token_paths
 from mount.path_sys import paths as sys_paths
 from mount.path_sys_audit import SUDO_PATHS as AUDIT_SUDO_PATHS
 from mount.path_sys_audit import paths as audit_paths
 from mount.path_sys_auth import paths as sys_auth_paths
 from mount.path_sys_leases import paths as lease_paths
+from mount.path_sys_metrics import paths as metrics_paths
 from mount.path_sys_policy import paths as policy_paths
 from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
 from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
+from mount.sdk.telemetry import CREDS_ISSUED
 from mount.token_expiry import TokenExpiryWorker
 from mount.tokens import TokenEntry, TokenStore
 
@@ -118,6 +122,7 @@ async def build_core(options: BrokerOptions) -> Core:
     policies = PolicyStore(store.view("sys/"))
     await policies.ensure_default()
     core: Core
+    metrics = BrokerMetrics()
     leases = LeaseManager(
         store.view("sys/"),
         lambda mount, kind: core.resolve_secret(mount, kind),
@@ -131,7 +136,9 @@ async def build_core(options: BrokerOptions) -> Core:
             max_leases_per_role=settings.max_leases_per_role,
             max_leases_per_mount=settings.max_leases_per_mount,
         ),
+        metrics=metrics,
     )
+    metrics.add_gauge_source(LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED)))
     audit = AuditBroker(store.view("sys/audit/"))
     await audit.load(options.audit_devices)
     core = Core(
@@ -141,6 +148,7 @@ async def build_core(options: BrokerOptions) -> Core:
         leases=leases,
         policies=policies,
         audit=audit,
+        metrics=metrics,
     )
 
     async def revoke_leases_of(entry: TokenEntry) -> None:
@@ -182,7 +190,8 @@ async def build_core(options: BrokerOptions) -> Core:
             + lease_paths(core)
             + policy_paths(core)
             + audit_paths(audit)
-            + sys_auth_paths(auth_methods),
+            + sys_auth_paths(auth_methods)
+            + metrics_paths(core),
             type_name="system",
             special_paths=SpecialPaths(
                 # Reachable without a token, as in Vault.
@@ -223,6 +232,7 @@ async def build_core(options: BrokerOptions) -> Core:
                 default_lease_ttl=timedelta(seconds=settings.default_lease_ttl),
                 max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
                 mount_point=engine.path,
+                metrics=metrics,
             )
         )
         await add(engine.path, engine.type, backend, "secret", engine.description)
@@ -252,7 +262,11 @@ async def ensure_root_token(core: Core, token_id: str | None = None) -> str | No
 def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
     """The HTTP application around a built core; its cleanup context runs the expiry worker."""
     enable_list_method()
-    app = web.Application(middlewares=[error_middleware], client_max_size=max_body_bytes)
+    app = web.Application(
+        # The request counter is outermost: it sees the status error_middleware chose.
+        middlewares=[request_metrics_middleware(core.metrics), error_middleware],
+        client_max_size=max_body_bytes,
+    )
     app[CORE_KEY] = core
 
     async def api(request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,7 @@ from mount.sdk.errors import VaultError
 __all__ = [
     "ConfigError",
     "ListenerConfig",
+    "LOG_FORMATS",
     "LOG_LEVELS",
     "ServerConfig",
     "StorageConfig",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("standard", "json")  # Vault's log_format values
 DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
 DEFAULT_ADDRESS = "127.0.0.1:8200"
 
@@ -45,6 +47,7 @@ _TOP_LEVEL_KEYS = {
     "max_leases_per_role",
     "max_leases_per_mount",
     "log_level",
+    "log_format",
     "seal_key_file",
     "api_addr",
 }
@@ -74,7 +77,6 @@ _VAULT_ONLY_KEYS = {
     "introspection_endpoint",
     "license_path",
     "log_file",
-    "log_format",
     "log_requests_level",
     "log_rotate_bytes",
     "log_rotate_duration",
@@ -136,6 +138,7 @@ class ServerConfig:
     default_lease_ttl: timedelta = DEFAULT_LEASE_TTL
     max_lease_ttl: timedelta = DEFAULT_LEASE_TTL
     log_level: str = "info"
+    log_format: str = "standard"
     seal_key_file: Path | None = None
     api_addr: str | None = None
     # At most role_issue_limit credentials per role within role_issue_interval; 0: off.
@@ -198,6 +201,9 @@ def parse_config(
     log_level = log_level.strip().lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f'log_level: "{log_level}" is not one of {", ".join(LOG_LEVELS)}')
+    log_format = (_string(document, "log_format", "log_format") or "standard").strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f'log_format: "{log_format}" is not one of {", ".join(LOG_FORMATS)}')
     seal_key_file = _string(document, "seal_key_file", "seal_key_file")
     config = ServerConfig(
         listener=listener,
@@ -205,6 +211,7 @@ def parse_config(
         default_lease_ttl=default_ttl,
         max_lease_ttl=max_ttl,
         log_level=log_level,
+        log_format=log_format,
         seal_key_file=None if not seal_key_file else base_dir / seal_key_file,
         api_addr=_string(document, "api_addr", "api_addr") or None,
         role_issue_limit=_count(document, "role_issue_limit", DEFAULT_ROLE_ISSUE_LIMIT),

@@ -11,6 +11,7 @@ from mount.audit.broker import AuditBroker
 from mount.http import ApiRequest
 from mount.leases import LeaseManager
 from mount.login import issue_login_token
+from mount.metrics import BrokerMetrics
 from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
 from mount.sdk.errors import (
@@ -58,6 +59,7 @@ class Core:
         leases: LeaseManager,
         policies: PolicyStore,
         audit: AuditBroker,
+        metrics: BrokerMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
@@ -65,6 +67,7 @@ class Core:
         self.leases = leases
         self.policies = policies
         self.audit = audit
+        self.metrics = metrics or BrokerMetrics()
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""

@@ -8,7 +8,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from mount.leases import Lease, LeaseManager
+from mount.leases import Lease, LeaseManager, LeaseState, log_lease_event
+from mount.sdk.telemetry import EXPIRY_LAG
 
 __all__ = ["ExpiryWorker"]
 
@@ -90,8 +91,18 @@ class ExpiryWorker:
         try:
             async with self._slots:
                 logger.debug("lease due, revoking lease_id=%s", lease_id)
+                self._note_expiry(lease_id)
                 await self._leases.revoke_now(lease_id)
         except Exception:
             logger.exception("expiry worker failed lease_id=%s", lease_id)
         finally:
             self._running.pop(lease_id, None)
+
+    def _note_expiry(self, lease_id: str) -> None:
+        """Log and time a lease whose TTL ran out (not one queued or retried)."""
+        lease = self._leases.get(lease_id)
+        if lease is None or lease.state is not LeaseState.ACTIVE or lease.revoke_at is not None:
+            return
+        lag = max(0.0, self._clock() - lease.expire_time)
+        self._leases.metrics.observe(EXPIRY_LAG, {"mount": lease.mount}, lag)
+        log_lease_event(logging.INFO, "expired", "lease expired", lease, lag=round(lag, 3))

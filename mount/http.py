@@ -37,6 +37,8 @@ class ApiRequest:
     remote: str = ""
     # The envelope's request_id, known from the start so the audit log can carry it.
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
+    accept: str = ""
 
 
 def token_of(request: web.Request) -> str:
@@ -165,7 +167,10 @@ async def parse_request(request: web.Request) -> ApiRequest:
         is_list = (listed[-1] if isinstance(listed, list) else listed) in _LIST_TRUE
         if is_list:
             return ApiRequest(method, Operation.LIST, _dir(path), data, token, remote=remote)
-        return ApiRequest(method, Operation.READ, path, data, token, dict(query), remote)
+        accept = request.headers.get("Accept", "")
+        return ApiRequest(
+            method, Operation.READ, path, data, token, dict(query), remote, accept=accept
+        )
     if method == "LIST":
         return ApiRequest(
             method, Operation.LIST, _dir(path), _query_data(query), token, remote=remote
@@ -200,6 +205,9 @@ def render(response: Response | None, *, request_id: str | None = None) -> web.R
         )
     if response.raw is not None:
         return _json(response.raw, response.status, response.headers)
+    if response.raw_body is not None:
+        headers = {**_HEADERS, "Content-Type": response.content_type, **response.headers}
+        return web.Response(body=response.raw_body, status=response.status, headers=headers)
     envelope: dict[str, Any] = {}
     if response.data_at_top_level and response.data:
         envelope.update(response.data)

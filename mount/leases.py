@@ -23,6 +23,14 @@ from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, UpstreamError, VaultError
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import BatchStorage, IssueFn, SecretRequest, SecretSpec, Storage
+from mount.sdk.telemetry import (
+    CREDS_ISSUED,
+    LEASE_RENEWALS,
+    REVOCATIONS,
+    MetricsSink,
+    NullSink,
+    RevokeResult,
+)
 from mount.tokens import random_id, rfc3339
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "LeaseState",
     "RevokeScheduler",
     "SecretResolver",
+    "log_lease_event",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,6 +81,11 @@ class Lease:
     @property
     def path(self) -> str:
         return self.lease_id.rsplit("/", 1)[0]
+
+    @property
+    def role(self) -> str:
+        """The role it was issued for: the last element of its request path (creds/<role>)."""
+        return self.path.rsplit("/", 1)[-1]
 
     @property
     def due(self) -> float | None:
@@ -142,11 +156,13 @@ class LeaseManager:
         resolver: SecretResolver,
         settings: LeaseSettings,
         clock: Callable[[], float] = time.time,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self._storage = storage
         self._resolve = resolver
         self.settings = settings
         self._clock = clock
+        self.metrics: MetricsSink = metrics or NullSink()
         self._leases: dict[str, Lease] = {}
         self._by_holder: dict[str, set[str]] = defaultdict(set)
         self._per_path: dict[str, int] = defaultdict(int)
@@ -172,7 +188,12 @@ class LeaseManager:
             if lease.state is LeaseState.PENDING:
                 # The process died while issuing: the credential may exist, so revoke it.
                 lease = replace(lease, revoke_at=now)
-                logger.warning("pending lease found at start, revoking lease_id=%s", key)
+                log_lease_event(
+                    logging.WARNING,
+                    "pending_at_start",
+                    "pending lease found at start, revoking",
+                    lease,
+                )
             self._remember(lease)
         return list(self._leases.values())
 
@@ -363,14 +384,20 @@ class LeaseManager:
                 await held.enter_async_context(self._lease_lock(old))
             # The new credential replaced the holder's earlier ones: their leases end
             # here, without a backend call, since nothing of theirs is left to revoke.
-            for old in earlier:
-                if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE:
-                    changes[old] = None
-                    logger.info("lease superseded lease_id=%s by=%s", old, active.lease_id)
+            superseded = [
+                self._leases[old]
+                for old in earlier
+                if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE
+            ]
+            changes.update({ended.lease_id: None for ended in superseded})
             await self._write_activation(lease, changes)
-        logger.info(
-            "lease created lease_id=%s ttl=%d accessor=%s", active.lease_id, ttl, token_accessor
-        )
+        for ended in superseded:
+            self._count_revocation(ended, RevokeResult.SUPERSEDED)
+            log_lease_event(
+                logging.INFO, "superseded", "lease superseded", ended, by=active.lease_id
+            )
+        self.metrics.incr(CREDS_ISSUED, {"mount": active.mount, "role": active.role})
+        log_lease_event(logging.INFO, "issued", "lease issued", active, ttl=ttl)
         return active, data
 
     async def _write_activation(self, lease: Lease, changes: dict[str, Lease | None]) -> None:
@@ -382,7 +409,9 @@ class LeaseManager:
             self._remember(replace(lease, revoke_at=self._clock()))
             if self.scheduler is not None:
                 self.scheduler.schedule(self._leases[lease.lease_id])
-            logger.error("lease activation not stored, revoking lease_id=%s", lease.lease_id)
+            log_lease_event(
+                logging.ERROR, "activation_failed", "lease activation not stored, revoking", lease
+            )
             raise
 
     async def _abandon(self, lease: Lease, exc: BaseException) -> None:
@@ -392,13 +421,25 @@ class LeaseManager:
         )
         if definite:
             await self._write({lease.lease_id: None})
-            logger.info("lease dropped, issue failed lease_id=%s", lease.lease_id)
+            log_lease_event(
+                logging.INFO,
+                "issue_failed",
+                "lease dropped, issue failed",
+                lease,
+                error=_safe_error(exc),
+            )
             return
         # Unknown outcome (timeout, 5xx, cancellation): assume the credential exists.
         await self._write(
             {lease.lease_id: replace(lease, state=LeaseState.ACTIVE, revoke_at=self._clock())}
         )
-        logger.warning("issue outcome unknown, revoking lease_id=%s", lease.lease_id)
+        log_lease_event(
+            logging.WARNING,
+            "issue_unknown",
+            "issue outcome unknown, revoking",
+            lease,
+            error=_safe_error(exc),
+        )
 
     # -- renew ----------------------------------------------------------------------
 
@@ -451,7 +492,8 @@ class LeaseManager:
                 ttl = limit
             renewed = replace(lease, expire_time=now + ttl, last_renewal=now)
             await self._write({lease_id: renewed})
-            logger.info("lease renewed lease_id=%s ttl=%d", lease_id, ttl)
+            self.metrics.incr(LEASE_RENEWALS, {"mount": lease.mount, "role": lease.role})
+            log_lease_event(logging.INFO, "renewed", "lease renewed", renewed, ttl=ttl)
             return renewed, warnings
 
     # -- revoke ---------------------------------------------------------------------
@@ -530,15 +572,19 @@ class LeaseManager:
                     self._backend_revoke(lease), self.settings.force_revoke_timeout
                 )
             except Exception as exc:  # noqa: BLE001 - force means: errors do not stop us
-                logger.warning(
-                    "force revoke ignored a backend error lease_id=%s error=%s",
-                    lease_id,
-                    _safe_error(exc),
+                log_lease_event(
+                    logging.WARNING,
+                    "force_revoke_error",
+                    "force revoke ignored a backend error",
+                    lease,
+                    error=_safe_error(exc),
                 )
             async with self._lease_lock(lease_id):
-                if lease_id in self._leases:
-                    await self._write({lease_id: None})
-            logger.warning("lease force-revoked lease_id=%s", lease_id)
+                if lease_id not in self._leases:
+                    continue  # revoked meanwhile, and counted as such
+                await self._write({lease_id: None})
+            self._count_revocation(lease, RevokeResult.FORCED)
+            log_lease_event(logging.WARNING, "force_revoked", "lease force-revoked", lease)
         return len(ids)
 
     async def _backend_revoke(self, lease: Lease) -> None:
@@ -588,8 +634,12 @@ class LeaseManager:
                     raise VaultError(f"failed to revoke lease {lease_id}") from exc
                 return False
             await self._write({lease_id: None})
-            logger.info("lease revoked lease_id=%s", lease_id)
+            self._count_revocation(lease, RevokeResult.OK)
+            log_lease_event(logging.INFO, "revoked", "lease revoked", lease)
             return True
+
+    def _count_revocation(self, lease: Lease, result: RevokeResult) -> None:
+        self.metrics.incr(REVOCATIONS, {"mount": lease.mount, "result": result.value})
 
     async def _revoke_failed(self, lease: Lease, exc: Exception) -> None:
         attempts = lease.revoke_attempts + 1
@@ -607,11 +657,14 @@ class LeaseManager:
                 revoke_error=f"{prefix}: {reason}"[:240],
                 revoke_at=None,
             )
-            logger.error(
-                "lease irrevocable lease_id=%s attempts=%d error=%s",
-                lease.lease_id,
-                attempts,
-                reason,
+            result = RevokeResult.IRREVOCABLE
+            log_lease_event(
+                logging.ERROR,
+                "irrevocable",
+                "lease irrevocable",
+                lease,
+                attempts=attempts,
+                error=reason,
             )
         else:
             delay = _backoff(attempts, self.settings)
@@ -622,14 +675,18 @@ class LeaseManager:
                 revoke_error=reason[:240],
                 revoke_at=now + delay,
             )
-            logger.warning(
-                "lease revoke failed, retrying lease_id=%s attempt=%d in=%.1fs error=%s",
-                lease.lease_id,
-                attempts,
-                delay,
-                reason,
+            result = RevokeResult.RETRIED
+            log_lease_event(
+                logging.WARNING,
+                "revoke_retry",
+                "lease revoke failed, retrying",
+                lease,
+                attempt=attempts,
+                retry_in=round(delay, 1),
+                error=reason,
             )
         await self._write({lease.lease_id: failed})
+        self._count_revocation(lease, result)
 
     async def tidy(self, mounts: Iterable[str]) -> int:
         """Revoke leases of mounts that no longer exist; returns how many were found."""
@@ -638,6 +695,29 @@ class LeaseManager:
         for lease in stale:
             await self.queue_revoke(lease)
         return len(stale)
+
+
+def log_lease_event(
+    level: int, event: str, message: str, lease: Lease, **fields: str | int | float
+) -> None:
+    """One log line per lease event, with the fields every such line carries.
+
+    Fields go through `extra=`: the JSON format shows them as keys, the standard format
+    appends them as key=value (mount/logging_setup.py). Only identifiers and outcomes:
+    the lease id, its role and mount, and the accessor (never the token) of its owner.
+    """
+    logger.log(
+        level,
+        message,
+        extra={
+            "event": event,
+            "lease_id": lease.lease_id,
+            "role": lease.role,
+            "mount": lease.mount,
+            "accessor": lease.token_accessor,
+            **fields,
+        },
+    )
 
 
 def _clamp(value: int, fallback: int) -> int:

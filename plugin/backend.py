@@ -105,7 +105,13 @@ class EntraBackend(Backend):
         # Loading a CA store is file I/O and parsing: off the loop.
         context = await asyncio.to_thread(tls_context, config.ca_cert)
         tokens = TokenProvider(config, context)
-        graph = GraphClient(config.graph_url, tokens, verify=context, deadline=self.graph_deadline)
+        graph = GraphClient(
+            config.graph_url,
+            tokens,
+            verify=context,
+            deadline=self.graph_deadline,
+            metrics=self.conf.metrics,
+        )
         return Clients(config, tokens, graph)
 
     async def install_clients(self, clients: Clients | None) -> None:

@@ -15,7 +15,13 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from mount.sdk import UpstreamError
+from mount.sdk import MetricsSink, NullSink, UpstreamError
+from mount.sdk.telemetry import (
+    GRAPH_REQUEST_DURATION,
+    GRAPH_REQUESTS,
+    GRAPH_THROTTLE_WAIT_SECONDS,
+    GRAPH_THROTTLE_WAITS,
+)
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -218,8 +224,10 @@ class GraphClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
+        self.metrics: MetricsSink = metrics or NullSink()
         self.deadline = deadline
         # Objects per page of a membership list; Graph may send fewer, never more.
         self.page_size = DEFAULT_PAGE_SIZE
@@ -410,6 +418,7 @@ class GraphClient:
                 ) from None
             await self._wait_for_slot(what, end, maybe_applied)
             remaining = end - loop.time()
+            started = loop.time()
             try:
                 try:
                     response = await self._client.request(
@@ -423,6 +432,7 @@ class GraphClient:
                 finally:
                     self._slots.release()
             except httpx.TransportError as exc:
+                self._count_attempt(method, "error", loop.time() - started)
                 # A connect failure means nothing was sent; anything later may have
                 # reached Graph and been applied even though no answer came back.
                 sent = not isinstance(
@@ -436,6 +446,7 @@ class GraphClient:
                     raise error from None
                 continue
             status = response.status_code
+            self._count_attempt(method, str(status), loop.time() - started)
             if response.is_success:
                 logger.debug(
                     "graph call method=%s path=%s status=%d request_id=%s",
@@ -478,6 +489,7 @@ class GraphClient:
                     retryable=True,
                     may_have_applied=maybe_applied,
                 )
+            self._count_throttle_wait(hold)
             await asyncio.sleep(hold)
         limit = min(self.queue_timeout, end - loop.time())
         try:
@@ -518,8 +530,18 @@ class GraphClient:
             attempt,
             delay,
         )
+        if retry_after is not None:
+            self._count_throttle_wait(delay)
         await asyncio.sleep(delay)
         return True
+
+    def _count_attempt(self, method: str, status: str, seconds: float) -> None:
+        self.metrics.incr(GRAPH_REQUESTS, {"method": method, "status": status})
+        self.metrics.observe(GRAPH_REQUEST_DURATION, {"method": method}, seconds)
+
+    def _count_throttle_wait(self, seconds: float) -> None:
+        self.metrics.incr(GRAPH_THROTTLE_WAITS)
+        self.metrics.incr(GRAPH_THROTTLE_WAIT_SECONDS, value=seconds)
 
     # -- error sentences ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from mount.sdk.logical import (
     SecretTTL,
     Storage,
 )
+from mount.sdk.telemetry import MetricsSink, NullSink
 
 __all__ = [
     "Backend",
@@ -38,7 +39,9 @@ __all__ = [
     "InvalidRequestError",
     "IssueFn",
     "LoginSpec",
+    "MetricsSink",
     "NotFoundError",
+    "NullSink",
     "Operation",
     "Path",
     "PermissionDeniedError",

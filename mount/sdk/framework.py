@@ -307,7 +307,12 @@ class Backend:
             context=request.context,
         )
         response = await handler(real, data)
-        if data.unknown and response is not None and response.raw is None:
+        if (
+            data.unknown
+            and response is not None
+            and response.raw is None
+            and response.raw_body is None
+        ):
             ignored = ", ".join(data.unknown)
             warnings.append(f"Endpoint ignored these unrecognized parameters: [{ignored}]")
         if warnings and response is not None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from mount.sdk.telemetry import MetricsSink, NullSink
+
 __all__ = [
     "BackendConfig",
     "BatchStorage",
@@ -160,6 +162,9 @@ class Response:
     auth: dict[str, Any] | None = None
     # A body sent as is instead of the envelope (sys/health and other legacy shapes).
     raw: dict[str, Any] | None = None
+    # A non-JSON body sent as is, with its Content-Type (sys/metrics?format=prometheus).
+    raw_body: bytes | None = None
+    content_type: str = ""
     # Keys of `data` that Vault repeats at the top level of sys responses.
     data_at_top_level: bool = False
     # A 202/204 with no body at all.
@@ -176,3 +181,5 @@ class BackendConfig:
     default_lease_ttl: timedelta
     max_lease_ttl: timedelta
     mount_point: str = ""
+    # Where the backend reports metrics declared in mount.sdk.telemetry.METRICS.
+    metrics: MetricsSink = field(default_factory=NullSink)

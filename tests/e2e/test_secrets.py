@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import tests.broker_thread
+from mount.logging_setup import record_fields
 from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import ALICE, BOB, CAROL, SECRET, Api, Setup, Tenant, parse_time
 from tests.waiting import wait_until_sync
@@ -35,6 +36,7 @@ def record_texts(record: logging.LogRecord) -> Iterator[str]:
     except Exception:  # noqa: BLE001 - a broken format string still must not hide a leak
         pass
     yield repr(record.args)
+    yield repr(record_fields(record))  # extra= fields, which both log formats print
     if record.exc_info:
         yield logging.Formatter().formatException(record.exc_info)
     if record.exc_text:

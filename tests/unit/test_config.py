@@ -163,6 +163,12 @@ def test_log_levels(level):
     assert parse(MINIMAL + f'log_level = "{level}"')[0].log_level == level.lower()
 
 
+@pytest.mark.parametrize(("written", "expected"), [("json", "json"), ("Standard", "standard")])
+def test_log_formats(written, expected):
+    assert parse(MINIMAL)[0].log_format == "standard"
+    assert parse(MINIMAL + f'log_format = "{written}"')[0].log_format == expected
+
+
 def test_vault_seal_stanza_is_ignored_with_a_hint():
     _, warnings = parse(MINIMAL + 'seal "awskms" { kms_key_id = "x" }')
     assert warnings == [
@@ -266,6 +272,10 @@ EOT
         (
             MINIMAL + 'log_level = "verbose"',
             'log_level: "verbose" is not one of trace, debug, info, warn, warning, error',
+        ),
+        (
+            MINIMAL + 'log_format = "logfmt"',
+            'log_format: "logfmt" is not one of standard, json',
         ),
         (
             MINIMAL + 'max_leas_ttl = "1h"',

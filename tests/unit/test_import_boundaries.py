@@ -58,3 +58,13 @@ def test_the_approle_method_imports_only_the_sdk_and_itself():
         for path in (ROOT / "mount" / "auth_approle").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_mount_imports_the_metrics_library():
+    """Backends report through mount.sdk's MetricsSink; prometheus stays in mount/."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in [*(ROOT / "plugin").rglob("*.py"), *(ROOT / "mount" / "sdk").rglob("*.py")]
+        if any(n.startswith("prometheus_client") for n in _imports(path))
+    ]
+    assert offenders == []

@@ -1,0 +1,67 @@
+"""sys/metrics: the broker's telemetry, as Vault's JSON or in Prometheus text format."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mount.metrics import PROMETHEUS_CONTENT_TYPE
+from mount.sdk.errors import InvalidRequestError
+from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.logical import Operation, Request, Response
+
+if TYPE_CHECKING:
+    from mount.core import Core
+
+__all__ = ["paths"]
+
+PROMETHEUS = "prometheus"
+
+
+def paths(core: Core) -> list[Path]:
+    async def metrics_read(req: Request, d: FieldData) -> Response:
+        wanted = (d.get("format") or "").strip() or _format_from_accept(req)
+        if wanted == PROMETHEUS:
+            return Response(
+                raw_body=core.metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE
+            )
+        if wanted:
+            # Vault answers the same sentence (as plain text); ours keeps the JSON error shape.
+            raise InvalidRequestError(
+                f'metric response format "{wanted}" unknown; use format=prometheus, '
+                "or no format for JSON"
+            )
+        return Response(raw=core.metrics.vault_json())
+
+    return [
+        Path(
+            "metrics",
+            {Operation.READ: metrics_read},
+            {
+                "format": Field(
+                    FieldType.STRING,
+                    "Format of the answer: prometheus for the Prometheus text format; "
+                    "empty for Vault's JSON summary.",
+                )
+            },
+            help_synopsis="The broker's metrics: lease, credential and Graph call counts.",
+            help_description=METRICS_HELP,
+        )
+    ]
+
+
+def _format_from_accept(req: Request) -> str:
+    """Vault's rule: a Prometheus server asks for OpenMetrics first in its Accept header."""
+    api = req.context.get("api")
+    accept = str(getattr(api, "accept", ""))
+    if accept.startswith("application/openmetrics-text") or "prometheus/telemetry" in accept:
+        return PROMETHEUS
+    return ""
+
+
+METRICS_HELP = """\
+Counters, gauges and histograms of the broker since it started: active and irrevocable
+leases per role, credentials issued, renewals, revocation outcomes, Microsoft Graph calls
+by status with their latency, Retry-After waits, and how late expired leases were revoked.
+GET sys/metrics?format=prometheus answers in the Prometheus text format, for scraping with
+a bearer token; without a format the answer is Vault's JSON summary of the same numbers.
+"""
