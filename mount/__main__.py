@@ -108,7 +108,9 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
                     'listener "tcp": tls_cert_file and tls_key_file are required unless '
                     "tls_disable = true"
                 )
-            context = tls_context(listener.tls_cert_file, listener.tls_key_file)
+            context = tls_context(
+                listener.tls_cert_file, listener.tls_key_file, listener.tls_min_version
+            )
 
         def ready(url: str) -> None:
             print(f"==> entra-broker server started on {url}", flush=True)

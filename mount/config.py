@@ -33,7 +33,16 @@ DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
 DEFAULT_ADDRESS = "127.0.0.1:8200"
 
 _STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb"}
-_LISTENER_KEYS = {"address", "tls_disable", "tls_cert_file", "tls_key_file", "max_request_size"}
+_LISTENER_KEYS = {
+    "address",
+    "tls_disable",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_min_version",
+    "max_request_size",
+}
+# Vault's names; TLS 1.0 and 1.1 are refused (broken, and off in current OpenSSL builds).
+TLS_VERSIONS = ("tls12", "tls13")
 _STORAGE_KEYS = {"path"}
 _AUDIT_KEYS = {"description", "options"}
 _TOP_LEVEL_KEYS = {
@@ -113,6 +122,7 @@ class ListenerConfig:
     tls_disable: bool = False
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    tls_min_version: str = "tls12"
     # Largest request body accepted, in bytes (Vault's listener option of the same name).
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
 
@@ -278,6 +288,11 @@ def _listener(
         for name, value in (("tls_cert_file", cert), ("tls_key_file", key)):
             if not value:
                 raise ConfigError(f"{where}: {name} is required unless tls_disable = true")
+    min_version = _string(body, "tls_min_version", f"{where}: tls_min_version") or "tls12"
+    if min_version not in TLS_VERSIONS:
+        raise ConfigError(
+            f'{where}: tls_min_version "{min_version}" is not supported; use "tls12" or "tls13"'
+        )
     return ListenerConfig(
         address=address,
         max_request_size=(
@@ -286,6 +301,7 @@ def _listener(
         tls_disable=tls_disable,
         tls_cert_file=base_dir / cert if cert else None,
         tls_key_file=base_dir / key if key else None,
+        tls_min_version=min_version,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import signal
 import ssl
@@ -14,13 +15,24 @@ from aiohttp import web
 
 from mount.app import HTTP_PARSER_LIMITS
 
-__all__ = ["ServerError", "parse_address", "serve", "tls_context"]
+__all__ = ["ServerError", "is_loopback", "parse_address", "serve", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
 
 class ServerError(Exception):
     """A start-up problem, told to the operator as one sentence."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (as in a listener address) only accepts local connections."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a name that may resolve anywhere
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -32,9 +44,12 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+_TLS_VERSIONS = {"tls12": ssl.TLSVersion.TLSv1_2, "tls13": ssl.TLSVersion.TLSv1_3}
+
+
+def tls_context(cert_file: Path, key_file: Path, min_version: str = "tls12") -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.minimum_version = _TLS_VERSIONS[min_version]
     try:
         context.load_cert_chain(cert_file, key_file)
     except (OSError, ssl.SSLError) as exc:
@@ -54,6 +69,14 @@ async def serve(
 ) -> None:
     """Serve until a signal (or `stop`) arrives, then shut down cleanly."""
     host, port = parse_address(address)
+    if ssl_context is None and not is_loopback(host):
+        # Tokens and issued passwords would cross the network in clear.
+        logger.warning(
+            "listening without TLS on %s, which is not a loopback address: tokens and "
+            "passwords cross the network in clear; set tls_cert_file and tls_key_file, or "
+            "put a TLS-terminating proxy in front",
+            address,
+        )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)

@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from tests.integration.test_server_command import _command, _free_port
+from tests.server_process import command, free_port
 
 
 def _read_lines(stream, into: list[str]) -> None:
@@ -33,9 +33,9 @@ def _wait_for(lines: list[str], pattern: str, proc: subprocess.Popen, timeout: f
 
 
 def test_json_log_lines_carry_lease_events_and_no_secret():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
-        [*_command(), "server", "--dev", "--dev-listen-address", f"127.0.0.1:{port}"]
+        [*command(), "server", "--dev", "--dev-listen-address", f"127.0.0.1:{port}"]
         + ["--log-format", "json", "--log-level", "debug"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -4,110 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from plugin.emulator import check_password
-
-BIN = Path(sys.executable).parent
-
-
-def _command() -> list[str]:
-    found = BIN / "entra-broker"
-    return [str(found)] if found.exists() else [sys.executable, "-m", "mount"]
-
-
-def _bao() -> str:
-    found = BIN / "bao"
-    return str(found) if found.exists() else (shutil.which("bao") or "bao")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A server subprocess whose output is read in a thread, so waits have deadlines."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            _command() + args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.output)
-            if match:
-                return match
-            if self.proc.poll() is not None and not self._reader.is_alive():
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not printed; output:\n{self.output}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(30)
-        self._reader.join(10)
-        self.close()
-        return code
-
-    def close(self) -> None:
-        if self.proc.stdout is not None and not self.proc.stdout.closed:
-            self.proc.stdout.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait(10)
-        server._reader.join(10)
-        server.close()
-
-
-def _bao_run(addr: str, token: str, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BAO_ADDR": addr, "BAO_TOKEN": token, "HOME": str(home)}
-    env.pop("VAULT_TOKEN", None)
-    return subprocess.run([_bao(), *args], capture_output=True, text=True, env=env, timeout=30)
+from tests.server_process import Server, bao_run, command, free_port
 
 
 def test_dev_mode_serves_a_working_password(servers, tmp_path):
-    port = _free_port()
+    port = free_port()
     server = Server(["server", "--dev", "--dev-listen-address", f"127.0.0.1:{port}"])
     servers.append(server)
     root = server.wait_for(r"Root Token: (\S+)").group(1)
@@ -115,7 +28,7 @@ def test_dev_mode_serves_a_working_password(servers, tmp_path):
     base_url, tenant, ca = emulator.group(1), emulator.group(2), Path(emulator.group(3))
     client_id = server.wait_for(r"client_id=(\S+) ").group(1)
 
-    read = _bao_run(
+    read = bao_run(
         f"http://127.0.0.1:{port}", root, "read", "-format=json", "entra/creds/alice", home=tmp_path
     )
     assert read.returncode == 0, read.stderr
@@ -129,7 +42,7 @@ def test_dev_mode_serves_a_working_password(servers, tmp_path):
         check_password(base_url, tenant, client_id, "alice@example.test", password, ca)
     )
 
-    revoke = _bao_run(
+    revoke = bao_run(
         f"http://127.0.0.1:{port}",
         root,
         "lease",
@@ -158,13 +71,13 @@ def _write_config(tmp_path: Path, port: int) -> Path:
 
 
 def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_path):
-    port = _free_port()
+    port = free_port()
     config = _write_config(tmp_path, port)
     first = Server(["server", "--config", str(config)])
     servers.append(first)
     root = first.wait_for(r"Root Token: (\S+)").group(1)
     assert re.fullmatch(r"s\.[A-Za-z0-9]{24}", root)
-    lookup = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    lookup = bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
     assert lookup.returncode == 0 and "[root]" in lookup.stdout
     assert first.stop() == 0
     assert (tmp_path / "data" / "seal.key").stat().st_mode & 0o077 == 0
@@ -174,12 +87,12 @@ def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_
     servers.append(second)
     second.wait_for(r"server started on http://127\.0\.0\.1:\d+")
     assert "Root Token" not in second.output
-    again = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    again = bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
     assert again.returncode == 0, again.stderr
     assert second.stop() == 0
 
     regenerated = subprocess.run(
-        _command() + ["operator", "generate-root", "--config", str(config)],
+        command() + ["operator", "generate-root", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -190,7 +103,7 @@ def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_
 
 
 def test_an_audit_stanza_records_from_the_first_request(servers, tmp_path):
-    port = _free_port()
+    port = free_port()
     config = _write_config(tmp_path, port)
     config.write_text(
         config.read_text() + 'audit "file" "to-disk" {\n  options {\n'
@@ -199,7 +112,7 @@ def test_an_audit_stanza_records_from_the_first_request(servers, tmp_path):
     server = Server(["server", "--config", str(config)])
     servers.append(server)
     root = server.wait_for(r"Root Token: (\S+)").group(1)
-    lookup = _bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
+    lookup = bao_run(f"http://127.0.0.1:{port}", root, "token", "lookup", home=tmp_path)
     assert lookup.returncode == 0, lookup.stderr
     assert server.stop() == 0
     log = tmp_path / "logs" / "audit.log"
@@ -237,7 +150,7 @@ def test_bad_config_is_one_sentence_and_exit_1(tmp_path, config_text, message):
     config = tmp_path / "broker.hcl"
     config.write_text(config_text)
     result = subprocess.run(
-        _command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
+        command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
     assert message in result.stderr
@@ -251,7 +164,7 @@ def test_port_in_use_is_one_sentence(tmp_path):
         port = busy.getsockname()[1]
         config = _write_config(tmp_path, port)
         result = subprocess.run(
-            _command() + ["server", "--config", str(config)],
+            command() + ["server", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -262,7 +175,7 @@ def test_port_in_use_is_one_sentence(tmp_path):
 
 
 def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path):
-    port = _free_port()
+    port = free_port()
     config = _write_config(tmp_path, port)
     first = Server(["server", "--config", str(config)])
     servers.append(first)
@@ -271,7 +184,7 @@ def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path)
     key = tmp_path / "data" / "seal.key"
     key.unlink()
     result = subprocess.run(
-        _command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
+        command() + ["server", "--config", str(config)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
     assert "seal key file" in result.stderr and "is missing" in result.stderr
@@ -290,7 +203,7 @@ def test_sigterm_finishes_in_flight_requests(servers, tmp_path):
         users=["alice@example.test"],
     )
     with ThreadedEmulator(settings, tmp_path / "emu") as emulator:
-        port = _free_port()
+        port = free_port()
         config = _write_config(tmp_path, port)
         server = Server(["server", "--config", str(config)])
         servers.append(server)

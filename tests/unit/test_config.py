@@ -32,7 +32,7 @@ listener "tcp" {
   address         = "0.0.0.0:8200"
   tls_cert_file   = "tls/broker.crt"
   tls_key_file    = "/etc/ssl/private/broker.key"
-  tls_min_version = "tls12"
+  tls_min_version = "tls13"
 }
 
 telemetry {
@@ -76,6 +76,7 @@ def test_full_vault_style_file():
             tls_disable=False,
             tls_cert_file=BASE / "tls/broker.crt",
             tls_key_file=Path("/etc/ssl/private/broker.key"),
+            tls_min_version="tls13",
         ),
         storage=StorageConfig(type="tinydb", path=BASE / "data/broker.json"),
         default_lease_ttl=timedelta(hours=1),
@@ -89,7 +90,6 @@ def test_full_vault_style_file():
         "disable_mlock: ignored; entra-broker does not use this Vault setting",
         "telemetry: ignored; entra-broker does not use this Vault setting",
         "ui: ignored; entra-broker does not use this Vault setting",
-        'listener "tcp": tls_min_version is ignored',
     ]
 
 
@@ -322,7 +322,7 @@ def test_load_config_resolves_paths_against_the_file(tmp_path):
     assert config.storage.path == config_dir.resolve() / "data/broker.json"
     assert config.listener.tls_cert_file == config_dir.resolve() / "tls/broker.crt"
     assert config.seal_key_file == config_dir.resolve() / "seal.key"
-    assert len(warnings) == 5
+    assert len(warnings) == 4
 
 
 def test_load_config_names_the_file_in_syntax_errors(tmp_path):
