@@ -155,7 +155,6 @@ def _path_blocks(raw: Any, errors: list[str]) -> Iterable[tuple[str, Mapping[str
                 continue
             if "*" in pattern[:-1]:
                 errors.append(f'path "{pattern}": "*" may only end a path; use "+" for one segment')
-                continue
             yield pattern, {k: v for k, v in body.items() if k not in META_KEYS}
 
 
