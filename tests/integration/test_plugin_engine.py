@@ -121,8 +121,8 @@ async def emu(tmp_path):
         yield server
 
 
-@pytest.fixture
-async def engine(emu):
+async def start_engine(emu: EmulatorServer) -> Engine:
+    """The Entra engine mounted at entra/ on memory storage, against `emu`; close its backend."""
     storage = MemoryStorage()
     backend = await factory(
         BackendConfig(
@@ -134,8 +134,14 @@ async def engine(emu):
         )
     )
     backend.graph_deadline = 5.0
-    yield Engine(backend, storage, emu)
-    await backend.close()
+    return Engine(backend, storage, emu)
+
+
+@pytest.fixture
+async def engine(emu):
+    started = await start_engine(emu)
+    yield started
+    await started.backend.close()
 
 
 @pytest.fixture

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
 import pytest
 
-from mount.sdk import BackendConfig, InvalidRequestError, NotFoundError, Operation, UpstreamError
-from plugin import factory
+from mount.sdk import InvalidRequestError, NotFoundError, Operation, UpstreamError
 from plugin.emulator import EmulatorServer, EmulatorSettings
 from plugin.privileged import PRIVILEGED_ROLES
-from tests.integration.memory_storage import MemoryStorage
-from tests.integration.test_plugin_engine import ALICE, BOB, CLIENT, SECRET, TENANT, Engine
+from tests.integration.test_plugin_engine import (
+    ALICE,
+    BOB,
+    CLIENT,
+    SECRET,
+    TENANT,
+    Engine,
+    start_engine,
+)
 
 ADMIN = "admin@example.test"
 NAMED = ["User.ReadWrite.All", "RoleManagement.Read.Directory"]  # reads memberships and names
@@ -35,21 +38,10 @@ async def emu(tmp_path):
 
 @pytest.fixture
 async def engine(emu):
-    storage = MemoryStorage()
-    backend = await factory(
-        BackendConfig(
-            storage=storage,
-            logger=logging.getLogger("tests.entra"),
-            default_lease_ttl=timedelta(hours=1),
-            max_lease_ttl=timedelta(hours=24),
-            mount_point="entra/",
-        )
-    )
-    backend.graph_deadline = 5.0
-    engine = Engine(backend, storage, emu)
-    assert await engine.configure() is None
-    yield engine
-    await backend.close()
+    started = await start_engine(emu)
+    assert await started.configure() is None
+    yield started
+    await started.backend.close()
 
 
 async def grant(engine: Engine, upn: str, role: str) -> None:
