@@ -143,7 +143,7 @@ class Core:
         await trail.request(entry, token)
         used_up = False
         try:
-            if token is not None and token.num_uses > 0:
+            if token is not None and token.num_uses != 0:  # -1: its last use is in flight
                 token, used_up = await self.tokens.use(token)
             response = await self._serve(api, entry, rest, token, acl)
         except Exception as exc:
