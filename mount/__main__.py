@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import plugin
@@ -34,7 +35,16 @@ from plugin.emulator import cli as emulator_cli
 __all__ = ["main"]
 
 logger = logging.getLogger("entra_broker")
-VERSION = "0.1.0"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("entra-broker")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+VERSION = _version()
 DEV_USERS = ("alice", "bob", "carol")
 DEV_DOMAIN = "example.test"
 
@@ -67,6 +77,7 @@ def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
 class DevOptions:
     listen: str
     root_token: str | None
+    with_emulator: bool = True
 
 
 async def _build(
@@ -193,28 +204,41 @@ async def configure_dev(
 
 async def run_dev(options: DevOptions) -> None:
     """Dev mode: temporary storage, an emulated tenant, a ready entra/ mount."""
-    async with dev_environment() as (workdir, emulator, emu_settings):
-        store = _open_store(workdir / "broker.json", workdir / "seal.key")
+    if not options.with_emulator:
+        workdir = Path(tempfile.mkdtemp(prefix="entra-broker-dev-"))
         try:
-            core = await _build(store, CoreSettings(storage_type="tinydb"))
-            root = await ensure_root_token(core, options.root_token or f"s.{random_id()}")
-            assert root is not None
+            await _serve_dev(options, workdir, None)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    async with dev_environment() as (workdir, emulator, emu_settings):
+        await _serve_dev(options, workdir, (emulator, emu_settings))
+
+
+async def _serve_dev(
+    options: DevOptions, workdir: Path, tenant: tuple[EmulatorServer, EmulatorSettings] | None
+) -> None:
+    store = _open_store(workdir / "broker.json", workdir / "seal.key")
+    try:
+        core = await _build(store, CoreSettings(storage_type="tinydb"))
+        root = await ensure_root_token(core, options.root_token or f"s.{random_id()}")
+        assert root is not None
+        if tenant is not None:
             try:
-                await configure_dev(core, root, emulator, emu_settings)
+                await configure_dev(core, root, *tenant)
             except VaultError as exc:
                 raise StartError(f"dev mode could not configure entra/: {exc.message}") from None
 
-            def ready(url: str) -> None:
-                print(_dev_banner(url, root, emulator, emu_settings), flush=True)
+        def ready(url: str) -> None:
+            print(_dev_banner(url, root, tenant), flush=True)
 
-            await serve(create_app(core), address=options.listen, on_ready=ready)
-        finally:
-            await store.close()
+        await serve(create_app(core), address=options.listen, on_ready=ready)
+    finally:
+        await store.close()
 
 
-def _dev_banner(url: str, root: str, emulator: EmulatorServer, emu: EmulatorSettings) -> str:
-    alice = f"alice@{DEV_DOMAIN}"
-    return f"""\
+def _dev_banner(url: str, root: str, tenant: tuple[EmulatorServer, EmulatorSettings] | None) -> str:
+    head = f"""\
 ==> entra-broker server started! Log data will stream in below.
 
 WARNING! dev mode is enabled! Storage is temporary and the Entra tenant is an
@@ -226,7 +250,22 @@ You may need to set the following environment variables:
     $ export VAULT_ADDR='{url}'
 
 Root Token: {root}
+"""
+    if tenant is None:
+        return (
+            head
+            + f"""
+No Entra emulator (--dev-no-emulator): entra/ is mounted but not configured. Write
+entra/config and entra/roles/<name> yourself:
 
+    $ export BAO_TOKEN='{root}'
+    $ bao write entra/config tenant_id=... client_id=... client_secret=...
+"""
+        )
+    emulator, emu = tenant
+    return (
+        head
+        + f"""
 Entra emulator: {emulator.base_url} (tenant {emu.tenant_id}, CA {emulator.ca_path})
 Users: {", ".join(f"{n}@{DEV_DOMAIN}" for n in DEV_USERS)}; roles: {", ".join(DEV_USERS)}
 
@@ -238,22 +277,32 @@ Try:
     $ bao lease renew -increment=30m <lease_id>
     $ bao lease revoke <lease_id>
 
-Check that an issued password signs in at the emulator:
+Check that an issued password signs in at the emulator, with the password in PASSWORD:
 
-    $ curl -s --cacert {emulator.ca_path} {emulator.base_url}/{emu.tenant_id}/oauth2/v2.0/token \\
-        -d grant_type=password -d client_id={emu.client_id} \\
-        -d scope=https://graph.microsoft.com/.default -d username={alice} \\
-        --data-urlencode password='<password>'
+    $ export EMULATOR_TOKEN_URL='{emulator.base_url}/{emu.tenant_id}/oauth2/v2.0/token'
+    $ export EMULATOR_CA='{emulator.ca_path}'
+    $ export EMULATOR_CLIENT_ID='{emu.client_id}'
+    $ curl -s --cacert "$EMULATOR_CA" "$EMULATOR_TOKEN_URL" -d grant_type=password \\
+        -d client_id="$EMULATOR_CLIENT_ID" -d scope=https://graph.microsoft.com/.default \\
+        -d username=alice@{DEV_DOMAIN} --data-urlencode password="$PASSWORD"
 """
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="entra-broker",
         description="Short-lived Azure Entra ID credentials through the HashiCorp Vault API.",
+        epilog="Documentation: docs/quickstart.md, docs/configuration.md and docs/operations.md "
+        "in the source distribution.",
     )
     parser.add_argument("--version", action="version", version=f"entra-broker {VERSION}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND",
+        required=True,
+        help="what to run; `entra-broker COMMAND --help` describes each",
+    )
 
     server = commands.add_parser(
         "server",
@@ -277,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dev-root-token-id", metavar="TOKEN", help="root token to use in dev mode"
     )
     server.add_argument(
+        "--dev-no-emulator",
+        dest="dev_emulator",
+        action="store_false",
+        help="dev mode without its built-in Entra emulator: entra/ is left unconfigured, "
+        "for pointing it at a separate emulator or a test tenant",
+    )
+    server.add_argument(
         "--log-level",
         choices=sorted(LOG_LEVELS),
         help="log level (default: the config's log_level, else info)",
@@ -291,7 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
         "operator", help="offline maintenance", description="Offline maintenance commands."
     )
     operator_commands = operator.add_subparsers(
-        dest="operator_command", metavar="COMMAND", required=True
+        dest="operator_command",
+        metavar="COMMAND",
+        required=True,
+        help="the maintenance task; each works on the storage file with the server stopped",
     )
     generate = operator_commands.add_parser(
         "generate-root",
@@ -326,7 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.dev:
             setup_logging(args.log_level or "info", args.log_format or "standard")
-            asyncio.run(run_dev(DevOptions(args.dev_listen_address, args.dev_root_token_id)))
+            asyncio.run(
+                run_dev(
+                    DevOptions(args.dev_listen_address, args.dev_root_token_id, args.dev_emulator)
+                )
+            )
         else:
             config, warnings = load_config(args.config)
             setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)

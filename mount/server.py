@@ -52,9 +52,15 @@ def tls_context(cert_file: Path, key_file: Path, min_version: str = "tls12") -> 
     context.minimum_version = _TLS_VERSIONS[min_version]
     try:
         context.load_cert_chain(cert_file, key_file)
-    except (OSError, ssl.SSLError) as exc:
+    except ssl.SSLError:
         raise ServerError(
-            f"cannot load the TLS certificate {cert_file} and key {key_file}: {exc}"
+            f"cannot load the TLS certificate {cert_file} and key {key_file}: they are not a "
+            "PEM certificate and its matching private key"
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ServerError(
+            f"cannot load the TLS certificate {cert_file} and key {key_file}: {reason}"
         ) from None
     return context
 

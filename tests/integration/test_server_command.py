@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import re
 import signal
 import socket
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from mount.barrier import KEY_ENV
 from plugin.emulator import check_password
 from tests.server_process import Server, bao_run, command, free_port
 
@@ -26,7 +29,7 @@ def test_dev_mode_serves_a_working_password(servers, tmp_path):
     root = server.wait_for(r"Root Token: (\S+)").group(1)
     emulator = server.wait_for(r"Entra emulator: (https://\S+) \(tenant (\S+), CA (\S+)\)")
     base_url, tenant, ca = emulator.group(1), emulator.group(2), Path(emulator.group(3))
-    client_id = server.wait_for(r"client_id=(\S+) ").group(1)
+    client_id = server.wait_for(r"EMULATOR_CLIENT_ID='(\S+)'").group(1)
 
     read = bao_run(
         f"http://127.0.0.1:{port}", root, "read", "-format=json", "entra/creds/alice", home=tmp_path
@@ -172,6 +175,90 @@ def test_port_in_use_is_one_sentence(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _start_once(servers, tmp_path: Path) -> Path:
+    """A config whose storage and seal key exist, as after a first start."""
+    config = _write_config(tmp_path, free_port())
+    first = Server(["server", "--config", str(config)])
+    servers.append(first)
+    first.wait_for(r"Root Token: (\S+)")
+    assert first.stop() == 0
+    return config
+
+
+def _start_fails(config: Path, env: dict[str, str] | None = None) -> str:
+    """Start the server expecting a refusal; its standard error, checked for shape."""
+    result = subprocess.run(
+        command() + ["server", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    return errors[0]
+
+
+def test_a_wrong_seal_key_is_one_sentence(servers, tmp_path):
+    config = _start_once(servers, tmp_path)
+    other_key = base64.b64encode(bytes(range(32))).decode()
+    error = _start_fails(config, {KEY_ENV: other_key})
+    assert error == (
+        "Error: the seal key does not match the one this storage was created with; "
+        f"set {KEY_ENV} or the key file back to the original key"
+    )
+
+
+def test_a_seal_key_file_that_is_not_a_key_is_one_sentence(servers, tmp_path):
+    config = _start_once(servers, tmp_path)
+    (tmp_path / "data" / "seal.key").write_text("not a key\n")
+    error = _start_fails(config)
+    assert "seal.key must hold the base64 encoding of exactly 32 bytes" in error
+
+
+def test_corrupt_storage_is_one_sentence(servers, tmp_path):
+    config = _start_once(servers, tmp_path)
+    (tmp_path / "data" / "broker.json").write_text("{not json")
+    error = _start_fails(config)
+    assert "broker.json is corrupt" in error and "restore it from a backup" in error
+
+
+def test_unreadable_storage_is_one_sentence(tmp_path):
+    # The tests may run as root, whom file modes do not stop: a directory where the
+    # storage file should be is unreadable for everyone.
+    config = _write_config(tmp_path, free_port())
+    (tmp_path / "data" / "broker.json").mkdir()
+    key = tmp_path / "data" / "seal.key"
+    key.write_text(base64.b64encode(bytes(32)).decode())
+    key.chmod(0o600)
+    error = _start_fails(config)
+    assert (
+        error
+        == f"Error: cannot read storage file {tmp_path / 'data' / 'broker.json'}: Is a directory"
+    )
+
+
+def test_a_missing_tls_certificate_is_one_sentence(tmp_path):
+    config = tmp_path / "broker.hcl"
+    config.write_text(
+        f'listener "tcp" {{\n  address = "127.0.0.1:{free_port()}"\n'
+        '  tls_cert_file = "missing.pem"\n  tls_key_file = "missing-key.pem"\n}\n'
+        'storage "tinydb" {\n  path = "data/broker.json"\n}\n'
+    )
+    (tmp_path / "data").mkdir()
+    error = _start_fails(config)
+    assert error.endswith("key.pem: No such file or directory"), error
+
+
+def test_a_missing_config_file_is_one_sentence(tmp_path):
+    error = _start_fails(tmp_path / "nowhere.hcl")
+    assert (
+        error
+        == f"Error: cannot read config file {tmp_path / 'nowhere.hcl'}: No such file or directory"
+    )
 
 
 def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path):
