@@ -21,6 +21,7 @@ from plugin import (
     path_config,
     path_creds,
     path_roles,
+    path_users,
     secret_client_secret,
     secret_creds,
     secret_tap,
@@ -66,7 +67,12 @@ class EntraBackend(Backend):
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._app_locks: dict[str, asyncio.Lock] = {}
         super().__init__(
-            paths=[*path_config.paths(self), *path_roles.paths(self), *path_creds.paths(self)],
+            paths=[
+                *path_config.paths(self),
+                *path_roles.paths(self),
+                *path_creds.paths(self),
+                *path_users.paths(self),
+            ],
             secrets=[
                 secret_creds.secret_type(self),
                 secret_tap.secret_type(self),

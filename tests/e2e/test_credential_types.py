@@ -296,3 +296,34 @@ def test_engine_application_still_signs_in(tenant: Tenant) -> None:
     # The emulator's own secret for the engine keeps working alongside added apps.
     assert secret_works(tenant, CLIENT, SECRET)
     assert not secret_works(tenant, CLIENT, SECRET + "x")
+
+
+# -- picking users ----------------------------------------------------------------------------
+
+
+def test_list_users_with_hvac_filter_and_the_cli(
+    ready: Setup, tenant: Tenant, client: hvac.Client, bao: Bao
+) -> None:
+    before = {upn: u["password_changes"] for upn, u in tenant.users().items()}
+    listed = client.adapter.request("LIST", "v1/entra/users")["data"]
+    assert {"alice@example.test", "bob@example.test", "carol@example.test"} <= set(listed["keys"])
+    alice = tenant.users()["alice@example.test"]
+    assert listed["key_info"]["alice@example.test"] == {
+        "object_id": alice["id"],
+        "display_name": alice["displayName"],
+        "account_enabled": True,
+    }
+    filtered = ready.api.request(
+        "GET", "entra/users?list=true&filter=startswith(userPrincipalName,'bob')"
+    )
+    assert filtered.status_code == 200, filtered.text
+    assert filtered.json()["data"]["keys"] == ["bob@example.test"]
+    nobody = ready.api.request("LIST", "entra/users?filter=userPrincipalName eq 'zed@x.test'")
+    assert nobody.status_code == 404 and nobody.json() == {"errors": []}
+    bad = ready.api.request("LIST", "entra/users?filter=nonsense")
+    assert bad.status_code == 400 and "refused filter" in bad.json()["errors"][0]
+    cli = bao("list", "entra/users")
+    assert cli.code == 0, cli.stderr
+    assert "carol@example.test" in cli.stdout.split()
+    # Read-only: listing changed no user.
+    assert {upn: u["password_changes"] for upn, u in tenant.users().items()} == before
