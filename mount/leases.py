@@ -372,10 +372,18 @@ class LeaseManager:
         try:
             data = await issue()
         except BaseException as exc:
-            await self._abandon(lease, exc)
+            await self._abandon(replace(lease, internal=dict(spec.internal)), exc)
             raise
         now = self._clock()
-        active = replace(lease, state=LeaseState.ACTIVE, issue_time=now, expire_time=now + ttl)
+        # issue() may have added to the spec's internal data what only creating the
+        # credential told it (the id of a client secret or pass), for revoke to use.
+        active = replace(
+            lease,
+            state=LeaseState.ACTIVE,
+            issue_time=now,
+            expire_time=now + ttl,
+            internal=dict(spec.internal),
+        )
         changes: dict[str, Lease | None] = {active.lease_id: active}
         async with contextlib.AsyncExitStack() as held:
             # Every change to a lease holds its lock: a renew or queued revoke of an

@@ -17,7 +17,15 @@ from mount.sdk import (
     UnavailableError,
     VaultError,
 )
-from plugin import path_config, path_creds, path_roles, secret_creds
+from plugin import (
+    path_config,
+    path_creds,
+    path_roles,
+    path_users,
+    secret_client_secret,
+    secret_creds,
+    secret_tap,
+)
 from plugin.graph import DEFAULT_DEADLINE, GraphClient, tls_context
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
 from plugin.token import TokenProvider
@@ -57,9 +65,19 @@ class EntraBackend(Backend):
         self._clients: Clients | None = None
         self._clients_lock = asyncio.Lock()
         self._user_locks: dict[str, asyncio.Lock] = {}
+        self._app_locks: dict[str, asyncio.Lock] = {}
         super().__init__(
-            paths=[*path_config.paths(self), *path_roles.paths(self), *path_creds.paths(self)],
-            secrets=[secret_creds.secret_type(self)],
+            paths=[
+                *path_config.paths(self),
+                *path_roles.paths(self),
+                *path_creds.paths(self),
+                *path_users.paths(self),
+            ],
+            secrets=[
+                secret_creds.secret_type(self),
+                secret_tap.secret_type(self),
+                secret_client_secret.secret_type(self),
+            ],
             help_text=BACKEND_HELP,
             type_name="entra",
         )
@@ -137,6 +155,10 @@ class EntraBackend(Backend):
     def user_lock(self, object_id: str) -> asyncio.Lock:
         """Serializes password resets of one user inside this process."""
         return self._user_locks.setdefault(object_id, asyncio.Lock())
+
+    def app_lock(self, object_id: str) -> asyncio.Lock:
+        """Serializes credential changes of one application (a read then a removal)."""
+        return self._app_locks.setdefault(object_id, asyncio.Lock())
 
 
 async def _load(

@@ -1,4 +1,5 @@
-"""Microsoft Graph over one shared httpx.AsyncClient: users, password resets, errors."""
+"""Microsoft Graph over one shared httpx.AsyncClient: users, password resets, Temporary
+Access Passes, application client secrets, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import enum
 import logging
 import random
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -29,7 +30,10 @@ __all__ = [
     "GraphBusyError",
     "GraphDirectoryRole",
     "GraphClient",
+    "GraphApplication",
     "GraphError",
+    "GraphPasswordCredential",
+    "GraphTemporaryAccessPass",
     "GraphUser",
     "TokenSource",
     "tls_context",
@@ -98,12 +102,65 @@ class GraphDirectoryRole:
     display_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class GraphTemporaryAccessPass:
+    """A Temporary Access Pass Graph created; `temporary_access_pass` is the pass itself."""
+
+    id: str
+    temporary_access_pass: str = field(repr=False)
+    start_date_time: str
+    lifetime_in_minutes: int
+    is_usable_once: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPasswordCredential:
+    """A client secret Graph added to an application; `secret_text` is the secret."""
+
+    key_id: str
+    secret_text: str = field(repr=False)
+    end_date_time: str
+
+
+@dataclass(frozen=True, slots=True)
+class GraphApplication:
+    """An app registration: object id, application (client) id, its secrets' key ids."""
+
+    object_id: str
+    app_id: str
+    display_name: str
+    # (keyId, displayName) of each client secret, keyId in lower case.
+    passwords: tuple[tuple[str, str], ...]
+
+    @property
+    def password_key_ids(self) -> tuple[str, ...]:
+        return tuple(key_id for key_id, _ in self.passwords)
+
+
 class _Op(enum.Enum):
     """What a request was for; picks the sentence for a given Graph error code."""
 
     READ_USER = "reading"
     SET_PASSWORD = "resetting the password of"
     READ_ROLES = "reading the directory roles of"
+    CREATE_TAP = "creating a Temporary Access Pass for"
+    DELETE_TAP = "deleting a Temporary Access Pass of"
+    LIST_TAPS = "listing the Temporary Access Passes of"
+    LIST_USERS = "listing"
+    READ_APP = "reading application"
+    ADD_PASSWORD = "adding a client secret to application"
+    REMOVE_PASSWORD = "removing a client secret from application"
+
+    def describe(self, subject: str) -> str:
+        if self is _Op.LIST_USERS:
+            return "listing users"
+        if self in (_Op.READ_APP, _Op.ADD_PASSWORD, _Op.REMOVE_PASSWORD):
+            return f'{self.value} "{subject}"'
+        return f'{self.value} user "{subject}"'
+
+
+_TAP_OPS = frozenset({_Op.CREATE_TAP, _Op.DELETE_TAP, _Op.LIST_TAPS})
+_APP_OPS = frozenset({_Op.READ_APP, _Op.ADD_PASSWORD, _Op.REMOVE_PASSWORD})
 
 
 class GraphError(UpstreamError):
@@ -193,6 +250,15 @@ def _unreadable(response: httpx.Response, what: str, why: str) -> GraphError:
         request_id=response.headers.get("request-id", ""),
         retryable=True,
     )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object; {} when it is anything else (callers then refuse it)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 class GraphBusyError(GraphError):
@@ -311,6 +377,183 @@ class GraphClient:
             deadline=deadline,
         )
 
+    async def create_temporary_access_pass(
+        self,
+        object_id: str,
+        *,
+        lifetime_in_minutes: int,
+        is_usable_once: bool,
+        subject: str = "",
+        deadline: float | None = None,
+    ) -> GraphTemporaryAccessPass:
+        """Create a pass for a user (Entra replaces any earlier one of that user)."""
+        response = await self._send(
+            "POST",
+            f"{_user_path(object_id)}/authentication/temporaryAccessPassMethods",
+            json={"lifetimeInMinutes": lifetime_in_minutes, "isUsableOnce": is_usable_once},
+            op=_Op.CREATE_TAP,
+            subject=subject or object_id,
+            deadline=deadline,
+        )
+        body = _json_object(response)
+        text, tap_id = body.get("temporaryAccessPass"), body.get("id")
+        if not isinstance(text, str) or not text or not isinstance(tap_id, str):
+            raise _unreadable(
+                response,
+                f'creating a Temporary Access Pass for user "{subject or object_id}"',
+                "no id or temporaryAccessPass",
+            )
+        lifetime = body.get("lifetimeInMinutes")
+        return GraphTemporaryAccessPass(
+            id=tap_id,
+            temporary_access_pass=text,
+            start_date_time=str(body.get("startDateTime") or ""),
+            lifetime_in_minutes=lifetime if isinstance(lifetime, int) else lifetime_in_minutes,
+            is_usable_once=body.get("isUsableOnce") is True,
+        )
+
+    async def list_temporary_access_passes(
+        self, object_id: str, *, subject: str = "", deadline: float | None = None
+    ) -> list[str]:
+        """The ids of the user's Temporary Access Passes (Entra keeps at most one)."""
+        response = await self._send(
+            "GET",
+            f"{_user_path(object_id)}/authentication/temporaryAccessPassMethods",
+            op=_Op.LIST_TAPS,
+            subject=subject or object_id,
+            deadline=deadline,
+        )
+        value = _json_object(response).get("value")
+        if not isinstance(value, list):
+            raise _unreadable(
+                response, f'listing the passes of user "{subject or object_id}"', "no value"
+            )
+        return [str(t["id"]) for t in value if isinstance(t, dict) and isinstance(t.get("id"), str)]
+
+    async def delete_temporary_access_pass(
+        self, object_id: str, tap_id: str, *, subject: str = "", deadline: float | None = None
+    ) -> None:
+        await self._send(
+            "DELETE",
+            f"{_user_path(object_id)}/authentication/temporaryAccessPassMethods/"
+            + quote(tap_id, safe=""),
+            op=_Op.DELETE_TAP,
+            subject=subject or object_id,
+            deadline=deadline,
+        )
+
+    async def get_application(
+        self, object_id: str, *, deadline: float | None = None
+    ) -> GraphApplication:
+        """An application by object id, or by client id through /applications(appId='…')."""
+        path = (
+            f"/applications/{quote(object_id, safe='')}"
+            if not object_id.startswith("appId=")
+            else f"/applications({object_id[:6]}'{quote(object_id[6:], safe='')}')"
+        )
+        response = await self._send(
+            "GET", path, op=_Op.READ_APP, subject=object_id, deadline=deadline
+        )
+        body = _json_object(response)
+        if not isinstance(body.get("id"), str) or not isinstance(body.get("appId"), str):
+            raise _unreadable(response, f'reading application "{object_id}"', "no id or appId")
+        keys = tuple(
+            (str(p["keyId"]).lower(), str(p.get("displayName") or ""))
+            for p in body.get("passwordCredentials") or []
+            if isinstance(p, dict) and isinstance(p.get("keyId"), str)
+        )
+        return GraphApplication(
+            object_id=body["id"],
+            app_id=body["appId"],
+            display_name=str(body.get("displayName") or ""),
+            passwords=keys,
+        )
+
+    async def add_password(
+        self,
+        application_object_id: str,
+        *,
+        display_name: str,
+        end_date_time: datetime,
+        deadline: float | None = None,
+    ) -> GraphPasswordCredential:
+        """addPassword: a new client secret on the application, ending at `end_date_time`."""
+        end = end_date_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        response = await self._send(
+            "POST",
+            f"/applications/{quote(application_object_id, safe='')}/addPassword",
+            json={"passwordCredential": {"displayName": display_name, "endDateTime": end}},
+            op=_Op.ADD_PASSWORD,
+            subject=application_object_id,
+            deadline=deadline,
+        )
+        body = _json_object(response)
+        text, key_id = body.get("secretText"), body.get("keyId")
+        if not isinstance(text, str) or not text or not isinstance(key_id, str):
+            raise _unreadable(
+                response,
+                f'adding a client secret to application "{application_object_id}"',
+                "no keyId or secretText",
+            )
+        return GraphPasswordCredential(
+            key_id=key_id.lower(),
+            secret_text=text,
+            end_date_time=str(body.get("endDateTime") or end),
+        )
+
+    async def remove_password(
+        self, application_object_id: str, key_id: str, *, deadline: float | None = None
+    ) -> None:
+        await self._send(
+            "POST",
+            f"/applications/{quote(application_object_id, safe='')}/removePassword",
+            json={"keyId": key_id},
+            op=_Op.REMOVE_PASSWORD,
+            subject=application_object_id,
+            deadline=deadline,
+        )
+
+    async def list_users(
+        self, *, filter_expression: str = "", deadline: float | None = None
+    ) -> list[GraphUser]:
+        """Every user (all pages), optionally those matching an OData $filter."""
+        end = deadline if deadline is not None else self.deadline_from_now()
+        params: dict[str, str] | None = {
+            "$select": "id,userPrincipalName,displayName,accountEnabled",
+            "$top": str(self.page_size),
+        }
+        if filter_expression and params is not None:
+            params["$filter"] = filter_expression
+        path = "/users"
+        users: list[GraphUser] = []
+        for _ in range(MAX_PAGES):
+            response = await self._send(
+                "GET", path, params=params, op=_Op.LIST_USERS, subject="", deadline=end
+            )
+            body = _json_object(response)
+            value = body.get("value")
+            if not isinstance(value, list):
+                raise _unreadable(response, "listing users", "no value")
+            for item in value:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    enabled = item.get("accountEnabled")
+                    users.append(
+                        GraphUser(
+                            object_id=item["id"],
+                            user_principal_name=str(item.get("userPrincipalName") or ""),
+                            display_name=str(item.get("displayName") or ""),
+                            account_enabled=enabled if isinstance(enabled, bool) else None,
+                        )
+                    )
+            link = body.get("@odata.nextLink")
+            if link is None:
+                return users
+            path, params = self._next_page(link, response, "listing users"), None
+        raise GraphError(
+            f"Microsoft Graph sent more than {MAX_PAGES} pages of users; the broker stopped "
+            "following @odata.nextLink"
+        )
+
     async def list_directory_roles(
         self, user: str, *, subject: str = "", deadline: float | None = None
     ) -> list[GraphDirectoryRole]:
@@ -350,13 +593,14 @@ class GraphClient:
             link = body.get("@odata.nextLink")
             if link is None:
                 return roles
-            path, params = self._next_page(link, response, who), None
+            reading = f'reading the memberships of user "{who}"'
+            path, params = self._next_page(link, response, reading), None
         raise GraphError(
             f'Microsoft Graph sent more than {MAX_PAGES} pages of memberships of user "{who}"; '
             "the broker stopped following @odata.nextLink"
         )
 
-    def _next_page(self, link: Any, response: httpx.Response, who: str) -> str:
+    def _next_page(self, link: Any, response: httpx.Response, what: str) -> str:
         """The path, under base_url, of an @odata.nextLink; anything else is refused.
 
         The bearer token goes with the next request, so a link to another host or
@@ -369,11 +613,7 @@ class GraphClient:
             or (found.scheme, found.netloc.lower()) != (base.scheme, base.netloc.lower())
             or not found.path.startswith(base.path + "/")
         ):
-            raise _unreadable(
-                response,
-                f'reading the memberships of user "{who}"',
-                f"an @odata.nextLink outside {self.base_url}",
-            )
+            raise _unreadable(response, what, f"an @odata.nextLink outside {self.base_url}")
         rest = found.path[len(base.path) :]
         return f"{rest}?{found.query}" if found.query else rest
 
@@ -400,7 +640,7 @@ class GraphClient:
         maybe_applied = False  # sticky: once a write may have landed, it stays "maybe"
         refreshed = False
         attempt = 0
-        what = f'{op.value} user "{subject}"'
+        what = op.describe(subject)
         while True:
             attempt += 1
             remaining = end - loop.time()
@@ -585,7 +825,29 @@ class GraphClient:
         maybe_applied: bool,
     ) -> GraphError:
         shown = f"{status} {code}".strip()
-        if code == ACCESS_DENIED and op is _Op.SET_PASSWORD:
+        if status == 403 and op in _TAP_OPS:
+            message = (
+                f"Microsoft Graph denied {what} ({code or status}): the application needs the "
+                "UserAuthenticationMethod.ReadWrite.All application permission with admin "
+                "consent, and the Authentication Administrator directory role (Privileged "
+                "Authentication Administrator if the user is an administrator)"
+            )
+        elif status == 403 and op in _APP_OPS:
+            message = (
+                f"Microsoft Graph denied {what} ({code or status}): the application needs the "
+                "Application.ReadWrite.OwnedBy application permission with admin consent and "
+                "must own that application (or Application.ReadWrite.All)"
+            )
+        elif status == 403 and op is _Op.LIST_USERS:
+            message = (
+                f"Microsoft Graph denied listing users ({code or status}): the application "
+                "needs the User.Read.All (or User.ReadWrite.All) application permission"
+            )
+        elif op in _APP_OPS and (code == NOT_FOUND or status == 404):
+            message = f'Entra application "{subject}" was not found ({code or "404"})'
+        elif op is _Op.DELETE_TAP and status == 404:
+            message = f'Entra found no such Temporary Access Pass of user "{subject}" (404)'
+        elif code == ACCESS_DENIED and op is _Op.SET_PASSWORD:
             message = (
                 f'Microsoft Graph denied resetting the password of user "{subject}" '
                 f"({ACCESS_DENIED}): the application needs the "

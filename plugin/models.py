@@ -1,4 +1,4 @@
-"""Stored records of the engine: Config, Role and a lease's CredsInternal."""
+"""Stored records of the engine: Config, Role and the internal data of each kind of lease."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from plugin.passwords import DEFAULT_LENGTH
 __all__ = [
     "CONFIG_KEY",
     "ROLE_PREFIX",
+    "ClientSecretInternal",
     "Config",
+    "CredentialType",
     "CredsInternal",
     "Mode",
     "Role",
     "RecordError",
+    "TapInternal",
 ]
 
 CONFIG_KEY = "config"
@@ -93,12 +96,25 @@ class Mode(enum.StrEnum):
     EXCLUSIVE = "exclusive"
 
 
+class CredentialType(enum.StrEnum):
+    """What a role's creds hand out."""
+
+    PASSWORD = "password"
+    TEMPORARY_ACCESS_PASS = "temporary_access_pass"
+    CLIENT_SECRET = "client_secret"
+
+    @property
+    def binds_user(self) -> bool:
+        return self is not CredentialType.CLIENT_SECRET
+
+
 @dataclass(frozen=True, slots=True)
 class Role:
-    """One Entra user bound to a name, with lease TTLs (zero: the mount's defaults).
+    """One Entra user (or, for client_secret, one application) bound to a name, with
+    lease TTLs (zero: the mount's defaults).
 
     `allow_privileged_user` lets the user hold a privileged directory role
-    (plugin.privileged); roles stored before the field existed read as False.
+    (plugin.privileged); roles stored before a field existed read as its default.
     """
 
     name: str
@@ -109,6 +125,11 @@ class Role:
     password_length: int = DEFAULT_LENGTH
     mode: Mode = Mode.ROTATE
     allow_privileged_user: bool = False
+    credential_type: CredentialType = CredentialType.PASSWORD
+    is_usable_once: bool = False
+    application_object_id: str = ""
+    # The application's client id, resolved from application_object_id on write.
+    client_id: str = ""
 
     def to_storage(self) -> dict[str, Any]:
         return {
@@ -120,19 +141,36 @@ class Role:
             "password_length": self.password_length,
             "mode": self.mode.value,
             "allow_privileged_user": self.allow_privileged_user,
+            "credential_type": self.credential_type.value,
+            "is_usable_once": self.is_usable_once,
+            "application_object_id": self.application_object_id,
+            "client_id": self.client_id,
         }
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> Role:
+        kind = CredentialType(data.get("credential_type") or CredentialType.PASSWORD.value)
+        if kind.binds_user:
+            upn = _required(data, "user_principal_name", "role")
+            object_id = _required(data, "object_id", "role")
+            app_object_id = client_id = ""
+        else:
+            upn = object_id = ""
+            app_object_id = _required(data, "application_object_id", "role")
+            client_id = _required(data, "client_id", "role")
         return cls(
             name=_required(data, "name", "role"),
-            user_principal_name=_required(data, "user_principal_name", "role"),
-            object_id=_required(data, "object_id", "role"),
+            user_principal_name=upn,
+            object_id=object_id,
             ttl=timedelta(seconds=int(data.get("ttl") or 0)),
             max_ttl=timedelta(seconds=int(data.get("max_ttl") or 0)),
             password_length=int(data.get("password_length") or DEFAULT_LENGTH),
             mode=Mode(data.get("mode") or Mode.ROTATE.value),
             allow_privileged_user=data.get("allow_privileged_user") is True,
+            credential_type=kind,
+            is_usable_once=data.get("is_usable_once") is True,
+            application_object_id=app_object_id,
+            client_id=client_id,
         )
 
 
@@ -157,4 +195,56 @@ class CredsInternal:
             role=_required(data, "role", "lease"),
             object_id=_required(data, "object_id", "lease"),
             user_principal_name=str(data.get("user_principal_name") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TapInternal:
+    """What a Temporary Access Pass lease keeps: the user and the pass's id, not the pass."""
+
+    role: str
+    object_id: str
+    user_principal_name: str
+    tap_id: str
+
+    def to_storage(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "object_id": self.object_id,
+            "user_principal_name": self.user_principal_name,
+            "tap_id": self.tap_id,
+        }
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> TapInternal:
+        return cls(
+            role=_required(data, "role", "lease"),
+            object_id=_required(data, "object_id", "lease"),
+            user_principal_name=str(data.get("user_principal_name") or ""),
+            # Empty while the pass is being created (pending lease): nothing to delete yet.
+            tap_id=str(data.get("tap_id") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSecretInternal:
+    """What a client secret lease keeps: the application and the secret's key id."""
+
+    role: str
+    application_object_id: str
+    key_id: str
+
+    def to_storage(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "application_object_id": self.application_object_id,
+            "key_id": self.key_id,
+        }
+
+    @classmethod
+    def from_storage(cls, data: Mapping[str, Any]) -> ClientSecretInternal:
+        return cls(
+            role=_required(data, "role", "lease"),
+            application_object_id=_required(data, "application_object_id", "lease"),
+            key_id=str(data.get("key_id") or ""),
         )

@@ -19,9 +19,11 @@ from mount.sdk import (
     name_pattern,
 )
 from plugin.graph import BAD_REQUEST, GraphClient, GraphError
-from plugin.models import CredsInternal, Mode
+from plugin.models import CredentialType, CredsInternal, Mode
 from plugin.passwords import alias_of, generate_password
 from plugin.privileged import refuse_privileged_user
+from plugin.secret_client_secret import client_secret_creds
+from plugin.secret_tap import tap_creds
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
@@ -33,7 +35,11 @@ logger = logging.getLogger(__name__)
 SECRET_TYPE = "entra_password"
 
 FIELDS = {
-    "name": Field(FieldType.NAME, "Name of the role whose user gets a new password."),
+    "name": Field(
+        FieldType.NAME,
+        "Name of the role whose credential to issue: a new password or Temporary Access "
+        "Pass for its user, or a new client secret of its application.",
+    ),
 }
 
 
@@ -55,6 +61,10 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     if role is None:
         raise InvalidRequestError(f"unknown role: {name}")
     config = await b.require_config(req.storage)
+    if role.credential_type is CredentialType.TEMPORARY_ACCESS_PASS:
+        return tap_creds(b, role, config)
+    if role.credential_type is CredentialType.CLIENT_SECRET:
+        return client_secret_creds(b, role, config)
     ttl, max_ttl = b.lease_ttls(role)
     internal = CredsInternal(
         role=name, object_id=role.object_id, user_principal_name=role.user_principal_name
@@ -131,7 +141,7 @@ async def set_random_password(
         return await attempt()
 
 
-CREDS_HELP_SYN = "Reset the role's Entra user password and return it under a lease."
+CREDS_HELP_SYN = "Issue the role's credential (password, pass or client secret) under a lease."
 CREDS_HELP_DESC = """\
 Each read sets a new random password on the role's user through Microsoft Graph and
 returns user_principal_name, object_id and password under a lease. Revoking the lease,
@@ -142,4 +152,11 @@ password may take a few seconds to be accepted by every Entra sign-in endpoint.
 
 Unless the role has allow_privileged_user, each read first checks through Graph that the
 user holds no privileged Entra directory role, and is refused (400) if it does.
+
+A temporary_access_pass role returns user_principal_name, object_id,
+temporary_access_pass, start_date_time, lifetime_in_minutes and is_usable_once. The pass
+lives as long as the lease's TTL (10 minutes to 30 days); the lease is not renewable, and
+revoking it deletes the pass. A client_secret role returns client_id, client_secret,
+key_id, tenant_id and end_date_time: a new secret of the role's application that Entra
+ends at the lease's max TTL; revoking the lease removes exactly that key.
 """

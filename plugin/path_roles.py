@@ -21,7 +21,7 @@ from mount.sdk import (
     name_pattern,
 )
 from plugin.graph import NOT_FOUND, GraphError
-from plugin.models import ROLE_PREFIX, Mode, Role
+from plugin.models import ROLE_PREFIX, CredentialType, Mode, Role
 from plugin.passwords import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 from plugin.privileged import refuse_privileged_user
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from plugin.backend import EntraBackend
 
 MAX_UPN_LENGTH = 113
+# Entra's longest Temporary Access Pass lifetime: 30 days.
+MAX_TAP_TTL = timedelta(days=30)
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 __all__ = ["paths", "role_delete", "role_exists", "role_list", "role_read", "role_write"]
@@ -83,6 +85,25 @@ FIELDS = {
         "password is issued.",
         default=False,
     ),
+    "credential_type": Field(
+        FieldType.STRING,
+        "What creds hand out: password (reset the user's password), temporary_access_pass "
+        "(a Temporary Access Pass for the user, not renewable) or client_secret (a new client "
+        "secret of application_object_id); default password.",
+        default=CredentialType.PASSWORD.value,
+        allowed=tuple(t.value for t in CredentialType),
+    ),
+    "is_usable_once": Field(
+        FieldType.BOOL,
+        "For temporary_access_pass roles: the pass signs in only once; default false (any "
+        "number of times within its lifetime).",
+        default=False,
+    ),
+    "application_object_id": Field(
+        FieldType.STRING,
+        "For client_secret roles: the object id (GUID) of the Entra application that gets "
+        "a new client secret per lease; required for them, empty otherwise.",
+    ),
 }
 
 
@@ -128,6 +149,10 @@ async def role_read(b: EntraBackend, req: Request, d: FieldData) -> Response | N
             "password_length": role.password_length,
             "mode": role.mode.value,
             "allow_privileged_user": role.allow_privileged_user,
+            "credential_type": role.credential_type.value,
+            "is_usable_once": role.is_usable_once,
+            "application_object_id": role.application_object_id,
+            "client_id": role.client_id,
         }
     )
 
@@ -135,6 +160,15 @@ async def role_read(b: EntraBackend, req: Request, d: FieldData) -> Response | N
 async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
     name: str = d.get("name")
     existing = await b.load_role(req.storage, name)
+    kind = (
+        CredentialType(d.get("credential_type"))
+        if d.provided("credential_type")
+        else (existing.credential_type if existing is not None else CredentialType.PASSWORD)
+    )
+    if not kind.binds_user:
+        return await _application_role_write(b, req, d, name, existing)
+    if existing is not None and not existing.credential_type.binds_user:
+        existing = None  # switching from an application role: nothing of it carries over
     # Update semantics: fields not sent keep the stored role's values (or the defaults).
     base = existing or Role(name=name, user_principal_name="", object_id="")
     ttl: timedelta = d.get("ttl") if d.provided("ttl") else base.ttl
@@ -170,8 +204,21 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         problems.append(f"password_length must be between {MIN_LENGTH} and {MAX_LENGTH}")
     if ttl and max_ttl and ttl > max_ttl:
         problems.append("ttl cannot be greater than max_ttl")
+    if kind is CredentialType.TEMPORARY_ACCESS_PASS and ttl > MAX_TAP_TTL:
+        problems.append(
+            "ttl of a temporary_access_pass role must be at most 720h (30 days), the longest "
+            "lifetime Entra gives a Temporary Access Pass"
+        )
+    if d.provided("application_object_id") and str(d.get("application_object_id")).strip():
+        problems.append(
+            f"application_object_id applies to client_secret roles only; this role's "
+            f"credential_type is {kind.value}"
+        )
     if problems:
         raise InvalidRequestError(errors=problems)
+    is_usable_once: bool = (
+        d.get("is_usable_once") if d.provided("is_usable_once") else base.is_usable_once
+    )
 
     config = await b.require_config(req.storage)
     graph = await b.graph(config)
@@ -204,11 +251,15 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         password_length=length,
         mode=mode,
         allow_privileged_user=allow_privileged,
+        credential_type=kind,
+        is_usable_once=is_usable_once,
     )
     await req.storage.put(ROLE_PREFIX + name, role.to_storage())
     logger.info(
-        "role written role=%s object_id=%s upn=%s mode=%s allow_privileged_user=%s",
+        "role written role=%s credential_type=%s object_id=%s upn=%s mode=%s "
+        "allow_privileged_user=%s",
         name,
+        kind.value,
         role.object_id,
         role.user_principal_name,
         role.mode.value,
@@ -221,6 +272,73 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
                 "false): passwords can be issued but will not sign in"
             ]
         )
+    return None
+
+
+async def _application_role_write(
+    b: EntraBackend, req: Request, d: FieldData, name: str, existing: Role | None
+) -> Response | None:
+    """A client_secret role: binds an application, looked up in Graph on every write."""
+    base = existing if existing is not None and not existing.credential_type.binds_user else None
+    ttl: timedelta = d.get("ttl") if d.provided("ttl") else (base.ttl if base else timedelta(0))
+    max_ttl: timedelta = (
+        d.get("max_ttl") if d.provided("max_ttl") else (base.max_ttl if base else timedelta(0))
+    )
+    app_object_id = str(d.get("application_object_id") or "").strip() or (
+        base.application_object_id if base else ""
+    )
+    problems = []
+    if not app_object_id:
+        problems.append("application_object_id is required for a client_secret role")
+    elif not _GUID.fullmatch(app_object_id):
+        problems.append(
+            "application_object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f "
+            "(the application's object id, not its client id)"
+        )
+    for field_name in ("user_principal_name", "object_id"):
+        if d.provided(field_name) and str(d.get(field_name)).strip():
+            problems.append(
+                f"{field_name} applies to roles that bind a user; a client_secret role binds "
+                "the application named by application_object_id"
+            )
+    if d.provided("mode") and d.get("mode") == Mode.EXCLUSIVE.value:
+        problems.append(
+            "mode=exclusive applies to roles that bind a user; the client secrets of a "
+            "client_secret role's leases coexist, each with its own key"
+        )
+    if ttl and max_ttl and ttl > max_ttl:
+        problems.append("ttl cannot be greater than max_ttl")
+    if problems:
+        raise InvalidRequestError(errors=problems)
+
+    config = await b.require_config(req.storage)
+    graph = await b.graph(config)
+    try:
+        app = await graph.get_application(app_object_id)
+    except GraphError as exc:
+        if exc.graph_status != 404:
+            raise
+        raise InvalidRequestError(
+            f'Entra application "{app_object_id}" was not found in tenant {config.tenant_id}; '
+            "application_object_id is the application's object id (not its client id)"
+        ) from None
+    role = Role(
+        name=name,
+        user_principal_name="",
+        object_id="",
+        ttl=ttl,
+        max_ttl=max_ttl,
+        credential_type=CredentialType.CLIENT_SECRET,
+        application_object_id=app.object_id,
+        client_id=app.app_id,
+    )
+    await req.storage.put(ROLE_PREFIX + name, role.to_storage())
+    logger.info(
+        "role written role=%s credential_type=client_secret application_object_id=%s client_id=%s",
+        name,
+        app.object_id,
+        app.app_id,
+    )
     return None
 
 
@@ -255,6 +373,11 @@ Reading creds/<name> resets the user's password under a lease with the role's tt
 max_ttl. In rotate mode every read sets a new password and ends the user's earlier
 leases; in exclusive mode a read is refused while a lease of the user is active.
 Deleting a role does not revoke its leases; revoke them with sys/leases/revoke-prefix.
+
+credential_type=temporary_access_pass issues a Temporary Access Pass for the user instead
+(lifetime: the lease TTL, at most 30 days; not renewable). credential_type=client_secret
+binds the application named by application_object_id instead of a user, and each lease
+adds a client secret to it that Entra ends at the lease's max TTL.
 """
 ROLE_LIST_HELP_SYN = "List the roles."
 ROLE_LIST_HELP_DESC = "Lists the names of all roles; an empty list answers 404."

@@ -107,6 +107,10 @@ class SecretSpec:
     """A credential a handler asks the mount to put under a lease.
 
     `internal` is what `revoke`/`renew` will need later (JSON-serializable, no secrets).
+    It is stored with the pending lease before `issue()` runs; if it is a dict, `issue()`
+    may add to it what only creating the credential tells (such as the credential's id),
+    and the mount stores the result with the activated lease. Revoke must therefore also
+    cope with the pending form (the credential may exist without its id being stored).
     `holder_key` names the thing the credential controls (one Entra user): with
     `exclusive`, the mount refuses a new lease while another lease holds that key;
     otherwise the new lease supersedes (ends) the earlier ones, whose credential no

@@ -8,8 +8,10 @@ from collections import Counter
 from aiohttp import web
 
 from plugin.emulator.admin import add_admin_routes
+from plugin.emulator.admin_credentials import add_credential_admin_routes
 from plugin.emulator.faults import FaultBook
 from plugin.emulator.graph import add_graph_routes
+from plugin.emulator.graph_credentials import add_credential_routes
 from plugin.emulator.keys import (
     CALLS_KEY,
     CLOSING_KEY,
@@ -49,6 +51,8 @@ def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     app.on_shutdown.append(_release_held_calls)
     # Admin and login first; Graph last, as it ends with catch-all routes for /v1.0 and /beta.
     add_admin_routes(app.router)
+    add_credential_admin_routes(app.router)
     add_login_routes(app.router)
+    add_credential_routes(app.router)
     add_graph_routes(app.router)
     return app

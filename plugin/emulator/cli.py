@@ -68,6 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"default {', '.join(DEFAULT_ROLES)})",
     )
     parser.add_argument(
+        "--propagation-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="refuse a new client secret at the token endpoint for this long after it is "
+        "added, as Entra does while it propagates (default 0)",
+    )
+    parser.add_argument(
         "--hostname",
         dest="hostnames",
         action="append",
@@ -129,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         roles=list(args.permissions) if args.permissions is not None else list(DEFAULT_ROLES),
         hostnames=list(args.hostnames),
         directory_roles=directory_roles,
+        propagation_delay=max(0.0, float(args.propagation_delay)),
     )
     return asyncio.run(_serve(settings, host, port, Path(args.cert_dir)))
 

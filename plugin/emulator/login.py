@@ -10,6 +10,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from plugin.emulator.assertions import ASSERTION_TYPE, AssertionRefused, verify_client_assertion
+from plugin.emulator.credentials import Application, SecretCheck
 from plugin.emulator.keys import STATE_KEY, TOKENS_KEY
 from plugin.emulator.responses import oauth_error
 from plugin.emulator.state import SignIn, TenantState
@@ -195,7 +197,8 @@ async def token(request: web.Request) -> web.Response:
     client_id = form.get("client_id") or (basic[0] if basic else "")
     if not client_id:
         return _missing(request, "client_id")
-    if not state.knows_client(client_id):
+    app = state.find_application(client_id)
+    if app is None:
         return oauth_error(
             request,
             400,
@@ -208,11 +211,11 @@ async def token(request: web.Request) -> web.Response:
         )
     secret = form.get("client_secret") if "client_secret" in form else (basic[1] if basic else None)
     if grant == "client_credentials":
-        return _client_credentials(request, state, form, secret)
-    return _password(request, state, form, secret)
+        return _client_credentials(request, state, app, form, secret)
+    return _password(request, state, app, form, secret)
 
 
-def _bad_secret(request: web.Request, state: TenantState) -> web.Response:
+def _bad_secret(request: web.Request, app: Application) -> web.Response:
     return oauth_error(
         request,
         401,
@@ -220,8 +223,51 @@ def _bad_secret(request: web.Request, state: TenantState) -> web.Response:
         7000215,
         "Invalid client secret provided. Ensure the secret being sent in the request is the "
         f"client secret value, not the client secret ID, for a secret added to app "
-        f"'{state.client_id}'.",
+        f"'{app.app_id}'.",
     )
+
+
+def _refused_secret(
+    request: web.Request, state: TenantState, app: Application, secret: str
+) -> web.Response | None:
+    """Entra's answer to a client secret that does not sign `app` in now; None if it does."""
+    outcome = state.check_client_secret(app, secret)
+    if outcome is SecretCheck.OK:
+        return None
+    if outcome is SecretCheck.EXPIRED:
+        return oauth_error(
+            request,
+            401,
+            "invalid_client",
+            7000222,
+            f"The provided client secret keys for app '{app.app_id}' are expired. Visit the "
+            "Azure portal to create new keys for your app.",
+        )
+    # A wrong secret, and a new one that has not propagated yet, look the same.
+    return _bad_secret(request, app)
+
+
+def _refused_assertion(
+    request: web.Request, app: Application, form: dict[str, str]
+) -> web.Response | None:
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        return oauth_error(
+            request,
+            400,
+            "invalid_request",
+            50012,
+            f"client_assertion_type must be '{ASSERTION_TYPE}'.",
+        )
+    tenant = request.match_info["tenant"]
+    state = request.app[STATE_KEY]
+    audiences = [
+        f"{base_url(request)}/{name}/oauth2/v2.0/token" for name in {tenant, state.tenant_id}
+    ]
+    try:
+        verify_client_assertion(app, form["client_assertion"], audiences)
+    except AssertionRefused as exc:
+        return oauth_error(request, 401, "invalid_client", exc.aadsts, exc.description)
+    return None
 
 
 def _token_body(access_token: str, **extra: str) -> dict[str, Any]:
@@ -235,18 +281,18 @@ def _token_body(access_token: str, **extra: str) -> dict[str, Any]:
 
 
 def _client_credentials(
-    request: web.Request, state: TenantState, form: dict[str, str], secret: str | None
+    request: web.Request,
+    state: TenantState,
+    app: Application,
+    form: dict[str, str],
+    secret: str | None,
 ) -> web.Response:
     if secret is None:
         if "client_assertion" in form:
-            return oauth_error(
-                request,
-                401,
-                "invalid_client",
-                700027,
-                "Client assertion failed signature validation: the Entra emulator accepts "
-                "client secrets only.",
-            )
+            refused = _refused_assertion(request, app, form)
+            if refused is not None:
+                return refused
+            return _app_token(request, state, app, form)
         return oauth_error(
             request,
             401,
@@ -255,8 +301,15 @@ def _client_credentials(
             "'client_assertion', 'client_secret' or 'request' is required for the "
             "'client_credentials' grant type.",
         )
-    if not state.secret_matches(secret):
-        return _bad_secret(request, state)
+    refused = _refused_secret(request, state, app, secret)
+    if refused is not None:
+        return refused
+    return _app_token(request, state, app, form)
+
+
+def _app_token(
+    request: web.Request, state: TenantState, app: Application, form: dict[str, str]
+) -> web.Response:
     scope = form.get("scope", "").strip()
     if not scope:
         return _missing(request, "scope")
@@ -274,9 +327,9 @@ def _client_credentials(
     access_token = request.app[TOKENS_KEY].app_token(
         issuer=_issuer(request, state.tenant_id),
         tenant_id=state.tenant_id,
-        client_id=state.client_id,
-        app_object_id=state.app_object_id,
-        roles=state.roles,
+        client_id=app.app_id,
+        app_object_id=app.service_principal_id,
+        roles=state.roles_of(app),
     )
     return web.json_response(_token_body(access_token))
 
@@ -302,10 +355,16 @@ def _delegated_scp(scopes: list[str]) -> str:
 
 
 def _password(
-    request: web.Request, state: TenantState, form: dict[str, str], secret: str | None
+    request: web.Request,
+    state: TenantState,
+    app: Application,
+    form: dict[str, str],
+    secret: str | None,
 ) -> web.Response:
-    if secret is not None and not state.secret_matches(secret):
-        return _bad_secret(request, state)
+    if secret is not None:
+        refused = _refused_secret(request, state, app, secret)
+        if refused is not None:
+            return refused
     for name in ("username", "password", "scope"):
         if not form.get(name):
             return _missing(request, name)
@@ -329,7 +388,7 @@ def _password(
     access_token = tokens.user_token(
         issuer=issuer,
         tenant_id=state.tenant_id,
-        client_id=state.client_id,
+        client_id=app.app_id,
         user_id=user.id,
         upn=user.user_principal_name,
         name=user.display_name,
@@ -340,7 +399,7 @@ def _password(
         extra["id_token"] = tokens.id_token(
             issuer=issuer,
             tenant_id=state.tenant_id,
-            client_id=state.client_id,
+            client_id=app.app_id,
             user_id=user.id,
             upn=user.user_principal_name,
             name=user.display_name,

@@ -1,5 +1,5 @@
-"""The tenant's state, in memory: users, their directory roles, the one application and
-that app's permissions."""
+"""The tenant's state, in memory: users, their directory roles and Temporary Access Passes,
+the applications with their credentials, the engine application's permissions, and a clock."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from plugin.emulator.credentials import (
+    DEFAULT_PASSWORD_LIFETIME,
+    Application,
+    KeyCredential,
+    PasswordCredential,
+    SecretCheck,
+    TemporaryAccessPass,
+)
 from plugin.emulator.directory import DirectoryRole, DirectoryRoleError, find_template
 from plugin.emulator.settings import EmulatorSettings
 
-__all__ = ["SignIn", "TenantState", "User", "UserError"]
+__all__ = ["ApplicationError", "SignIn", "TenantState", "User", "UserError"]
 
 # Enough of RFC 5322 for a UPN: one `@`, no spaces, something on both sides.
 _UPN = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+$")
@@ -24,6 +32,10 @@ _UPN = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+$")
 
 class UserError(ValueError):
     """A user cannot be created as asked (duplicate or malformed user principal name)."""
+
+
+class ApplicationError(ValueError):
+    """An application or credential change that cannot be made as asked."""
 
 
 class SignIn(enum.Enum):
@@ -49,6 +61,8 @@ class User:
     force_change_password: bool = False
     password_changes: int = 0
     password_changed_at: datetime | None = None
+    # Entra keeps at most one Temporary Access Pass per user.
+    temporary_access_passes: list[TemporaryAccessPass] = field(default_factory=list)
 
     @property
     def alias(self) -> str:
@@ -65,10 +79,19 @@ class TenantState:
     def __init__(self, settings: EmulatorSettings) -> None:
         self.tenant_id = settings.tenant_id
         self.client_id = settings.client_id
-        # The service principal's object id, the `oid` of app-only tokens.
-        self.app_object_id = str(uuid.uuid4())
         self._key = secrets.token_bytes(32)
-        self._secret_digest = self._digest(settings.client_secret)
+        # Added to the real time for every expiry judgement (POST /_emulator/clock).
+        self.clock_offset = timedelta(0)
+        # Seconds a new client secret or certificate is refused before Entra accepts it.
+        self.propagation_delay = float(settings.propagation_delay)
+        self._applications: dict[str, Application] = {}
+        self.engine_application = self.add_application("entra-broker", app_id=settings.client_id)
+        # The service principal's object id, the `oid` of app-only tokens.
+        self.app_object_id = self.engine_application.service_principal_id
+        # The configured secret exists from the start, already propagated.
+        self.add_password(
+            self.engine_application, "initial", None, secret=settings.client_secret, propagated=True
+        )
         self._roles: list[str] = []
         self.roles = list(settings.roles)
         self._users: dict[str, User] = {}
@@ -97,10 +120,145 @@ class TenantState:
         self._roles = list(dict.fromkeys(roles))
 
     def knows_client(self, client_id: str) -> bool:
-        return client_id.lower() == self.client_id.lower()
+        return self.find_application(client_id) is not None
 
     def secret_matches(self, secret: str) -> bool:
-        return hmac.compare_digest(self._digest(secret), self._secret_digest)
+        """Does `secret` sign the engine's application in right now?"""
+        return self.check_client_secret(self.engine_application, secret) is SecretCheck.OK
+
+    def roles_of(self, app: Application) -> list[str]:
+        """Graph permissions of `app`: only the engine's application has any."""
+        return self.roles if app is self.engine_application else []
+
+    # -- the clock ---------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        self.clock_offset += timedelta(seconds=seconds)
+
+    # -- applications and their credentials ----------------------------------------------
+
+    def applications(self) -> list[Application]:
+        return list(self._applications.values())
+
+    def find_application(self, key: str) -> Application | None:
+        """An application by object id or application (client) id, case-insensitive."""
+        wanted = key.lower()
+        found = self._applications.get(wanted)
+        if found is not None:
+            return found
+        return next((a for a in self._applications.values() if a.app_id.lower() == wanted), None)
+
+    def add_application(self, display_name: str, *, app_id: str | None = None) -> Application:
+        app = Application(
+            id=str(uuid.uuid4()),
+            app_id=app_id or str(uuid.uuid4()),
+            display_name=display_name,
+            service_principal_id=str(uuid.uuid4()),
+        )
+        self._applications[app.id] = app
+        return app
+
+    def add_password(
+        self,
+        app: Application,
+        display_name: str,
+        end: datetime | None,
+        *,
+        start: datetime | None = None,
+        secret: str | None = None,
+        propagated: bool = False,
+    ) -> tuple[PasswordCredential, str]:
+        """Add a client secret to `app` (addPassword); returns it and its text."""
+        now = self.now()
+        begins = start or now
+        ends = end
+        if ends is None and not propagated:
+            ends = begins + DEFAULT_PASSWORD_LIFETIME
+        if ends is not None and ends <= begins:
+            raise ApplicationError("endDateTime must be later than startDateTime")
+        text = secret or (secrets.token_urlsafe(30).replace("-", "~")[:40])
+        created = now - timedelta(seconds=self.propagation_delay) if propagated else now
+        credential = PasswordCredential(
+            key_id=str(uuid.uuid4()),
+            display_name=display_name,
+            digest=self._digest(text),
+            hint=text[:3],
+            start=begins,
+            end=ends,
+            created=created,
+        )
+        app.password_credentials.append(credential)
+        return credential, text
+
+    def remove_password(self, app: Application, key_id: str) -> bool:
+        found = app.find_password(key_id)
+        if found is None:
+            return False
+        app.password_credentials.remove(found)
+        return True
+
+    def add_certificate(self, app: Application, pem: str, display_name: str = "") -> KeyCredential:
+        credential = KeyCredential.from_pem(pem, display_name)
+        app.key_credentials.append(credential)
+        return credential
+
+    def check_client_secret(self, app: Application, secret: str) -> SecretCheck:
+        """How `secret` fares as a client secret of `app` at this moment."""
+        digest = self._digest(secret)
+        now = self.now()
+        for credential in app.password_credentials:
+            if not hmac.compare_digest(digest, credential.digest):
+                continue
+            if credential.end is not None and now >= credential.end:
+                return SecretCheck.EXPIRED
+            if now < credential.start:
+                return SecretCheck.WRONG
+            if (now - credential.created).total_seconds() < self.propagation_delay:
+                return SecretCheck.NOT_PROPAGATED
+            return SecretCheck.OK
+        return SecretCheck.WRONG
+
+    # -- Temporary Access Passes ---------------------------------------------------------
+
+    def create_tap(
+        self, user: User, *, start: datetime | None, lifetime_in_minutes: int, is_usable_once: bool
+    ) -> tuple[TemporaryAccessPass, str]:
+        """A new pass for `user`, replacing any earlier one (Entra keeps one per user)."""
+        now = self.now()
+        # Entra's passes are 8+ characters of letters, digits and symbols.
+        text = secrets.token_urlsafe(12)
+        tap = TemporaryAccessPass(
+            id=str(uuid.uuid4()),
+            digest=self._digest(text),
+            created=now,
+            start=start or now,
+            lifetime_in_minutes=lifetime_in_minutes,
+            is_usable_once=is_usable_once,
+        )
+        user.temporary_access_passes[:] = [tap]
+        return tap, text
+
+    def delete_tap(self, user: User, tap_id: str) -> bool:
+        before = len(user.temporary_access_passes)
+        user.temporary_access_passes[:] = [
+            t for t in user.temporary_access_passes if t.id != tap_id.lower()
+        ]
+        return len(user.temporary_access_passes) != before
+
+    def use_tap(self, user: User, text: str) -> tuple[bool, str]:
+        """Sign in with a pass: (worked, reason); a one-time pass is spent by a success."""
+        digest = self._digest(text)
+        for tap in user.temporary_access_passes:
+            if not hmac.compare_digest(digest, tap.digest):
+                continue
+            usable, reason = tap.usability(self.now())
+            if usable and tap.is_usable_once:
+                tap.used = True
+            return usable, reason
+        return False, "WrongPass"
 
     def knows_tenant(self, tenant: str) -> bool:
         """True for the tenant id or a domain of one of its users (case-insensitive)."""

@@ -68,6 +68,10 @@ def test_write_read_list_delete(client: hvac.Client, setup: Setup, tenant: Tenan
         "password_length": role["data"]["password_length"],
         "mode": "exclusive",
         "allow_privileged_user": False,
+        "credential_type": "password",
+        "is_usable_once": False,
+        "application_object_id": "",
+        "client_id": "",
     }
     client.write("entra/roles/carol", user_principal_name="carol@example.test")
     listed = client.list("entra/roles")
