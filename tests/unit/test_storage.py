@@ -624,3 +624,17 @@ async def test_log_failed_append_changes_nothing(tmp_path, monkeypatch):
         assert await store.list() == ["after", "kept"]
     finally:
         await store.close()
+
+
+async def test_log_list_matches_a_full_scan(tmp_path):
+    rng = random.Random(5)
+    alphabet = "ab/-.0z"
+    keys = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(400)}
+    keys = {k for k in keys if not k.startswith("/")}
+    store = LogStore(tmp_path / "db.log")
+    await store.put_many({k: 1 for k in keys})
+    for prefix in ["", "a", "a/", "b/", "a/b/", "z", "ab/-/", "nope/"]:
+        assert await store.list(prefix) == storage_module._children(keys, prefix), prefix
+    await store.delete(sorted(keys)[0])
+    assert await store.list("") == storage_module._children(set(keys) - {sorted(keys)[0]}, "")
+    await store.close()
