@@ -118,6 +118,7 @@ async def _connection(
     max_requests: int | None,
     latencies: list[float],
     statuses: dict[int, int],
+    pin: bool,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     index = offset
@@ -125,7 +126,8 @@ async def _connection(
     try:
         while clock() < deadline and (max_requests is None or len(latencies) < max_requests):
             request = requests[index % len(requests)]
-            index += 1
+            if not pin:
+                index += 1
             start = clock()
             writer.write(request)
             status = await _read_response(reader)
@@ -143,12 +145,13 @@ async def _load_in_loop(
     seconds: float,
     first: int,
     max_requests: int | None,
+    pin: bool,
 ) -> tuple[float, list[float], dict[int, int]]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     start = time.perf_counter()
     deadline = start + seconds
-    stride = max(1, len(requests) // max(1, conns))
+    stride = 1 if pin else max(1, len(requests) // max(1, conns))
     await asyncio.gather(
         *(
             _connection(
@@ -160,6 +163,7 @@ async def _load_in_loop(
                 max_requests,
                 latencies,
                 statuses,
+                pin,
             )
             for i in range(conns)
         )
@@ -176,8 +180,12 @@ def _worker(
     seconds: float,
     first: int,
     max_requests: int | None,
+    pin: bool,
 ) -> None:
-    pipe.send(asyncio.run(_load_in_loop(host, port, requests, conns, seconds, first, max_requests)))
+    result = asyncio.run(
+        _load_in_loop(host, port, requests, conns, seconds, first, max_requests, pin)
+    )
+    pipe.send(result)
     pipe.close()
 
 
@@ -190,8 +198,12 @@ def run_load(
     seconds: float = 5.0,
     procs: int = 1,
     max_requests: int | None = None,
+    pin: bool = False,
 ) -> LoadResult:
-    """Send `requests` round-robin on `conns` keep-alive connections for `seconds`."""
+    """Send `requests` round-robin on `conns` keep-alive connections for `seconds`.
+
+    With `pin`, connection i sends only request i (mod len): one client per role.
+    """
     context = multiprocessing.get_context("fork")
     workers = []
     per_proc = [conns // procs + (1 if i < conns % procs else 0) for i in range(procs)]
@@ -200,7 +212,7 @@ def run_load(
         parent, child = context.Pipe(duplex=False)
         proc = context.Process(
             target=_worker,
-            args=(child, host, port, requests, share, seconds, first, max_requests),
+            args=(child, host, port, requests, share, seconds, first, max_requests, pin),
             daemon=True,
         )
         proc.start()

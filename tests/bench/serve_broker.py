@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import sys
 from pathlib import Path
 
@@ -38,7 +39,9 @@ async def main() -> None:
     parser.add_argument("--store", default="tinydb")
     parser.add_argument("--listen", default="127.0.0.1:0")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of serving to this file")
     args = parser.parse_args()
+    profile = cProfile.Profile() if args.profile else None
     setup_logging(args.log_level)
     store = open_store(args.store, store_path(args.data, args.store), Barrier(SEAL_KEY))
     try:
@@ -50,12 +53,17 @@ async def main() -> None:
             )
         )
         await ensure_root_token(core, ROOT_TOKEN)
+        if profile is not None:
+            profile.enable()
         await serve(
             create_app(core),
             address=args.listen,
             on_ready=lambda url: print(f"READY {url}", flush=True),
         )
     finally:
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
         await store.close()
 
 

@@ -119,7 +119,9 @@ class Process:
 
 
 class Broker(Process):
-    def __init__(self, data: Path, store: str, *, log_level: str = "warning") -> None:
+    def __init__(
+        self, data: Path, store: str, *, log_level: str = "warning", profile: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
@@ -134,6 +136,7 @@ class Broker(Process):
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 log_level,
+                *(["--profile", str(profile)] if profile else []),
             ]
         )
 
