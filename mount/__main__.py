@@ -24,10 +24,12 @@ from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import LOG_FORMATS, ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
 from mount.logging_setup import LOG_LEVELS, setup_logging
+from mount.logstore import LogStore
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 from mount.server import ServerError, serve, tls_context
 from mount.storage import StorageError, TinyDBStore
+from mount.storage_open import open_store
 from mount.tokens import TokenStore, random_id
 from plugin.emulator import EmulatorServer, EmulatorSettings
 from plugin.emulator import cli as emulator_cli
@@ -57,7 +59,7 @@ def entra_engine() -> EngineMount:
     return EngineMount("entra/", "entra", plugin.factory, "Azure Entra ID credentials under leases")
 
 
-def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
+def _open_store(storage_path: Path, key_file: Path, kind: str = "tinydb") -> TinyDBStore | LogStore:
     if storage_path.exists() and KEY_ENV not in os.environ and not key_file.exists():
         # A new key could never open the existing data: say so instead of making one.
         raise StartError(
@@ -66,7 +68,7 @@ def _open_store(storage_path: Path, key_file: Path) -> TinyDBStore:
         )
     try:
         key = load_seal_key(os.environ, key_file)
-        return TinyDBStore(storage_path, Barrier(key))
+        return open_store(kind, storage_path, Barrier(key))
     except (BarrierError, StorageError) as exc:
         raise StartError(str(exc)) from None
     except OSError as exc:
@@ -81,7 +83,7 @@ class DevOptions:
 
 
 async def _build(
-    store: TinyDBStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
+    store: TinyDBStore | LogStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
 ) -> Core:
     try:
         return await build_core(
@@ -99,9 +101,10 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
         logger.warning("config: %s", warning)
     storage_path = config.storage.path
     key_file = config.seal_key_file or storage_path.parent / "seal.key"
-    store = _open_store(storage_path, key_file)
+    store = _open_store(storage_path, key_file, config.storage.type)
     try:
         settings = CoreSettings(
+            storage_type=config.storage.type,
             default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
             max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
             role_issue_limit=config.role_issue_limit,
@@ -147,7 +150,11 @@ async def generate_root(config: ServerConfig) -> str:
     storage_path = config.storage.path
     if not storage_path.exists():
         raise StartError(f"no storage at {storage_path}: start the server once first")
-    store = _open_store(storage_path, config.seal_key_file or storage_path.parent / "seal.key")
+    store = _open_store(
+        storage_path,
+        config.seal_key_file or storage_path.parent / "seal.key",
+        config.storage.type,
+    )
     try:
         tokens = TokenStore(store.view("sys/"), max_ttl=int(config.max_lease_ttl.total_seconds()))
         token, entry = await tokens.create(policies=["root"], ttl=0, display_name="root")

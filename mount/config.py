@@ -32,7 +32,8 @@ LOG_FORMATS = ("standard", "json")  # Vault's log_format values
 DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
 DEFAULT_ADDRESS = "127.0.0.1:8200"
 
-_STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb"}
+# "log": the append-only store (mount/logstore.py), for many leases; see docs/performance.md.
+_STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb", "log": "log"}
 _LISTENER_KEYS = {
     "address",
     "tls_disable",
@@ -129,7 +130,7 @@ class ListenerConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StorageConfig:
-    """`storage "tinydb" { path = ... }`: the file holding all state."""
+    """`storage "tinydb" { path = ... }` (or "log"): the file holding all state."""
 
     type: str = "tinydb"
     path: Path
@@ -312,7 +313,8 @@ def _storage(
     where = f'storage "{kind}"'
     if kind not in _STORAGE_TYPES:
         raise ConfigError(
-            f'{where}: unsupported storage type; use storage "tinydb" {{ path = "..." }}'
+            f'{where}: unsupported storage type; use storage "tinydb" {{ path = "..." }} '
+            'or storage "log" { path = "..." }'
         )
     if kind == "file":
         warnings.append(

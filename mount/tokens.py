@@ -32,7 +32,13 @@ RevokeHook = Callable[["TokenEntry"], Awaitable[None]]
 
 def random_id(length: int = 24) -> str:
     """Base62 random text, as Vault's lease suffixes, accessors and token bodies."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    # One urandom read per id, not one per character as secrets.choice does (24 system
+    # calls per id showed in issue profiles). Bytes below 248 = 4 x 62 map evenly onto
+    # the alphabet; the rest are dropped, so every character stays equally likely.
+    found: list[str] = []
+    while len(found) < length:
+        found.extend(_ALPHABET[b % 62] for b in secrets.token_bytes(length * 2) if b < 248)
+    return "".join(found[:length])
 
 
 def hash_token(token: str) -> str:

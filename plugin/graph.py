@@ -315,6 +315,11 @@ class GraphClient:
             # Proxies and CA bundles come from the config, never from the environment.
             trust_env=False,
             transport=transport,
+            # Keep a connection per call slot: httpx keeps only 20 idle by default, so
+            # with more calls in flight every extra one paid a new TLS handshake.
+            limits=httpx.Limits(
+                max_connections=max_concurrent, max_keepalive_connections=max_concurrent
+            ),
         )
 
     async def aclose(self) -> None:

@@ -1,4 +1,7 @@
-"""Micro-benchmark of TinyDBStore puts and gets; a script, not a test (prints a table)."""
+"""Micro-benchmark of the file stores' puts and gets; a script, not a test (prints a table).
+
+.venv/bin/python tests/bench/bench_storage.py [--sizes 100 10000 100000] [--ops 1000]
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mount.barrier import Barrier  # noqa: E402
+from mount.logstore import LogStore  # noqa: E402
 from mount.storage import MemoryStore, TinyDBStore  # noqa: E402
+from mount.storage_open import open_store  # noqa: E402
 
 # A value the size of a lease record, so the file grows as it would in use.
 VALUE = {
@@ -32,9 +37,13 @@ async def _timed(action: Callable[[], Awaitable[None]]) -> float:
     return time.perf_counter() - start
 
 
-async def bench_tinydb(directory: Path, size: int, ops: int, sealed: bool) -> list[str]:
-    path = directory / f"bench-{size}-{int(sealed)}.json"
-    store = TinyDBStore(path, Barrier(os.urandom(32)) if sealed else None)
+def _writes(store: TinyDBStore | LogStore) -> int:
+    return store.json_storage.writes if isinstance(store, TinyDBStore) else store.appends
+
+
+async def bench_store(directory: Path, kind: str, size: int, ops: int, sealed: bool) -> list[str]:
+    path = directory / f"bench-{kind}-{size}-{int(sealed)}.db"
+    store = open_store(kind, path, Barrier(os.urandom(32)) if sealed else None)
     try:
         await store.put_many({f"fill/{i:06d}": VALUE for i in range(size)})
         file_kib = path.stat().st_size / 1024
@@ -56,11 +65,11 @@ async def bench_tinydb(directory: Path, size: int, ops: int, sealed: bool) -> li
             ("concurrent put", concurrent),
             ("sequential get", gets),
         ):
-            writes_before = store.json_storage.writes
+            writes_before = _writes(store)
             seconds = await _timed(action)
-            writes = store.json_storage.writes - writes_before
+            writes = _writes(store) - writes_before
             rows.append(
-                f"| {'sealed' if sealed else 'plain':6} | {size:>6} | {file_kib:>8.0f} "
+                f"| {kind:6} | {'sealed' if sealed else 'plain':6} | {size:>6} | {file_kib:>8.0f} "
                 f"| {name:<14} | {ops:>5} | {seconds * 1000:>9.0f} | {seconds / ops * 1e6:>8.0f} "
                 f"| {ops / seconds:>8.0f} | {writes:>6} |"
             )
@@ -69,9 +78,9 @@ async def bench_tinydb(directory: Path, size: int, ops: int, sealed: bool) -> li
         await store.close()
 
 
-async def bench_latency(directory: Path, size: int, samples: int) -> str:
+async def bench_latency(directory: Path, kind: str, size: int, samples: int) -> str:
     """Median and p99 of one put at a store size, for the single-writer case."""
-    store = TinyDBStore(directory / f"latency-{size}.json", Barrier(os.urandom(32)))
+    store = open_store(kind, directory / f"latency-{kind}-{size}.db", Barrier(os.urandom(32)))
     try:
         await store.put_many({f"fill/{i:06d}": VALUE for i in range(size)})
         times = []
@@ -81,7 +90,7 @@ async def bench_latency(directory: Path, size: int, samples: int) -> str:
             times.append(time.perf_counter() - start)
         times.sort()
         return (
-            f"size {size:>6}: put median {statistics.median(times) * 1000:.2f} ms, "
+            f"{kind:6} size {size:>6}: put median {statistics.median(times) * 1000:.2f} ms, "
             f"p99 {times[int(len(times) * 0.99) - 1] * 1000:.2f} ms"
         )
     finally:
@@ -102,26 +111,29 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=1000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
+    parser.add_argument("--stores", nargs="+", default=["tinydb", "log"])
     parser.add_argument("--dir", type=Path, help="directory for the files (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as temp:
         directory = Path(temp)
         print(f"files in {directory} ({os.uname().sysname}, python {sys.version.split()[0]})")
         print(
-            "| mode   |   size | file KiB | operation      |   ops |  total ms | us / op "
+            "| store  | mode   |   size | file KiB | operation      |   ops |  total ms | us / op "
             "|    ops/s | writes |"
         )
         print(
-            "|--------|-------:|---------:|----------------|------:|----------:|--------:"
+            "|--------|--------|-------:|---------:|----------------|------:|----------:|--------:"
             "|---------:|-------:|"
         )
-        for sealed in (True, False):
-            for size in args.sizes:
-                for row in await bench_tinydb(directory, size, args.ops, sealed):
-                    print(row, flush=True)
+        for kind in args.stores:
+            for sealed in (True, False):
+                for size in args.sizes:
+                    for row in await bench_store(directory, kind, size, args.ops, sealed):
+                        print(row, flush=True)
         print()
-        for size in args.sizes:
-            print(await bench_latency(directory, size, 200), flush=True)
+        for kind in args.stores:
+            for size in args.sizes:
+                print(await bench_latency(directory, kind, size, 200), flush=True)
         print(await bench_memory(args.ops))
 
 

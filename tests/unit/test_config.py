@@ -226,7 +226,8 @@ EOT
         ),
         (
             'listener "tcp" { tls_disable = true }\nstorage "raft" { path = "db" }',
-            'storage "raft": unsupported storage type; use storage "tinydb" { path = "..." }',
+            'storage "raft": unsupported storage type; use storage "tinydb" { path = "..." } '
+            'or storage "log" { path = "..." }',
         ),
         (
             'listener "tcp" { tls_disable = true }\nstorage "tinydb" { }',

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from mount import logstore as logstore_module
 from mount import storage as storage_module
 from mount.barrier import Barrier, BarrierError
+from mount.logstore import LogStore
 from mount.sdk.logical import Storage
 from mount.storage import (
     AtomicJSONStorage,
@@ -26,6 +28,7 @@ from mount.storage import (
     StorageView,
     TinyDBStore,
 )
+from mount.storage_open import open_store
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,13 +39,14 @@ def key():
     return os.urandom(32)
 
 
-@pytest.fixture(params=["memory", "tinydb", "tinydb-sealed"])
+@pytest.fixture(params=["memory", "tinydb", "tinydb-sealed", "log", "log-sealed"])
 async def store(request, tmp_path, key):
     if request.param == "memory":
         made = MemoryStore()
     else:
-        sealed = request.param == "tinydb-sealed"
-        made = TinyDBStore(tmp_path / "db.json", Barrier(key) if sealed else None)
+        kind = request.param.removesuffix("-sealed")
+        sealed = request.param.endswith("-sealed")
+        made = open_store(kind, tmp_path / "db.json", Barrier(key) if sealed else None)
     yield made
     await made.close()
 
@@ -147,16 +151,23 @@ def test_stores_and_views_conform_to_the_protocol(tmp_path):
     assert memory and view
 
 
-# -- the TinyDB file ------------------------------------------------------------------
+# -- the files: contracts both file stores keep ------------------------------------
+
+STORE_KINDS = pytest.mark.parametrize("kind", ["tinydb", "log"])
 
 
-async def test_data_survives_reopen(tmp_path, key):
+def open_kind(kind, path, barrier=None):
+    return open_store(kind, path, barrier)
+
+
+@STORE_KINDS
+async def test_data_survives_reopen(tmp_path, key, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path, Barrier(key))
+    store = open_kind(kind, path, Barrier(key))
     await store.put("sys/token/id/abc", {"policies": ["root"]})
     await store.view("logical/entra/").put("config", {"tenant_id": "t"})
     await store.close()
-    store = TinyDBStore(path, Barrier(key))
+    store = open_kind(kind, path, Barrier(key))
     try:
         assert await store.get("sys/token/id/abc") == {"policies": ["root"]}
         assert await store.view("logical/entra/").get("config") == {"tenant_id": "t"}
@@ -165,24 +176,27 @@ async def test_data_survives_reopen(tmp_path, key):
         await store.close()
 
 
-async def test_file_is_private(tmp_path):
+@STORE_KINDS
+async def test_file_is_private(tmp_path, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path)
+    store = open_kind(kind, path)
     await store.put("k", 1)
     await store.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-async def test_missing_directory_is_created(tmp_path):
-    store = TinyDBStore(tmp_path / "a" / "b" / "db.json")
+@STORE_KINDS
+async def test_missing_directory_is_created(tmp_path, kind):
+    store = open_kind(kind, tmp_path / "a" / "b" / "db.json")
     await store.put("k", 1)
     await store.close()
     assert (tmp_path / "a" / "b" / "db.json").exists()
 
 
-async def test_sealed_file_holds_no_plaintext_values(tmp_path, key):
+@STORE_KINDS
+async def test_sealed_file_holds_no_plaintext_values(tmp_path, key, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path, Barrier(key))
+    store = open_kind(kind, path, Barrier(key))
     await store.put("logical/entra/config", {"client_secret": "s3cr3t-value"})
     await store.put_many({"logical/entra/roles/alice": {"user_principal_name": "alice@x.test"}})
     await store.close()
@@ -193,9 +207,10 @@ async def test_sealed_file_holds_no_plaintext_values(tmp_path, key):
     assert b"logical/entra/config" in raw  # key names stay readable
 
 
-async def test_unsealed_file_is_plain_json(tmp_path):
+@STORE_KINDS
+async def test_unsealed_file_is_plain_json(tmp_path, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path)
+    store = open_kind(kind, path)
     await store.put("k", {"visible": True})
     await store.close()
     assert b'"visible":true' in path.read_bytes()
@@ -220,29 +235,31 @@ async def test_sealed_value_moved_to_another_key_is_refused(tmp_path, key):
         await store.close()
 
 
-async def test_wrong_seal_key_is_refused(tmp_path, key):
+@STORE_KINDS
+async def test_wrong_seal_key_is_refused(tmp_path, key, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path, Barrier(key))
+    store = open_kind(kind, path, Barrier(key))
     await store.put("k", 1)
     await store.close()
     with pytest.raises(StorageError) as excinfo:
-        TinyDBStore(path, Barrier(os.urandom(32)))
+        open_kind(kind, path, Barrier(os.urandom(32)))
     assert str(excinfo.value) == (
         "the seal key does not match the one this storage was created with; set "
         "ENTRA_BROKER_SEAL_KEY or the key file back to the original key"
     )
 
 
-async def test_sealed_file_needs_a_key_and_plain_file_refuses_one(tmp_path, key):
+@STORE_KINDS
+async def test_sealed_file_needs_a_key_and_plain_file_refuses_one(tmp_path, key, kind):
     sealed, plain = tmp_path / "sealed.json", tmp_path / "plain.json"
     for path, barrier in ((sealed, Barrier(key)), (plain, None)):
-        store = TinyDBStore(path, barrier)
+        store = open_kind(kind, path, barrier)
         await store.put("k", 1)
         await store.close()
     with pytest.raises(StorageError, match="a seal key is required"):
-        TinyDBStore(sealed)
+        open_kind(kind, sealed)
     with pytest.raises(StorageError, match="created without a seal key"):
-        TinyDBStore(plain, Barrier(key))
+        open_kind(kind, plain, Barrier(key))
 
 
 @pytest.mark.parametrize(
@@ -275,18 +292,20 @@ def test_malformed_entry_is_refused(tmp_path, content):
         TinyDBStore(path)
 
 
-async def test_a_second_opener_is_refused_until_the_first_closes(tmp_path):
+@STORE_KINDS
+async def test_a_second_opener_is_refused_until_the_first_closes(tmp_path, kind):
     path = tmp_path / "db.json"
-    first = TinyDBStore(path)
+    first = open_kind(kind, path)
     with pytest.raises(StorageError, match="is in use by another entra-broker process"):
-        TinyDBStore(path)
+        open_kind(kind, path)
     await first.close()
-    second = TinyDBStore(path)
+    second = open_kind(kind, path)
     await second.close()
 
 
-async def test_closed_store_refuses_calls(tmp_path):
-    store = TinyDBStore(tmp_path / "db.json")
+@STORE_KINDS
+async def test_closed_store_refuses_calls(tmp_path, kind):
+    store = open_kind(kind, tmp_path / "db.json")
     await store.close()
     await store.close()
     with pytest.raises(StorageError, match="is closed"):
@@ -368,9 +387,10 @@ async def test_puts_during_a_write_coalesce_into_the_next_write(tmp_path):
     await store.close()
 
 
-async def test_cancelled_put_is_still_written_once(tmp_path):
+@STORE_KINDS
+async def test_cancelled_put_is_still_written_once(tmp_path, kind):
     path = tmp_path / "db.json"
-    store = TinyDBStore(path)
+    store = open_kind(kind, path)
     release = threading.Event()
     blocker = asyncio.get_running_loop().run_in_executor(store._executor, release.wait, 10)
     task = asyncio.create_task(store.put("k", "v"))
@@ -381,15 +401,16 @@ async def test_cancelled_put_is_still_written_once(tmp_path):
     release.set()
     await blocker
     await store.close()
-    store = TinyDBStore(path)
+    store = open_kind(kind, path)
     try:
         assert await store.get("k") == "v"
     finally:
         await store.close()
 
 
-async def test_later_put_to_the_same_key_wins_within_a_batch(tmp_path):
-    store = TinyDBStore(tmp_path / "db.json")
+@STORE_KINDS
+async def test_later_put_to_the_same_key_wins_within_a_batch(tmp_path, kind):
+    store = open_kind(kind, tmp_path / "db.json")
     await asyncio.gather(store.put("k", 1), store.put("k", 2), store.delete("j"), store.put("j", 3))
     assert await store.get("k") == 2
     assert await store.get("j") == 3
@@ -402,11 +423,11 @@ _CHILD = """
 import asyncio, sys
 from pathlib import Path
 from mount.barrier import Barrier
-from mount.storage import TinyDBStore
+from mount.storage_open import open_store
 
 async def main():
     path, key, start = Path(sys.argv[1]), bytes.fromhex(sys.argv[2]), int(sys.argv[3])
-    store = TinyDBStore(path, Barrier(key))
+    store = open_store(sys.argv[4], path, Barrier(key))
     if start == 0:
         # Padding makes each file write long enough for kills to land inside writes.
         await store.put_many({f"pad/{i:05d}": "x" * 100 for i in range(3000)})
@@ -445,14 +466,15 @@ def _read_progress(proc: subprocess.Popen, want: int, timeout: float) -> int:
     return last
 
 
-def test_kill_9_during_writes_leaves_a_whole_prefix(tmp_path, key):
+@STORE_KINDS
+def test_kill_9_during_writes_leaves_a_whole_prefix(tmp_path, key, kind):
     path = tmp_path / "db.json"
     rng = random.Random(1234)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     next_index = 0
     for round_ in range(10):
         proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(path), key.hex(), str(next_index)],
+            [sys.executable, "-c", _CHILD, str(path), key.hex(), str(next_index), kind],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
@@ -471,7 +493,7 @@ def test_kill_9_during_writes_leaves_a_whole_prefix(tmp_path, key):
         assert proc.returncode == -signal.SIGKILL, f"round {round_}"
 
         async def check(confirmed: int = confirmed) -> int:
-            store = TinyDBStore(path, Barrier(key))
+            store = open_store(kind, path, Barrier(key))
             try:
                 names = await store.list("k/")
                 indices = sorted(int(name) for name in names)
@@ -487,3 +509,132 @@ def test_kill_9_during_writes_leaves_a_whole_prefix(tmp_path, key):
 
         next_index = asyncio.run(check())
     assert next_index >= 10
+
+
+# -- the log store: appends, torn tails, compaction ------------------------------------
+
+
+async def test_log_put_appends_one_line_whatever_the_size(tmp_path, key):
+    """The regression guard for flat write cost: bytes written per put do not grow."""
+    store = LogStore(tmp_path / "db.log", Barrier(key))
+    written = []
+    for size in (100, 10_000):
+        await store.put_many({f"fill/{size}/{i:06d}": {"i": i} for i in range(size)})
+        before = store.path.stat().st_size
+        for i in range(20):
+            await store.put(f"probe/{size}/{i:03d}", {"i": i})
+        written.append((store.path.stat().st_size - before) / 20)
+    await store.close()
+    assert written[1] <= written[0] * 1.1, written
+
+
+async def test_log_concurrent_puts_share_appends_and_are_durable(tmp_path):
+    path = tmp_path / "db.log"
+    store = LogStore(path)
+    before = store.appends
+    await asyncio.gather(*(store.put(f"k/{i:03d}", {"i": i}) for i in range(200)))
+    assert 1 <= store.appends - before < 200
+    lines = path.read_text().splitlines()
+    on_disk = {k for line in lines[1:] for k in json.loads(line)["w"]}
+    assert on_disk == {f"k/{i:03d}" for i in range(200)}
+    await store.close()
+
+
+async def test_log_torn_last_line_is_ignored_and_cut(tmp_path, key):
+    path = tmp_path / "db.log"
+    store = LogStore(path, Barrier(key))
+    await store.put("kept", 1)
+    await store.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"w":{"torn":"v1:abc')
+    store = LogStore(path, Barrier(key))
+    try:
+        assert await store.get("kept") == 1
+        assert await store.get("torn") is None
+        assert path.read_bytes() == whole  # the next append starts on a clean line
+        await store.put("after", 2)
+    finally:
+        await store.close()
+    store = LogStore(path, Barrier(key))
+    try:
+        assert await store.list() == ["after", "kept"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json\n",
+        b'{"format": "something-else"}\n',
+        b'{"format":"entra-broker-log","version":1,"seal_fingerprint":null}\nnot json\n{"w":{}}\n',
+        b'{"format":"entra-broker-log","version":1,"seal_fingerprint":null}\n{"w":3}\n',
+    ],
+    ids=["empty", "header-not-json", "other-format", "middle-line-corrupt", "w-not-object"],
+)
+def test_log_corrupt_file_is_refused(tmp_path, content):
+    path = tmp_path / "db.log"
+    path.write_bytes(content)
+    with pytest.raises(StorageError) as excinfo:
+        LogStore(path)
+    assert str(path) in str(excinfo.value)
+    assert path.read_bytes() == content  # never overwritten
+
+
+async def test_log_compacts_when_the_log_outgrows_the_data(tmp_path, key):
+    path = tmp_path / "db.log"
+    store = LogStore(path, Barrier(key), compact_factor=2.0, compact_min_bytes=20_000)
+    await store.put_many({f"keep/{i:03d}": {"i": i} for i in range(100)})
+    for round_ in range(30):
+        await store.put_many({f"churn/{i:02d}": {"round": round_} for i in range(20)})
+        await store.put_many({f"churn/{i:02d}": None for i in range(20)})
+    assert store.compactions >= 1
+    assert path.stat().st_size < 2.5 * 20_000
+    await store.close()
+    store = LogStore(path, Barrier(key))
+    try:
+        assert await store.list() == ["keep/"]
+        assert len(await store.list("keep/")) == 100
+        assert await store.get("keep/099") == {"i": 99}
+    finally:
+        await store.close()
+
+
+async def test_log_failed_append_changes_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "db.log"
+    store = LogStore(path)
+    await store.put("kept", 1)
+    size = path.stat().st_size
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(logstore_module.os, "fsync", disk_full)
+    with pytest.raises(StorageError, match="No space left on device"):
+        await store.put_many({"new": 2, "kept": None})
+    monkeypatch.undo()
+    assert path.stat().st_size == size
+    assert await store.get("kept") == 1
+    assert await store.get("new") is None
+    await store.put("after", 3)
+    await store.close()
+    store = LogStore(path)
+    try:
+        assert await store.list() == ["after", "kept"]
+    finally:
+        await store.close()
+
+
+async def test_log_list_matches_a_full_scan(tmp_path):
+    rng = random.Random(5)
+    alphabet = "ab/-.0z"
+    keys = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(400)}
+    keys = {k for k in keys if not k.startswith("/")}
+    store = LogStore(tmp_path / "db.log")
+    await store.put_many({k: 1 for k in keys})
+    for prefix in ["", "a", "a/", "b/", "a/b/", "z", "ab/-/", "nope/"]:
+        assert await store.list(prefix) == storage_module._children(keys, prefix), prefix
+    await store.delete(sorted(keys)[0])
+    assert await store.list("") == storage_module._children(set(keys) - {sorted(keys)[0]}, "")
+    await store.close()

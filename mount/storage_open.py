@@ -1,0 +1,22 @@
+"""Opening the physical store a config names: `storage "tinydb"` or `storage "log"`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mount.barrier import Barrier
+from mount.logstore import LogStore
+from mount.storage import StorageError, TinyDBStore
+
+__all__ = ["STORE_KINDS", "open_store"]
+
+STORE_KINDS = ("tinydb", "log")
+
+
+def open_store(kind: str, path: Path, barrier: Barrier | None) -> TinyDBStore | LogStore:
+    """The store of that kind on `path`; raises StorageError for an unknown kind."""
+    if kind == "tinydb":
+        return TinyDBStore(path, barrier)
+    if kind == "log":
+        return LogStore(path, barrier)
+    raise StorageError(f"unknown storage type {kind!r}; use one of {', '.join(STORE_KINDS)}")

@@ -1,0 +1,49 @@
+"""Start-up time and memory with 10,000 and 100,000 leases in storage, per store.
+
+    .venv/bin/python tests/bench/bench_startup.py [--sizes 10000 100000] [--stores tinydb log]
+
+Time is from process start (fork/exec of the Python interpreter) to the first
+answered `sys/health`; RSS is read from /proc once it serves. Leases are seeded
+straight into the store first (tests/bench/bench_leases.py explains why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.bench_leases import seed  # noqa: E402
+from tests.bench.targets import Broker, rss_mb  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[0, 10_000, 100_000])
+    parser.add_argument("--stores", nargs="+", default=["tinydb", "log"])
+    args = parser.parse_args()
+    print("| store | leases | file MB | serving after s | RSS MB |")
+    print("|---|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as temp:
+        for store in args.stores:
+            for size in args.sizes:
+                data = Path(temp) / f"{store}-{size}"
+                seed(data, store, size)
+                file_mb = sum(p.stat().st_size for p in data.iterdir()) / 1e6
+                broker = Broker(data, store)
+                try:
+                    seconds = broker.wait_http(f"{broker.url}/v1/sys/health", timeout=300)
+                    rss = rss_mb(broker.pid)
+                finally:
+                    broker.stop()
+                print(
+                    f"| {store} | {size:,} | {file_mb:.1f} | {seconds:.2f} | {rss:.0f} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

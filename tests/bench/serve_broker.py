@@ -1,0 +1,71 @@
+"""Serve the broker for a benchmark: like `entra-broker server`, with a fixed root token.
+
+`python tests/bench/serve_broker.py --data DIR --store tinydb --listen 127.0.0.1:PORT`
+opens (or creates) the sealed store in DIR, builds the same core and app as the real
+server (entra/ mounted, logging at `--log-level`), makes the root token `root` and prints
+`READY <url>` when it serves. The per-role issue limit is off: benchmarks issue far more
+than 30 credentials a minute per role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import plugin  # noqa: E402
+from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token  # noqa: E402
+from mount.barrier import Barrier  # noqa: E402
+from mount.core import CoreSettings  # noqa: E402
+from mount.logging_setup import setup_logging  # noqa: E402
+from mount.server import serve  # noqa: E402
+from mount.storage_open import open_store  # noqa: E402
+
+SEAL_KEY = b"b" * 32
+ROOT_TOKEN = "root"
+
+
+def store_path(data: Path, kind: str) -> Path:
+    return data / f"broker-{kind}.db"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--store", default="tinydb")
+    parser.add_argument("--listen", default="127.0.0.1:0")
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of serving to this file")
+    args = parser.parse_args()
+    profile = cProfile.Profile() if args.profile else None
+    setup_logging(args.log_level)
+    store = open_store(args.store, store_path(args.data, args.store), Barrier(SEAL_KEY))
+    try:
+        core = await build_core(
+            BrokerOptions(
+                store=store,
+                settings=CoreSettings(role_issue_limit=0, storage_type=args.store),
+                engines=[EngineMount("entra/", "entra", plugin.factory)],
+            )
+        )
+        await ensure_root_token(core, ROOT_TOKEN)
+        if profile is not None:
+            profile.enable()
+        await serve(
+            create_app(core),
+            address=args.listen,
+            on_ready=lambda url: print(f"READY {url}", flush=True),
+        )
+    finally:
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
+        await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
