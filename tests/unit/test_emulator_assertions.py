@@ -65,6 +65,18 @@ def test_an_assertion_signed_by_the_registered_certificate_is_accepted(
     verify_client_assertion(app, assertion(registered, header="x5t#S256"), [AUDIENCE])
 
 
+def test_a_padded_thumbprint_as_msal_sends_it_is_accepted(
+    app: Application, registered: ClientCertificate
+) -> None:
+    # msal encodes thumbprints as base64url with "=" padding.
+    sha1, sha256 = thumbprints(registered.certificate)
+    now = int(time.time())
+    claims = {"aud": AUDIENCE, "iss": APP_ID, "sub": APP_ID, "exp": now + 600}
+    for header in ({"x5t": sha1 + "="}, {"x5t#S256": sha256 + "="}):
+        token = jwt.encode(claims, registered.private_key, algorithm="PS256", headers=header)
+        verify_client_assertion(app, token, [AUDIENCE])
+
+
 def test_an_unregistered_certificate_is_refused(
     app: Application, stranger: ClientCertificate
 ) -> None:
