@@ -198,17 +198,18 @@ async def config_delete(b: EntraBackend, req: Request, d: FieldData) -> Response
 def _credential_changes(values: dict[str, Any], d: FieldData) -> list[str]:
     """Apply the write's choice of credential and root_password_ttl to `values`.
 
-    Writing one credential replaces the other (switching how the engine signs in); a
-    new client secret's keyId is unknown until rotate-root makes one.
+    Writing a new credential replaces the other (switching how the engine signs in); a
+    client secret written by hand has no known keyId (rotate-root records the ones it makes).
     """
     problems: list[str] = []
     named = [name for name in CREDENTIALS if d.provided(name) and str(d.get(name))]
+    changed = [name for name in named if str(d.get(name)) != values.get(name)]
     if len(named) > 1:
         problems.append(
             "client_secret and client_certificate cannot both be set: the engine signs in "
             "with one of them"
         )
-    elif named:
+    elif changed:
         other = "client_certificate" if named[0] == "client_secret" else "client_secret"
         values[other] = ""
         values["client_secret_key_id"] = ""

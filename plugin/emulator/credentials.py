@@ -78,6 +78,10 @@ class PasswordCredential:
     start: datetime
     end: datetime | None
     created: datetime
+    # When Entra starts accepting it: the propagation delay in force when it was added.
+    accepted_from: datetime
+    # Tokens issued with it: lets tests see which secret a client signs in with.
+    sign_ins: int = 0
 
     def to_graph(self) -> dict[str, object]:
         return {
