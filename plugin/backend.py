@@ -21,6 +21,7 @@ from plugin import (
     path_config,
     path_creds,
     path_roles,
+    path_rotate_root,
     path_users,
     secret_client_secret,
     secret_creds,
@@ -51,7 +52,7 @@ class Clients:
 
 
 class EntraBackend(Backend):
-    """The Entra ID secrets engine: config, roles/<name>, creds/<name>.
+    """The Entra ID secrets engine: config, roles/<name>, creds/<name>, users, rotate-root.
 
     Graph and msal clients are built lazily for the stored config and rebuilt when it
     changes (Vault Azure engine's `reset`/`getClient`), so connections and the token
@@ -62,6 +63,10 @@ class EntraBackend(Backend):
         self.conf = conf
         # Seconds one Graph operation (retries included) may take; tests lower it.
         self.graph_deadline = DEFAULT_DEADLINE
+        # Seconds rotate-root waits for Entra to accept a new secret; tests lower it.
+        self.rotate_accept_deadline = path_rotate_root.DEFAULT_ACCEPT_DEADLINE
+        # One rotation of the engine's own secret at a time.
+        self.rotate_lock = asyncio.Lock()
         self._clients: Clients | None = None
         self._clients_lock = asyncio.Lock()
         self._user_locks: dict[str, asyncio.Lock] = {}
@@ -72,6 +77,7 @@ class EntraBackend(Backend):
                 *path_roles.paths(self),
                 *path_creds.paths(self),
                 *path_users.paths(self),
+                *path_rotate_root.paths(self),
             ],
             secrets=[
                 secret_creds.secret_type(self),

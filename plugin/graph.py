@@ -9,6 +9,7 @@ import enum
 import logging
 import random
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -131,6 +132,8 @@ class GraphApplication:
     display_name: str
     # (keyId, displayName) of each client secret, keyId in lower case.
     passwords: tuple[tuple[str, str], ...]
+    # keyId → hint (the first characters of the secret, as Graph shows them).
+    password_hints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def password_key_ids(self) -> tuple[str, ...]:
@@ -467,11 +470,17 @@ class GraphClient:
             for p in body.get("passwordCredentials") or []
             if isinstance(p, dict) and isinstance(p.get("keyId"), str)
         )
+        hints = {
+            str(p["keyId"]).lower(): str(p.get("hint") or "")
+            for p in body.get("passwordCredentials") or []
+            if isinstance(p, dict) and isinstance(p.get("keyId"), str)
+        }
         return GraphApplication(
             object_id=body["id"],
             app_id=body["appId"],
             display_name=str(body.get("displayName") or ""),
             passwords=keys,
+            password_hints=hints,
         )
 
     async def add_password(

@@ -13,6 +13,7 @@ from plugin.passwords import DEFAULT_LENGTH
 
 __all__ = [
     "CONFIG_KEY",
+    "DEFAULT_ROOT_PASSWORD_TTL",
     "ROLE_PREFIX",
     "ClientSecretInternal",
     "Config",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 CONFIG_KEY = "config"
+# Vault's Azure engine's default for root_password_ttl: about six months.
+DEFAULT_ROOT_PASSWORD_TTL = timedelta(days=182)
 ROLE_PREFIX = "roles/"
 
 
@@ -45,11 +48,17 @@ class Config:
 
     tenant_id: str
     client_id: str
-    client_secret: str = field(repr=False)
+    client_secret: str = field(default="", repr=False)
     environment: str = "AzurePublicCloud"
     authority_host: str = ""
     graph_endpoint: str = ""
     ca_cert: str = ""
+    # PEM certificate with its private key: signs the engine in instead of client_secret.
+    client_certificate: str = field(default="", repr=False)
+    # The Graph keyId of client_secret when known (rotate-root records it), else "".
+    client_secret_key_id: str = ""
+    # Lifetime of a client secret rotate-root creates.
+    root_password_ttl: timedelta = DEFAULT_ROOT_PASSWORD_TTL
 
     @property
     def cloud(self) -> Cloud:
@@ -74,18 +83,27 @@ class Config:
             "authority_host": self.authority_host,
             "graph_endpoint": self.graph_endpoint,
             "ca_cert": self.ca_cert,
+            "client_certificate": self.client_certificate,
+            "client_secret_key_id": self.client_secret_key_id,
+            "root_password_ttl": int(self.root_password_ttl.total_seconds()),
         }
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> Config:
+        certificate = str(data.get("client_certificate") or "")
+        ttl = int(data.get("root_password_ttl") or 0)
         return cls(
             tenant_id=_required(data, "tenant_id", "config"),
             client_id=_required(data, "client_id", "config"),
-            client_secret=_required(data, "client_secret", "config"),
+            # One of the two signs the engine in.
+            client_secret="" if certificate else _required(data, "client_secret", "config"),
             environment=str(data.get("environment") or "AzurePublicCloud"),
             authority_host=str(data.get("authority_host") or ""),
             graph_endpoint=str(data.get("graph_endpoint") or ""),
             ca_cert=str(data.get("ca_cert") or ""),
+            client_certificate=certificate,
+            client_secret_key_id=str(data.get("client_secret_key_id") or ""),
+            root_password_ttl=timedelta(seconds=ttl) if ttl > 0 else DEFAULT_ROOT_PASSWORD_TTL,
         )
 
 

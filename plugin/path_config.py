@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mount.sdk import (
@@ -20,9 +21,10 @@ from mount.sdk import (
     Request,
     Response,
 )
+from plugin.client_certificate import CertificateProblem, parse_client_certificate
 from plugin.clouds import UnknownEnvironmentError, resolve_environment
 from plugin.graph import tls_context
-from plugin.models import CONFIG_KEY, Config
+from plugin.models import CONFIG_KEY, DEFAULT_ROOT_PASSWORD_TTL, Config
 from plugin.token import TokenError, token_roles
 
 if TYPE_CHECKING:
@@ -32,7 +34,13 @@ __all__ = ["config_delete", "config_exists", "config_read", "config_write", "pat
 
 logger = logging.getLogger(__name__)
 
-REQUIRED = ("tenant_id", "client_id", "client_secret")
+REQUIRED = ("tenant_id", "client_id")
+# The engine signs in with exactly one of these.
+CREDENTIALS = ("client_secret", "client_certificate")
+# Fields taken as written; ids, names and URLs lose stray whitespace.
+VERBATIM = frozenset({"client_secret", "client_certificate"})
+# Entra refuses a client secret with an endDateTime beyond two years.
+MAX_ROOT_PASSWORD_TTL = timedelta(days=730)
 
 # Application permissions (the token's `roles` claim) that allow each job.
 RESET_PERMISSIONS = (
@@ -58,8 +66,21 @@ FIELDS = {
     ),
     "client_secret": Field(
         FieldType.STRING,
-        "A client secret of that application; required, and never returned by a read.",
+        "A client secret of that application; this or client_certificate is required. "
+        "Never returned by a read.",
         sensitive=True,
+    ),
+    "client_certificate": Field(
+        FieldType.STRING,
+        "PEM text of a certificate registered on that application followed by its "
+        "unencrypted RSA private key; signs the engine in instead of client_secret. Never "
+        "returned by a read (its thumbprint and expiration are).",
+        sensitive=True,
+    ),
+    "root_password_ttl": Field(
+        FieldType.DURATION,
+        "How long a client secret made by rotate-root stays valid in Entra, at most 2 years; "
+        "0 or unset means 182 days.",
     ),
     "environment": Field(
         FieldType.STRING,
@@ -111,27 +132,34 @@ async def config_read(b: EntraBackend, req: Request, d: FieldData) -> Response |
     config = await b.load_config(req.storage)
     if config is None:
         raise NotFoundError()
-    return Response(
-        data={
-            "tenant_id": config.tenant_id,
-            "client_id": config.client_id,
-            "environment": config.environment,
-            "authority_host": config.authority_host,
-            "graph_endpoint": config.graph_endpoint,
-            "ca_cert": config.ca_cert,
-        }
-    )
+    data: dict[str, Any] = {
+        "tenant_id": config.tenant_id,
+        "client_id": config.client_id,
+        "environment": config.environment,
+        "authority_host": config.authority_host,
+        "graph_endpoint": config.graph_endpoint,
+        "ca_cert": config.ca_cert,
+        "root_password_ttl": int(config.root_password_ttl.total_seconds()),
+    }
+    if config.client_certificate:
+        # What identifies the certificate, never the key.
+        certificate = await asyncio.to_thread(parse_client_certificate, config.client_certificate)
+        data["client_certificate_thumbprint"] = certificate.thumbprint_sha1
+        data["client_certificate_expiration"] = certificate.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Response(data=data)
 
 
 async def config_write(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
     stored = await b.load_config(req.storage)
-    values = stored.to_storage() if stored is not None else {name: "" for name in FIELDS}
+    values: dict[str, Any] = (
+        stored.to_storage() if stored is not None else {name: "" for name in FIELDS}
+    )
+    problems = _credential_changes(values, d)
     for name in FIELDS:
-        if d.provided(name):
+        if d.provided(name) and name != "root_password_ttl":
             value = str(d.get(name))
-            # A secret is taken byte for byte; ids, names and URLs lose stray whitespace.
-            values[name] = value if name == "client_secret" else value.strip()
-    config = await _validated(values)
+            values[name] = value if name in VERBATIM else value.strip()
+    config = await _validated(values, problems)
     clients = await b.build_clients(config)
     try:
         token = await clients.tokens.token()
@@ -167,9 +195,49 @@ async def config_delete(b: EntraBackend, req: Request, d: FieldData) -> Response
     return None
 
 
-async def _validated(values: dict[str, str]) -> Config:
+def _credential_changes(values: dict[str, Any], d: FieldData) -> list[str]:
+    """Apply the write's choice of credential and root_password_ttl to `values`.
+
+    Writing a new credential replaces the other (switching how the engine signs in); a
+    client secret written by hand has no known keyId (rotate-root records the ones it makes).
+    """
+    problems: list[str] = []
+    named = [name for name in CREDENTIALS if d.provided(name) and str(d.get(name))]
+    changed = [name for name in named if str(d.get(name)) != values.get(name)]
+    if len(named) > 1:
+        problems.append(
+            "client_secret and client_certificate cannot both be set: the engine signs in "
+            "with one of them"
+        )
+    elif changed:
+        other = "client_certificate" if named[0] == "client_secret" else "client_secret"
+        values[other] = ""
+        values["client_secret_key_id"] = ""
+    if d.provided("root_password_ttl"):
+        ttl: timedelta = d.get("root_password_ttl")
+        if ttl <= timedelta(0):
+            ttl = DEFAULT_ROOT_PASSWORD_TTL
+        if ttl > MAX_ROOT_PASSWORD_TTL:
+            problems.append("root_password_ttl must be at most 17520h (2 years), Entra's limit")
+        values["root_password_ttl"] = int(ttl.total_seconds())
+    return problems
+
+
+async def _validated(values: dict[str, Any], problems: list[str]) -> Config:
     """The merged config, or one 400 listing every problem with it."""
-    problems = [f"{name} is required" for name in REQUIRED if not values.get(name)]
+    problems += [f"{name} is required" for name in REQUIRED if not values.get(name)]
+    if not any(values.get(name) for name in CREDENTIALS):
+        problems.append("client_secret or client_certificate is required")
+    if values.get("client_certificate"):
+        try:
+            certificate = await asyncio.to_thread(
+                parse_client_certificate, values["client_certificate"]
+            )
+        except CertificateProblem as exc:
+            problems.append(str(exc))
+        else:
+            # Stored as parsed: the certificate, then the key in PKCS#8.
+            values["client_certificate"] = certificate.certificate_pem + certificate.private_key_pem
     try:
         values["environment"] = resolve_environment(values.get("environment", "")).name
     except UnknownEnvironmentError as exc:
@@ -197,7 +265,7 @@ async def _validated(values: dict[str, str]) -> Config:
             problems.append("ca_cert must be PEM text of one or more CA certificates")
     if problems:
         raise InvalidRequestError(errors=problems)
-    return Config(**values)
+    return Config.from_storage(values)
 
 
 def permission_warnings(token: str) -> list[str]:
@@ -237,7 +305,10 @@ lets it tell which directory roles a user holds: without it, roles for users who
 directory role are refused (see allow_privileged_user on roles/<name>).
 
 A write changes only the fields it names and is saved only if Entra issues a token with
-the result; missing permissions are reported as warnings. Reads never return
-client_secret. authority_host, graph_endpoint and ca_cert point the engine at another
-login or Graph host, such as a proxy or the bundled emulator.
+the result; missing permissions are reported as warnings. The engine signs in with
+client_secret or, instead, client_certificate (a PEM certificate registered on the
+application, with its private key); writing one replaces the other. Reads never return
+either (a certificate's thumbprint and expiration instead). authority_host,
+graph_endpoint and ca_cert point the engine at another login or Graph host, such as a
+proxy or the bundled emulator.
 """

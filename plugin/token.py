@@ -15,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from mount.sdk import UpstreamError
+from plugin.client_certificate import CertificateProblem, parse_client_certificate
 from plugin.clouds import is_microsoft_login_host
 from plugin.models import Config
 
@@ -77,6 +78,11 @@ def _aadsts_message(code: str, config: Config) -> str | None:
         "(AADSTS7000215); check client_secret",
         "7000222": f'the client secret for client_id "{client}" has expired (AADSTS7000222); '
         "create a new one and write it to client_secret",
+        "700027": f'Entra refused the client certificate for client_id "{client}" '
+        "(AADSTS700027): upload that certificate to the application's Certificates & "
+        "secrets, or check client_certificate",
+        "700024": f'Entra refused the client assertion of client_id "{client}" as outside its '
+        "valid time range (AADSTS700024); check this host's clock",
         "700016": f'Entra found no application with client_id "{client}" in tenant '
         f'"{tenant}" (AADSTS700016); check client_id and tenant_id',
         "90002": f'Entra found no tenant "{tenant}" (AADSTS90002); check tenant_id',
@@ -134,10 +140,16 @@ class TokenProvider:
         # A custom login host (the emulator, a proxy) is unknown to Microsoft's instance
         # discovery, which would fail; Microsoft's own hosts never need it either.
         discovery = not config.authority_host and is_microsoft_login_host(config.login_url)
+        credential: str | dict[str, str] = config.client_secret
+        if config.client_certificate:
+            try:
+                credential = parse_client_certificate(config.client_certificate).msal_credential()
+            except CertificateProblem as exc:  # checked at config write; storage was edited
+                raise TokenError(str(exc)) from None
         try:
             app = msal.ConfidentialClientApplication(
                 config.client_id,
-                client_credential=config.client_secret,
+                client_credential=credential,
                 authority=f"{config.login_url}/{config.tenant_id}",
                 http_client=self._session,
                 instance_discovery=None if discovery else False,
@@ -188,7 +200,8 @@ class TokenProvider:
                 f'"{self._config.tenant_id}" ({shown})'
             )
             if error == "invalid_client":
-                message += "; check client_id and client_secret"
+                used = "client_certificate" if self._config.client_certificate else "client_secret"
+                message += f"; check client_id and {used}"
         logger.debug(
             "token refused client_id=%s error=%s aadsts=%s", self._config.client_id, error, code
         )

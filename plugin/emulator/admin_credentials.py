@@ -18,7 +18,9 @@ __all__ = ["add_credential_admin_routes", "application_json"]
 
 
 def application_json(app: Application) -> dict[str, Any]:
-    return app.to_graph()
+    """Graph's view of the application, plus each secret's sign-in count (admin only)."""
+    passwords = [{**p.to_graph(), "signIns": p.sign_ins} for p in app.password_credentials]
+    return {**app.to_graph(), "passwordCredentials": passwords}
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:

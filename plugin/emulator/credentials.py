@@ -78,6 +78,10 @@ class PasswordCredential:
     start: datetime
     end: datetime | None
     created: datetime
+    # When Entra starts accepting it: the propagation delay in force when it was added.
+    accepted_from: datetime
+    # Tokens issued with it: lets tests see which secret a client signs in with.
+    sign_ins: int = 0
 
     def to_graph(self) -> dict[str, object]:
         return {
@@ -165,6 +169,8 @@ class Application:
         return next((p for p in self.password_credentials if p.key_id == wanted), None)
 
     def find_certificate(self, x5t: str, x5t_s256: str) -> KeyCredential | None:
+        # msal pads its base64url thumbprints with "=", others do not; Entra takes both.
+        x5t, x5t_s256 = x5t.rstrip("="), x5t_s256.rstrip("=")
         for key in self.key_credentials:
             if (x5t and key.x5t == x5t) or (x5t_s256 and key.x5t_s256 == x5t_s256):
                 return key

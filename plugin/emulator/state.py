@@ -180,7 +180,7 @@ class TenantState:
         if ends is not None and ends <= begins:
             raise ApplicationError("endDateTime must be later than startDateTime")
         text = secret or (secrets.token_urlsafe(30).replace("-", "~")[:40])
-        created = now - timedelta(seconds=self.propagation_delay) if propagated else now
+        accepted_from = now if propagated else now + timedelta(seconds=self.propagation_delay)
         credential = PasswordCredential(
             key_id=str(uuid.uuid4()),
             display_name=display_name,
@@ -188,7 +188,8 @@ class TenantState:
             hint=text[:3],
             start=begins,
             end=ends,
-            created=created,
+            created=now,
+            accepted_from=accepted_from,
         )
         app.password_credentials.append(credential)
         return credential, text
@@ -216,8 +217,9 @@ class TenantState:
                 return SecretCheck.EXPIRED
             if now < credential.start:
                 return SecretCheck.WRONG
-            if (now - credential.created).total_seconds() < self.propagation_delay:
+            if now < credential.accepted_from:
                 return SecretCheck.NOT_PROPAGATED
+            credential.sign_ins += 1
             return SecretCheck.OK
         return SecretCheck.WRONG
 

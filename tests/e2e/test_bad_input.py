@@ -154,7 +154,7 @@ def test_config_on_a_fresh_mount_with_missing_fields(setup: Setup) -> None:
     assert errors == [
         "tenant_id is required",
         "client_id is required",
-        "client_secret is required",
+        "client_secret or client_certificate is required",
     ]
     assert setup.api.request("GET", "entra/config").status_code == 404
     # Nothing can be done before config: a sentence says what to write first.

@@ -190,6 +190,7 @@ async def test_config_write_merges_over_the_stored_config(engine):
         "authority_host": engine.emu.base_url,
         "graph_endpoint": engine.emu.base_url,
         "ca_cert": engine.emu.ca_path.read_text().strip(),
+        "root_password_ttl": 182 * 24 * 3600,
     }
     # A refused update leaves the stored config, and the engine, as they were.
     with pytest.raises(InvalidRequestError):
@@ -207,7 +208,7 @@ async def test_config_names_every_missing_or_bad_field_at_once(engine):
     errors = caught.value.errors
     assert "tenant_id is required" in errors
     assert "client_id is required" in errors
-    assert "client_secret is required" in errors
+    assert "client_secret or client_certificate is required" in errors
     assert any("AzureMoonCloud" in e and "AzureUSGovernmentCloud" in e for e in errors)
     assert any(e.startswith("graph_endpoint must be an https URL") for e in errors)
 
