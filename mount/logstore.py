@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from mount.barrier import Barrier
+from mount.group_commit import GroupCommit
 from mount.storage import (
+    GroupCommittedStore,
     StorageError,
-    StorageView,
     _check_key,
-    _encode,
     _fsync_dir,
     _lock,
+    check_seal,
 )
 
 __all__ = ["LogStore"]
@@ -59,7 +60,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class LogStore:
+class LogStore(GroupCommittedStore):
     """A store in one append-only file, optionally sealed, used from the event loop.
 
     Everything lives in memory as the text that is on disk (sealed text with a barrier,
@@ -91,9 +92,7 @@ class LogStore:
         self._file_bytes = 0
         self._fd = -1
         self._lock_fd = -1
-        self._pending: dict[str, str | None] = {}
-        self._pending_done: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._commits = GroupCommit(self._commit, name=str(self._path), after=self._upkeep)
         self._closed = False
         self.appends = 0  # lines appended, for tests and benchmarks
         self.compactions = 0
@@ -106,13 +105,6 @@ class LogStore:
     def __repr__(self) -> str:
         return f"LogStore(path={str(self._path)!r}, sealed={self._barrier is not None})"
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    def view(self, prefix: str) -> StorageView:
-        return StorageView(self, prefix)
-
     # -- the Storage protocol ---------------------------------------------------------
 
     async def get(self, key: str) -> Any | None:
@@ -124,12 +116,6 @@ class LogStore:
         if self._barrier is not None:
             return json.loads(self._barrier.open(key, stored))
         return json.loads(stored)
-
-    async def put(self, key: str, value: Any) -> None:
-        await self.put_many({key: value})
-
-    async def delete(self, key: str) -> None:
-        await self.put_many({key: None})
 
     async def list(self, prefix: str = "") -> builtins.list[str]:
         """Direct children of `prefix`, sorted; skips each folder's keys by bisection.
@@ -160,71 +146,16 @@ class LogStore:
             index = bisect.bisect_left(keys, prefix + head + "0", index)
         return found
 
-    async def put_many(self, items: Mapping[str, Any | None]) -> None:
-        """Apply puts (and deletes, for None values) together, in one appended line.
-
-        Returns once the line is durable; all or nothing, never split across lines.
-        """
-        encoded: dict[str, str | None] = {}
-        for key, value in items.items():
-            _check_key(key)
-            encoded[key] = None if value is None else _encode(key, value)
-        if not encoded:
-            return
-        self._ensure_open()
+    async def _commit(self, batch: dict[str, str | None]) -> None:
+        """One appended line for a merged batch (see GroupCommit), then the index."""
         loop = asyncio.get_running_loop()
-        self._pending.update(encoded)
-        if self._pending_done is None:
-            self._pending_done = loop.create_future()
-        done = self._pending_done
-        if self._writer is None:
-            self._writer = loop.create_task(self._write_pending())
-        # Shielded: a cancelled caller stops waiting, but its write still happens, once.
-        await asyncio.shield(done)
+        self._apply(await loop.run_in_executor(self._executor, self._append, batch))
 
-    async def close(self) -> None:
-        """Wait for pending writes, then release the file and the worker thread."""
-        if self._closed:
-            return
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._writer)
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._close)
-        finally:
-            self._executor.shutdown(wait=False)
-
-    # -- loop side ------------------------------------------------------------------
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"storage {self._path} is closed")
-
-    async def _write_pending(self) -> None:
-        """The group-commit writer: one appended line per round, while puts keep coming."""
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, {}
-                done, self._pending_done = self._pending_done, None
-                assert done is not None
-                try:
-                    stored = await loop.run_in_executor(self._executor, self._append, batch)
-                except Exception as exc:
-                    done.set_exception(exc)
-                    logger.error("storage write failed path=%s error=%s", self._path, exc)
-                    continue
-                self._apply(stored)
-                done.set_result(None)
-                if self._should_compact():
-                    try:
-                        await loop.run_in_executor(self._executor, self._compact)
-                    except Exception as exc:  # the log is still whole: keep appending
-                        logger.error("storage compaction failed path=%s error=%s", self._path, exc)
-        finally:
-            self._writer = None
+    async def _upkeep(self) -> None:
+        """Compact once the log has grown well past the live data; the log stays whole if
+        this fails, and appending goes on."""
+        if self._should_compact():
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._compact)
 
     def _apply(self, stored: Mapping[str, str | None]) -> None:
         for key, text in stored.items():
@@ -361,22 +292,7 @@ class LogStore:
                 os.fsync(handle.fileno())
 
     def _check_seal(self, stored: Any) -> None:
-        wanted = None if self._barrier is None else self._barrier.fingerprint
-        if stored == wanted:
-            return
-        if stored is None:
-            raise StorageError(
-                f"storage file {self._path} was created without a seal key and cannot be "
-                "opened with one"
-            )
-        if wanted is None:
-            raise StorageError(
-                f"storage file {self._path} is sealed; a seal key is required to open it"
-            )
-        raise StorageError(
-            "the seal key does not match the one this storage was created with; set "
-            "ENTRA_BROKER_SEAL_KEY or the key file back to the original key"
-        )
+        check_seal(self._path, stored, None if self._barrier is None else self._barrier.fingerprint)
 
     def _write_snapshot(self) -> None:
         """Write the header and the live data to a new file, then swap it in atomically."""

@@ -20,6 +20,7 @@ from tinydb.storages import Storage as TinyStorage
 from tinydb.table import Document
 
 from mount.barrier import Barrier
+from mount.group_commit import GroupCommit
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Storage
 
@@ -29,7 +30,9 @@ __all__ = [
     "ParentReferenceError",
     "StorageError",
     "StorageView",
+    "check_seal",
     "TinyDBStore",
+    "GroupCommittedStore",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,22 @@ class ParentReferenceError(InvalidRequestError):
             f"path cannot contain parent references: {key!r} contains '..'; "
             "names and ids must not contain two dots in a row"
         )
+
+
+def check_seal(path: Path, stored: Any, wanted: str | None) -> None:
+    """Refuse a store whose seal fingerprint is not the one of the key we were given."""
+    if stored == wanted:
+        return
+    if stored is None:
+        raise StorageError(
+            f"storage file {path} was created without a seal key and cannot be opened with one"
+        )
+    if wanted is None:
+        raise StorageError(f"storage file {path} is sealed; a seal key is required to open it")
+    raise StorageError(
+        "the seal key does not match the one this storage was created with; set "
+        "ENTRA_BROKER_SEAL_KEY or the key file back to the original key"
+    )
 
 
 def _children(keys: Iterable[str], prefix: str) -> list[str]:
@@ -314,7 +333,73 @@ class MemoryStore:
         return None
 
 
-class TinyDBStore:
+class GroupCommittedStore:
+    """What a file store on one worker thread shares: encoding on the caller's side,
+    group-committed writes, and closing after the last write. Subclasses provide
+    `get`, `list`, `_commit(batch)` (one durable write) and `_close()` (on the worker)."""
+
+    _path: Path
+    _executor: ThreadPoolExecutor
+    _commits: GroupCommit
+    _closed: bool
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def view(self, prefix: str) -> StorageView:
+        return StorageView(self, prefix)
+
+    async def get(self, key: str) -> Any | None:
+        raise NotImplementedError
+
+    async def list(self, prefix: str = "") -> builtins.list[str]:
+        raise NotImplementedError
+
+    async def put(self, key: str, value: Any) -> None:
+        await self.put_many({key: value})
+
+    async def delete(self, key: str) -> None:
+        await self.put_many({key: None})
+
+    async def put_many(self, items: Mapping[str, Any | None]) -> None:
+        """Apply puts (and deletes, for None values) together, in one durable write.
+
+        Returns once that write is durable. The batch is all or nothing: it is never
+        split across writes.
+        """
+        # Encode now, on the caller's side: a bad value fails its own call only, and a
+        # caller mutating the value after the call cannot change what gets written.
+        encoded: dict[str, str | None] = {}
+        for key, value in items.items():
+            _check_key(key)
+            encoded[key] = None if value is None else _encode(key, value)
+        if not encoded:
+            return
+        self._ensure_open()
+        await self._commits.submit(encoded)
+
+    async def close(self) -> None:
+        """Wait for pending writes, then release the file and the worker thread."""
+        if self._closed:
+            return
+        await self._commits.drain()
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"storage {self._path} is closed")
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class TinyDBStore(GroupCommittedStore):
     """The default store: one TinyDB file, optionally sealed, used from the event loop.
 
     Every TinyDB call runs on one single-thread executor: TinyDB is not thread-safe, and
@@ -334,9 +419,7 @@ class TinyDBStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tinydb")
         self._ids: dict[str, int] = {}
         self._next_id = 1
-        self._pending: dict[str, str | None] = {}
-        self._pending_done: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._commits = GroupCommit(self._commit, name=str(self._path))
         self._closed = False
         self._json: AtomicJSONStorage
         self._lock_fd = -1
@@ -350,16 +433,9 @@ class TinyDBStore:
         return f"TinyDBStore(path={str(self._path)!r}, sealed={self._barrier is not None})"
 
     @property
-    def path(self) -> Path:
-        return self._path
-
-    @property
     def json_storage(self) -> AtomicJSONStorage:
         """The file layer under TinyDB (its `writes` counts file writes)."""
         return self._json
-
-    def view(self, prefix: str) -> StorageView:
-        return StorageView(self, prefix)
 
     # -- the Storage protocol ---------------------------------------------------------
 
@@ -367,81 +443,16 @@ class TinyDBStore:
         _check_key(key)
         return await self._call(self._get, key)
 
-    async def put(self, key: str, value: Any) -> None:
-        await self.put_many({key: value})
-
-    async def delete(self, key: str) -> None:
-        await self.put_many({key: None})
-
     async def list(self, prefix: str = "") -> list[str]:
         return await self._call(self._list, prefix)
-
-    async def put_many(self, items: Mapping[str, Any | None]) -> None:
-        """Apply puts (and deletes, for None values) together, in one file write.
-
-        Returns once the file holding them is durable. The batch is all or nothing:
-        it is never split across file writes.
-        """
-        # Encode now, on the caller's side: a bad value fails its own call only, and a
-        # caller mutating the value after the call cannot change what gets written.
-        encoded: dict[str, str | None] = {}
-        for key, value in items.items():
-            _check_key(key)
-            encoded[key] = None if value is None else _encode(key, value)
-        if not encoded:
-            return
-        self._ensure_open()
-        loop = asyncio.get_running_loop()
-        self._pending.update(encoded)
-        if self._pending_done is None:
-            self._pending_done = loop.create_future()
-        done = self._pending_done
-        if self._writer is None:
-            self._writer = loop.create_task(self._write_pending())
-        # Shielded: a cancelled caller stops waiting, but its write still happens, once.
-        await asyncio.shield(done)
-
-    async def close(self) -> None:
-        """Wait for pending writes, then release the file and the worker thread."""
-        if self._closed:
-            return
-        if self._writer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._writer)
-        self._closed = True
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self._close)
-        finally:
-            self._executor.shutdown(wait=False)
-
-    # -- loop side ------------------------------------------------------------------
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"storage {self._path} is closed")
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
         self._ensure_open()
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def _write_pending(self) -> None:
-        """The group-commit writer: one file write per round, while puts keep coming."""
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, {}
-                done, self._pending_done = self._pending_done, None
-                assert done is not None
-                try:
-                    await loop.run_in_executor(self._executor, self._apply, batch)
-                except Exception as exc:
-                    done.set_exception(exc)
-                    logger.error("storage write failed path=%s error=%s", self._path, exc)
-                else:
-                    done.set_result(None)
-        finally:
-            self._writer = None
+    async def _commit(self, batch: dict[str, str | None]) -> None:
+        """One file write for a merged batch (see GroupCommit)."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._apply, batch)
 
     # -- worker thread side -----------------------------------------------------------
 
@@ -500,22 +511,7 @@ class TinyDBStore:
                 )
             meta_table.insert(Document({"seal_fingerprint": wanted}, doc_id=_META_DOC_ID))
             return
-        stored = meta.get("seal_fingerprint")
-        if stored == wanted:
-            return
-        if stored is None:
-            raise StorageError(
-                f"storage file {self._path} was created without a seal key and cannot be "
-                "opened with one"
-            )
-        if wanted is None:
-            raise StorageError(
-                f"storage file {self._path} is sealed; a seal key is required to open it"
-            )
-        raise StorageError(
-            "the seal key does not match the one this storage was created with; set "
-            "ENTRA_BROKER_SEAL_KEY or the key file back to the original key"
-        )
+        check_seal(self._path, meta.get("seal_fingerprint"), wanted)
 
     def _get(self, key: str) -> Any | None:
         doc_id = self._ids.get(key)

@@ -375,9 +375,9 @@ async def test_puts_during_a_write_coalesce_into_the_next_write(tmp_path):
     blocker = asyncio.get_running_loop().run_in_executor(store._executor, release.wait, 10)
     before = store.json_storage.writes
     first = asyncio.create_task(store.put("first", 0))
-    await wait_until(lambda: store._writer is not None and not store._pending)
+    await wait_until(lambda: store._commits.writing)
     rest = [asyncio.create_task(store.put(f"k{i}", i)) for i in range(50)]
-    await wait_until(lambda: len(store._pending) == 50)
+    await wait_until(lambda: store._commits.waiting == 50)
     assert not any(task.done() for task in [first, *rest])
     release.set()
     await blocker
@@ -394,7 +394,7 @@ async def test_cancelled_put_is_still_written_once(tmp_path, kind):
     release = threading.Event()
     blocker = asyncio.get_running_loop().run_in_executor(store._executor, release.wait, 10)
     task = asyncio.create_task(store.put("k", "v"))
-    await wait_until(lambda: store._writer is not None and not store._pending)
+    await wait_until(lambda: store._commits.writing)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
