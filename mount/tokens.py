@@ -179,7 +179,9 @@ class TokenStore:
         """Make a token; returns the token text (shown once) and its record."""
         token = token_id or f"s.{random_id()}"
         now = time.time()
-        if "root" in policies and ttl <= 0:
+        if period > 0:
+            ttl, renewable = period, True  # a periodic token lives one period at a time
+        elif "root" in policies and ttl <= 0:
             renewable = False  # a root token without a TTL never expires, as in Vault
         elif ttl <= 0:
             ttl = self._max_ttl
@@ -302,9 +304,19 @@ class TokenStore:
         if not entry.renewable or entry.expire_time is None:
             raise InvalidRequestError("lease is not renewable")
         now = time.time()
-        ttl = increment if increment > 0 else (entry.period or entry.creation_ttl)
-        caps = (entry.explicit_max_ttl, entry.max_ttl, self._max_ttl)
-        max_ttl = min((t for t in caps if t > 0), default=self._max_ttl)
+        if entry.period:
+            # Vault: a periodic token renews to its period whatever the increment, and only
+            # an explicit max TTL ends it.
+            ttl = entry.period
+            max_ttl = entry.explicit_max_ttl
+        else:
+            ttl = increment if increment > 0 else entry.creation_ttl
+            caps = (entry.explicit_max_ttl, entry.max_ttl, self._max_ttl)
+            max_ttl = min((t for t in caps if t > 0), default=self._max_ttl)
+        if not max_ttl:
+            renewed = replace(entry, expire_time=now + ttl)
+            await self._save(renewed)
+            return renewed
         limit = int(entry.creation_time) + max_ttl - int(now)
         if limit <= 0:
             raise InvalidRequestError("past the max TTL, cannot renew")

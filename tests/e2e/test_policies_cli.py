@@ -143,3 +143,26 @@ def test_a_token_with_num_uses_ends_after_its_last_use(bao: Bao) -> None:
     ok(bao("token", "lookup", token=token))
     ok(bao("token", "lookup", token=token))
     denied(bao("token", "lookup", token=token))
+
+
+def test_token_ttls_explicit_max_and_periodic_renewal(bao: Bao) -> None:
+    capped = new_token(bao, "-policy=default", "-ttl=2s", "-explicit-max-ttl=4s")
+    assert capped["lease_duration"] == 2
+    renewed = json.loads(
+        ok(bao("token", "renew", "-format=json", "-increment=1h", capped["client_token"])).stdout
+    )["auth"]
+    assert 0 < renewed["lease_duration"] <= 4  # capped at what is left of the explicit max
+    # Past the explicit max the token is gone, renewed or not.
+    wait_until_sync(
+        lambda: bao("token", "lookup", token=capped["client_token"]).code != 0, timeout=10
+    )
+
+    periodic = new_token(bao, "-policy=default", "-period=3s")
+    assert periodic["lease_duration"] == 3 and periodic["renewable"] is True
+    for _ in range(2):
+        again = json.loads(
+            ok(
+                bao("token", "renew", "-format=json", "-increment=1h", periodic["client_token"])
+            ).stdout
+        )["auth"]
+        assert again["lease_duration"] == 3  # its period, whatever the increment
