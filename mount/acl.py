@@ -63,6 +63,23 @@ class ACL:
         caps = self.capabilities(path)
         return sorted(caps) if caps else ["deny"]
 
+    def reaches_under(self, prefix: str) -> bool:
+        """Whether some rule grants anything at or below `prefix` (Vault's mount access
+        check, for the UI preflight): a rule inside the prefix, or a glob covering it."""
+        if self.root:
+            return True
+        for compiled in self._rules:
+            caps = compiled.rule.capabilities
+            if not caps or "deny" in caps:
+                continue
+            pattern = compiled.rule.pattern
+            literal = re.split(r"(?<![^/])\+(?=/|$)|\*", pattern, maxsplit=1)[0]
+            if literal.startswith(prefix) or (
+                len(literal) < len(pattern) and prefix.startswith(literal)
+            ):
+                return True
+        return False
+
     def allows(self, path: str, capability: str) -> bool:
         caps = self.capabilities(path)
         return self.root or capability in caps

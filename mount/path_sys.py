@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mount.sdk.errors import NotFoundError, PermissionDeniedError
 from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
+from mount.tokens import TokenEntry
 
 if TYPE_CHECKING:
     from mount.core import Core
@@ -114,7 +115,14 @@ def paths(core: Core) -> list[Path]:
     async def ui_mount(req: Request, d: FieldData) -> Response:
         path: str = d.get("path")
         entry = core.mounts.mount_of(path)
-        if entry is None or req.context.get("token") is None:
+        token = req.context.get("token")
+        # As Vault: only a token whose policies reach somewhere inside the mount learns
+        # about it (the agent's KV preflight tolerates the 403).
+        if (
+            entry is None
+            or not isinstance(token, TokenEntry)
+            or not (await core.policies.acl(token.policies)).reaches_under(entry.path)
+        ):
             wanted = path.rstrip("/") + "/"
             raise PermissionDeniedError(
                 "preflight capability check returned 403, please ensure client's policies "

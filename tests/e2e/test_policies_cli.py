@@ -166,3 +166,19 @@ def test_token_ttls_explicit_max_and_periodic_renewal(bao: Bao) -> None:
             ).stdout
         )["auth"]
         assert again["lease_duration"] == 3  # its period, whatever the increment
+
+
+def test_the_mount_preflight_answers_only_tokens_that_reach_the_mount(
+    bao: Bao, configured: Setup, tmp_path
+) -> None:
+    configured.role("alice", ttl="1h")
+    (tmp_path / "reader.hcl").write_text(READER)
+    ok(bao("policy", "write", "entra-reader", str(tmp_path / "reader.hcl")))
+    reader = new_token(bao, "-policy=entra-reader")["client_token"]
+    nobody = new_token(bao, "-policy=default")["client_token"]
+    api = configured.api
+    seen = api.request("GET", "sys/internal/ui/mounts/entra/creds/alice", token=reader)
+    assert seen.status_code == 200 and seen.json()["data"]["path"] == "entra/"
+    hidden = api.request("GET", "sys/internal/ui/mounts/entra/creds/alice", token=nobody)
+    assert hidden.status_code == 403
+    assert "preflight capability check returned 403" in hidden.json()["errors"][0]

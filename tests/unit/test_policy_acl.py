@@ -154,3 +154,19 @@ def test_policy_names_are_lowercased_and_checked():
     assert valid_policy_name("Entra-Reader") == "entra-reader"
     with pytest.raises(InvalidRequestError):
         valid_policy_name("../x")
+
+
+@pytest.mark.parametrize(
+    ("rule", "prefix", "reaches"),
+    [
+        ('path "entra/creds/alice" { capabilities = ["read"] }', "entra/", True),
+        ('path "entra/*" { capabilities = ["read"] }', "entra/", True),
+        ('path "ent*" { capabilities = ["read"] }', "entra/", True),  # a glob covering it
+        ('path "+/creds/alice" { capabilities = ["read"] }', "entra/", True),
+        ('path "other/*" { capabilities = ["read"] }', "entra/", False),
+        ('path "entra/creds/alice" { capabilities = ["deny"] }', "entra/", False),
+        ('path "sys/leases/renew" { capabilities = ["update"] }', "entra/", False),
+    ],
+)
+def test_reaching_under_a_mount_for_the_ui_preflight(rule, prefix, reaches):
+    assert acl(rule).reaches_under(prefix) is reaches
