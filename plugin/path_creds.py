@@ -21,7 +21,7 @@ from mount.sdk import (
 from plugin.graph import BAD_REQUEST, GraphClient, GraphError
 from plugin.models import CredentialType, CredsInternal, Mode
 from plugin.passwords import alias_of, generate_password
-from plugin.privileged import refuse_privileged_user
+from plugin.privileged import check_at_issue
 from plugin.secret_client_secret import client_secret_creds
 from plugin.secret_tap import tap_creds
 
@@ -73,17 +73,8 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     async def issue() -> dict[str, Any]:
         # Runs only after the mount has persisted the lease: no password without one.
         graph = await b.graph(config)
-        if not role.allow_privileged_user:
-            # Checked again here, not only at role write: a user made Global
-            # Administrator after the role was written must not have its password
-            # handed out. It costs one Graph read per issue, under the role's issue limit.
-            await refuse_privileged_user(
-                graph,
-                object_id=role.object_id,
-                upn=role.user_principal_name,
-                role=name,
-                at_issue=True,
-            )
+        # Checked again here, not only at role write (see check_at_issue).
+        await check_at_issue(graph, role, credential="password")
         password = await set_random_password(
             b, graph, role.object_id, role.user_principal_name, role.password_length
         )

@@ -15,11 +15,13 @@ from types import MappingProxyType
 
 from mount.sdk import InvalidRequestError
 from plugin.graph import ACCESS_DENIED, GraphClient, GraphDirectoryRole, GraphError
+from plugin.models import Role
 
 __all__ = [
     "MEMBERSHIP_PERMISSION",
     "PRIVILEGED_ROLES",
     "ROLE_NAMES_PERMISSION",
+    "check_at_issue",
     "refuse_privileged_user",
     "privileged_role_names",
 ]
@@ -89,8 +91,23 @@ def _listed(names: list[str]) -> str:
     return f"roles {', '.join(names[:-1])} and {names[-1]}"
 
 
+async def check_at_issue(graph: GraphClient, role: Role, *, credential: str) -> None:
+    """Before each credential: a user made privileged after the role was written must not
+    get one. Costs one Graph read per issue (under the role's issue limit); a role that
+    allows privileged users skips it."""
+    if role.allow_privileged_user:
+        return
+    await refuse_privileged_user(
+        graph,
+        object_id=role.object_id,
+        upn=role.user_principal_name,
+        role=role.name,
+        issued=credential,
+    )
+
+
 async def refuse_privileged_user(
-    graph: GraphClient, *, object_id: str, upn: str, role: str, at_issue: bool = False
+    graph: GraphClient, *, object_id: str, upn: str, role: str, issued: str = ""
 ) -> None:
     """Raise InvalidRequestError (400) unless Graph shows the user holds no privileged role.
 
@@ -98,10 +115,11 @@ async def refuse_privileged_user(
     without naming them (the application may read users but not directory roles).
     Other Graph failures propagate as they are; in every case nothing was changed.
     """
+    at_issue = bool(issued)
     outcome = (
-        f'no password was issued for role "{role}"'
-        if at_issue
-        else f'role "{role}" was not written'
+        f'no {issued} was issued for role "{role}"'
+        if issued
+        else (f'role "{role}" was not written')
     )
     override = (
         "or set allow_privileged_user=true on the role if a privileged user is really intended"

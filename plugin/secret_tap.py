@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mount.sdk import Response, SecretRequest, SecretSpec, SecretType, VaultError
 from plugin.graph import GraphError
 from plugin.models import Config, Mode, RecordError, Role, TapInternal
-from plugin.privileged import refuse_privileged_user
+from plugin.privileged import check_at_issue
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
@@ -55,16 +55,9 @@ def tap_creds(b: EntraBackend, role: Role, config: Config) -> Response:
 
     async def issue() -> dict[str, Any]:
         graph = await b.graph(config)
-        if not role.allow_privileged_user:
-            # A pass signs the user in like a password does: a Global Administrator's pass
-            # is as dangerous, so the same check runs before each one is created.
-            await refuse_privileged_user(
-                graph,
-                object_id=role.object_id,
-                upn=role.user_principal_name,
-                role=role.name,
-                at_issue=True,
-            )
+        # A pass signs the user in like a password does: a Global Administrator's pass is
+        # as dangerous, so the same check runs before each one is created.
+        await check_at_issue(graph, role, credential="Temporary Access Pass")
         async with b.user_lock(role.object_id):
             tap = await graph.create_temporary_access_pass(
                 role.object_id,
