@@ -12,6 +12,7 @@ import contextlib
 import enum
 import logging
 import random
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +47,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LEASE_PREFIX = "expire/id/"
+# Lease fields whose values are shared by many leases, interned when loaded.
+_SHARED_FIELDS = ("mount", "secret_type", "token_accessor", "revoke_error")
 
 
 class LeaseState(enum.Enum):
@@ -105,6 +108,15 @@ class Lease:
     def from_storage(cls, data: Mapping[str, Any]) -> Lease:
         values = dict(data)
         values["state"] = LeaseState(values.get("state", "active"))
+        # Mount, type, accessor and the internal field names repeat across thousands of
+        # leases; one shared copy each saves ~350 bytes a lease (100,000 at start-up).
+        for name in _SHARED_FIELDS:
+            text = values.get(name)
+            if type(text) is str:
+                values[name] = sys.intern(text)
+        internal = values.get("internal")
+        if type(internal) is dict:
+            values["internal"] = {sys.intern(k): v for k, v in internal.items()}
         return cls(**values)
 
     def lookup_data(self, now: float) -> dict[str, Any]:
@@ -164,7 +176,9 @@ class LeaseManager:
         self._clock = clock
         self.metrics: MetricsSink = metrics or NullSink()
         self._leases: dict[str, Lease] = {}
-        self._by_holder: dict[str, set[str]] = defaultdict(set)
+        # Lease ids per holder; a tuple (48 bytes for one id) rather than a set (216):
+        # a holder has one or two leases, and there are as many holders as leases.
+        self._by_holder: dict[str, tuple[str, ...]] = {}
         self._per_path: dict[str, int] = defaultdict(int)
         self._per_mount: dict[str, int] = defaultdict(int)
         self._holder_locks: dict[str, asyncio.Lock] = {}
@@ -198,12 +212,15 @@ class LeaseManager:
         return list(self._leases.values())
 
     def _remember(self, lease: Lease) -> None:
-        if lease.lease_id not in self._leases:
+        lease_id = lease.lease_id
+        if lease_id not in self._leases:
             self._per_path[lease.path] += 1
             self._per_mount[lease.mount] += 1
-        self._leases[lease.lease_id] = lease
+        self._leases[lease_id] = lease
         if lease.holder_key:
-            self._by_holder[lease.holder_key].add(lease.lease_id)
+            held = self._by_holder.get(lease.holder_key, ())
+            if lease_id not in held:
+                self._by_holder[lease.holder_key] = (*held, lease_id)
 
     def _forget(self, lease_id: str) -> None:
         lease = self._leases.pop(lease_id, None)
@@ -214,11 +231,13 @@ class LeaseManager:
                 if counts[key] <= 0:
                     del counts[key]
         if lease is not None and lease.holder_key:
-            holders = self._by_holder.get(lease.holder_key)
-            if holders is not None:
-                holders.discard(lease_id)
-                if not holders:
-                    del self._by_holder[lease.holder_key]
+            held = tuple(
+                lid for lid in self._by_holder.get(lease.holder_key, ()) if lid != lease_id
+            )
+            if held:
+                self._by_holder[lease.holder_key] = held
+            else:
+                self._by_holder.pop(lease.holder_key, None)
 
     async def _write(self, changes: Mapping[str, Lease | None]) -> None:
         """Persist lease changes as one storage batch, then apply them in memory."""
