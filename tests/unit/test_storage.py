@@ -39,10 +39,15 @@ def key():
     return os.urandom(32)
 
 
-@pytest.fixture(params=["memory", "tinydb", "tinydb-sealed", "log", "log-sealed"])
+@pytest.fixture(
+    params=["memory", "tinydb", "tinydb-sealed", "log", "log-sealed", "log-sealed-cold"]
+)
 async def store(request, tmp_path, key):
     if request.param == "memory":
         made = MemoryStore()
+    elif request.param == "log-sealed-cold":
+        # Every value kept on disk, read back on the worker thread (leases in production).
+        made = LogStore(tmp_path / "db.log", Barrier(key), cold_prefixes=("",))
     else:
         kind = request.param.removesuffix("-sealed")
         sealed = request.param.endswith("-sealed")
@@ -580,6 +585,38 @@ def test_log_corrupt_file_is_refused(tmp_path, content):
         LogStore(path)
     assert str(path) in str(excinfo.value)
     assert path.read_bytes() == content  # never overwritten
+
+
+async def test_log_cold_values_read_back_in_order_across_compaction_and_reopen(tmp_path, key):
+    path = tmp_path / "db.log"
+    entries = {f"sys/expire/id/r{i % 3}/l{i:04d}": {"i": i} for i in range(1200)}
+
+    async def reads_all_in_key_order(store: LogStore) -> int:
+        before = store.cold_reads
+        for name in sorted(entries):
+            assert await store.get(name) == entries[name]
+        return store.cold_reads - before
+
+    store = LogStore(path, Barrier(key), compact_factor=1.2, compact_min_bytes=20_000)
+    await store.put_many(entries)
+    await store.put("config", {"hot": True})
+    assert await reads_all_in_key_order(store) <= 5  # read ahead, not one hop a value
+    for round_ in range(40):  # churn until the file is compacted under the cold values
+        await store.put_many({f"sys/expire/id/churn/{i:02d}": {"r": round_} for i in range(20)})
+        await store.put_many({f"sys/expire/id/churn/{i:02d}": None for i in range(20)})
+    assert store.compactions >= 1
+    assert await store.get("sys/expire/id/r1/l0007") == {"i": 7}
+    await store.put("sys/expire/id/r1/l0007", {"i": "new"})
+    entries["sys/expire/id/r1/l0007"] = {"i": "new"}
+    assert await reads_all_in_key_order(store) <= 5
+    await store.close()
+    store = LogStore(path, Barrier(key))
+    try:
+        assert await reads_all_in_key_order(store) <= 5
+        assert await store.get("config") == {"hot": True}
+        assert await store.list("sys/expire/id/") == ["r0/", "r1/", "r2/"]
+    finally:
+        await store.close()
 
 
 async def test_log_compacts_when_the_log_outgrows_the_data(tmp_path, key):
