@@ -136,6 +136,7 @@ class LogStore(GroupCommittedStore):
         self.appends = 0  # lines appended, for tests and benchmarks
         self.compactions = 0
         self.cold_reads = 0  # thread hops reading cold values
+        self._applies = 0  # batches applied to memory, to spot a read-ahead gone stale
         try:
             self._executor.submit(self._open).result()
         except BaseException:
@@ -204,12 +205,14 @@ class LogStore(GroupCommittedStore):
         keys = self._sorted[start : start + count]
         after = start + len(keys)
         next_key = self._sorted[after] if after < len(self._sorted) else None
+        applies = self._applies
         read = await asyncio.get_running_loop().run_in_executor(
             self._executor, self._pread_many, keys
         )
         self.cold_reads += 1
         text = read.pop(key, None)
-        self._ahead = read
+        # A write applied meanwhile may have replaced some of the values read ahead.
+        self._ahead = read if applies == self._applies else {}
         # A get of the key after the last one read continues a walk in order.
         self._next_cold = next_key
         return text
@@ -226,6 +229,7 @@ class LogStore(GroupCommittedStore):
             await asyncio.get_running_loop().run_in_executor(self._executor, self._compact)
 
     def _apply(self, stored: Mapping[str, str | int | None]) -> None:
+        self._applies += 1
         for key, text in stored.items():
             old = self._data.pop(key, None)
             self._ahead.pop(key, None)
