@@ -22,7 +22,6 @@ import asyncio
 import bisect
 import builtins
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from mount.storage import (
     _fsync_dir,
     _lock,
     check_seal,
+    return_freed_memory,
 )
 
 __all__ = ["LogStore"]
@@ -68,19 +68,6 @@ _READ_AHEAD = 512
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _return_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc; a no-op elsewhere).
-
-    Parsing the file allocates and frees the text of every line; glibc keeps those
-    pages (40 MB after loading 100,000 leases) unless asked to trim.
-    """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
 
 
 def _length(stored: str | int) -> int:
@@ -415,7 +402,7 @@ class LogStore(GroupCommittedStore):
         self._live_bytes = sum(len(k) + _length(v) + _PAIR_OVERHEAD for k, v in self._data.items())
         self._file_bytes = len(raw) - len(torn)
         del raw, lines
-        _return_freed_memory()
+        return_freed_memory()
         if torn:
             logger.warning(
                 "storage file %s ended in a torn write (%d bytes), ignored", self._path, len(torn)
