@@ -32,6 +32,7 @@ from mount.sdk.telemetry import (
     NullSink,
     RevokeResult,
 )
+from mount.storage import return_freed_memory
 from mount.tokens import random_id, rfc3339
 
 __all__ = [
@@ -231,6 +232,8 @@ class LeaseManager:
                     lease,
                 )
             self._remember(lease)
+        # Decrypting and parsing every lease left its buffers in the C heap's free list.
+        return_freed_memory()
         return list(self._leases.values())
 
     def _remember(self, lease: Lease) -> None:

@@ -22,7 +22,6 @@ import asyncio
 import bisect
 import builtins
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from mount.storage import (
     _fsync_dir,
     _lock,
     check_seal,
+    return_freed_memory,
 )
 
 __all__ = ["LogStore"]
@@ -68,19 +68,6 @@ _READ_AHEAD = 512
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _return_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc; a no-op elsewhere).
-
-    Parsing the file allocates and frees the text of every line; glibc keeps those
-    pages (40 MB after loading 100,000 leases) unless asked to trim.
-    """
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
 
 
 def _length(stored: str | int) -> int:
@@ -136,6 +123,7 @@ class LogStore(GroupCommittedStore):
         self.appends = 0  # lines appended, for tests and benchmarks
         self.compactions = 0
         self.cold_reads = 0  # thread hops reading cold values
+        self._applies = 0  # batches applied to memory, to spot a read-ahead gone stale
         try:
             self._executor.submit(self._open).result()
         except BaseException:
@@ -204,12 +192,14 @@ class LogStore(GroupCommittedStore):
         keys = self._sorted[start : start + count]
         after = start + len(keys)
         next_key = self._sorted[after] if after < len(self._sorted) else None
+        applies = self._applies
         read = await asyncio.get_running_loop().run_in_executor(
             self._executor, self._pread_many, keys
         )
         self.cold_reads += 1
         text = read.pop(key, None)
-        self._ahead = read
+        # A write applied meanwhile may have replaced some of the values read ahead.
+        self._ahead = read if applies == self._applies else {}
         # A get of the key after the last one read continues a walk in order.
         self._next_cold = next_key
         return text
@@ -226,6 +216,7 @@ class LogStore(GroupCommittedStore):
             await asyncio.get_running_loop().run_in_executor(self._executor, self._compact)
 
     def _apply(self, stored: Mapping[str, str | int | None]) -> None:
+        self._applies += 1
         for key, text in stored.items():
             old = self._data.pop(key, None)
             self._ahead.pop(key, None)
@@ -411,7 +402,7 @@ class LogStore(GroupCommittedStore):
         self._live_bytes = sum(len(k) + _length(v) + _PAIR_OVERHEAD for k, v in self._data.items())
         self._file_bytes = len(raw) - len(torn)
         del raw, lines
-        _return_freed_memory()
+        return_freed_memory()
         if torn:
             logger.warning(
                 "storage file %s ended in a torn write (%d bytes), ignored", self._path, len(torn)
