@@ -28,7 +28,8 @@ from mount.logstore import LogStore
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 from mount.server import ServerError, serve, tls_context
-from mount.storage import StorageError, TinyDBStore
+from mount.split_store import SplitStore
+from mount.storage import StorageError
 from mount.storage_open import open_store
 from mount.tokens import TokenStore, random_id
 from plugin.emulator import EmulatorServer, EmulatorSettings
@@ -59,7 +60,7 @@ def entra_engine() -> EngineMount:
     return EngineMount("entra/", "entra", plugin.factory, "Azure Entra ID credentials under leases")
 
 
-def _open_store(storage_path: Path, key_file: Path, kind: str = "tinydb") -> TinyDBStore | LogStore:
+def _open_store(storage_path: Path, key_file: Path, kind: str = "tinydb") -> SplitStore | LogStore:
     if storage_path.exists() and KEY_ENV not in os.environ and not key_file.exists():
         # A new key could never open the existing data: say so instead of making one.
         raise StartError(
@@ -83,7 +84,7 @@ class DevOptions:
 
 
 async def _build(
-    store: TinyDBStore | LogStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
+    store: SplitStore | LogStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
 ) -> Core:
     try:
         return await build_core(

@@ -228,6 +228,10 @@ class LogStore(GroupCommittedStore):
             if (old is None) != (text is None):
                 self._sorted = None
 
+    def _write_now(self, batch: dict[str, str | None]) -> None:
+        # On the worker thread, but nothing reads memory concurrently while opening.
+        self._apply(self._append(batch))
+
     def _should_compact(self) -> bool:
         return (
             self._file_bytes > self._compact_min_bytes

@@ -393,9 +393,37 @@ class GroupCommittedStore:
         finally:
             self._executor.shutdown(wait=False)
 
+    def write_now(self, items: Mapping[str, Any | None]) -> None:
+        """A blocking durable write, for opening only: nothing else may be writing.
+
+        Moving keys between stores at start-up happens before the event loop serves, in
+        a constructor, where the group-committed async path cannot run.
+        """
+        encoded = {
+            key: None if value is None else _encode(key, value) for key, value in items.items()
+        }
+        if encoded:
+            self._ensure_open()
+            self._executor.submit(self._write_now, encoded).result()
+
+    def close_now(self) -> None:
+        """Release the file and the worker thread at once, for a failed open (no writes
+        pending)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._executor.submit(self._close).result()
+        finally:
+            self._executor.shutdown(wait=True)
+
     def _ensure_open(self) -> None:
         if self._closed:
             raise StorageError(f"storage {self._path} is closed")
+
+    def _write_now(self, batch: dict[str, str | None]) -> None:
+        """One durable write on the worker thread (see write_now)."""
+        raise NotImplementedError
 
     def _close(self) -> None:
         raise NotImplementedError
@@ -529,6 +557,18 @@ class TinyDBStore(GroupCommittedStore):
 
     def _list(self, prefix: str) -> builtins.list[str]:
         return _children(self._ids, prefix)
+
+    def items_now(self, prefixes: tuple[str, ...]) -> dict[str, Any]:
+        """Every key under `prefixes` with its value, read at once (for opening only)."""
+        self._ensure_open()
+
+        def read() -> dict[str, Any]:
+            return {key: self._get(key) for key in self._ids if key.startswith(prefixes)}
+
+        return self._executor.submit(read).result()
+
+    def _write_now(self, batch: dict[str, str | None]) -> None:
+        self._apply(batch)
 
     def _apply(self, batch: Mapping[str, str | None]) -> None:
         """Apply one batch to TinyDB in at most three table updates and one file write."""

@@ -21,14 +21,15 @@ from mount.app import (
 from mount.audit.device import DeclaredDevice
 from mount.barrier import Barrier
 from mount.core import Core, CoreSettings
-from mount.storage import TinyDBStore
+from mount.split_store import leases_path
+from mount.storage_open import open_store
 
 ROOT_TOKEN = "root"
 
 
 @dataclass
 class BrokerThread:
-    """The broker on 127.0.0.1 with TinyDB storage in `data_dir`; restartable on the same data."""
+    """The broker on 127.0.0.1, default storage in `data_dir`; restartable on the same data."""
 
     data_dir: Path
     settings: CoreSettings = field(default_factory=CoreSettings)
@@ -49,6 +50,14 @@ class BrokerThread:
     @property
     def storage_file(self) -> Path:
         return self.data_dir / "broker.json"
+
+    @property
+    def storage_files(self) -> tuple[Path, Path]:
+        """The TinyDB file and the leases-and-tokens log beside it."""
+        return self.storage_file, leases_path(self.storage_file)
+
+    def storage_bytes(self) -> bytes:
+        return b"".join(path.read_bytes() for path in self.storage_files)
 
     def start(self) -> BrokerThread:
         ready = threading.Event()
@@ -74,7 +83,7 @@ class BrokerThread:
         return self
 
     async def _serve(self, ready: threading.Event) -> None:
-        store = TinyDBStore(self.storage_file, Barrier(self.seal_key))
+        store = open_store("tinydb", self.storage_file, Barrier(self.seal_key))
         try:
             self.core = await build_core(
                 BrokerOptions(

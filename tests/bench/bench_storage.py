@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from mount.barrier import Barrier  # noqa: E402
 from mount.logstore import LogStore  # noqa: E402
 from mount.storage import MemoryStore, TinyDBStore  # noqa: E402
-from mount.storage_open import open_store  # noqa: E402
+from tests.bench.serve_broker import open_bench_store  # noqa: E402
 
 # A value the size of a lease record, so the file grows as it would in use.
 VALUE = {
@@ -43,7 +43,7 @@ def _writes(store: TinyDBStore | LogStore) -> int:
 
 async def bench_store(directory: Path, kind: str, size: int, ops: int, sealed: bool) -> list[str]:
     path = directory / f"bench-{kind}-{size}-{int(sealed)}.db"
-    store = open_store(kind, path, Barrier(os.urandom(32)) if sealed else None)
+    store = open_bench_store(kind, path, Barrier(os.urandom(32)) if sealed else None)
     try:
         await store.put_many({f"fill/{i:06d}": VALUE for i in range(size)})
         file_kib = path.stat().st_size / 1024
@@ -80,7 +80,7 @@ async def bench_store(directory: Path, kind: str, size: int, ops: int, sealed: b
 
 async def bench_latency(directory: Path, kind: str, size: int, samples: int) -> str:
     """Median and p99 of one put at a store size, for the single-writer case."""
-    store = open_store(kind, directory / f"latency-{kind}-{size}.db", Barrier(os.urandom(32)))
+    store = open_bench_store(kind, directory / f"latency-{kind}-{size}.db", Barrier(os.urandom(32)))
     try:
         await store.put_many({f"fill/{i:06d}": VALUE for i in range(size)})
         times = []
@@ -111,7 +111,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ops", type=int, default=1000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
-    parser.add_argument("--stores", nargs="+", default=["tinydb", "log"])
+    parser.add_argument("--stores", nargs="+", default=["tinydb-only", "log"])
     parser.add_argument("--dir", type=Path, help="directory for the files (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as temp:

@@ -22,7 +22,10 @@ from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure
 from mount.barrier import Barrier  # noqa: E402
 from mount.core import CoreSettings  # noqa: E402
 from mount.logging_setup import setup_logging  # noqa: E402
+from mount.logstore import LogStore  # noqa: E402
 from mount.server import serve  # noqa: E402
+from mount.split_store import SplitStore  # noqa: E402
+from mount.storage import TinyDBStore  # noqa: E402
 from mount.storage_open import open_store  # noqa: E402
 
 SEAL_KEY = b"b" * 32
@@ -31,6 +34,17 @@ ROOT_TOKEN = "root"
 
 def store_path(data: Path, kind: str) -> Path:
     return data / f"broker-{kind}.db"
+
+
+def open_bench_store(
+    kind: str, path: Path, barrier: Barrier | None
+) -> SplitStore | LogStore | TinyDBStore:
+    """A store a user can configure ("tinydb", "log"), or "tinydb-only": everything in
+    one TinyDB file, as the default was before leases and tokens moved to a log beside
+    it, kept for before/after figures."""
+    if kind == "tinydb-only":
+        return TinyDBStore(path, barrier)
+    return open_store(kind, path, barrier)
 
 
 async def main() -> None:
@@ -43,7 +57,7 @@ async def main() -> None:
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     setup_logging(args.log_level)
-    store = open_store(args.store, store_path(args.data, args.store), Barrier(SEAL_KEY))
+    store = open_bench_store(args.store, store_path(args.data, args.store), Barrier(SEAL_KEY))
     try:
         core = await build_core(
             BrokerOptions(

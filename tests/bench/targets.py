@@ -29,8 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from mount.barrier import Barrier  # noqa: E402
 from mount.leases import LEASE_PREFIX, Lease  # noqa: E402
-from mount.storage_open import open_store  # noqa: E402
-from tests.bench.serve_broker import ROOT_TOKEN, SEAL_KEY, store_path  # noqa: E402
+from tests.bench.serve_broker import (  # noqa: E402
+    ROOT_TOKEN,
+    SEAL_KEY,
+    open_bench_store,
+    store_path,
+)
 from tests.server_process import free_port  # noqa: E402
 
 __all__ = [
@@ -281,7 +285,7 @@ def seed_leases(data: Path, store: str, records: dict[str, dict[str, Any]]) -> N
     """Write lease records straight into the broker's store, before it starts."""
 
     async def write() -> None:
-        opened = open_store(store, store_path(data, store), Barrier(SEAL_KEY))
+        opened = open_bench_store(store, store_path(data, store), Barrier(SEAL_KEY))
         try:
             items = list(records.items())
             for start in range(0, len(items), 20_000):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -250,7 +249,7 @@ def test_secret_ids_stay_out_of_logs_and_storage(
     assert login(api, role_id, custom + "x").status_code == 400
 
     broker.stop()
-    stored = Path(broker.storage_file).read_text()
+    stored = broker.storage_bytes().decode()
     for secret in (secret_id, custom, token):
         assert secret not in stored
         assert not [r for r in caplog.records if secret in r.getMessage() or secret in str(r.args)]

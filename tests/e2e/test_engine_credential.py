@@ -118,7 +118,7 @@ def test_config_with_a_client_certificate_issues_creds(
     assert key_line not in read.text
     assert creds_work(setup, tenant)
     # The key is sealed in storage, like a client secret.
-    assert key_line.encode() not in broker.storage_file.read_bytes()
+    assert key_line.encode() not in broker.storage_bytes()
 
 
 def test_an_unregistered_certificate_is_refused_at_config_write(

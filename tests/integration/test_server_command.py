@@ -84,7 +84,8 @@ def test_config_mode_prints_the_root_token_once_and_can_regenerate(servers, tmp_
     assert lookup.returncode == 0 and "[root]" in lookup.stdout
     assert first.stop() == 0
     assert (tmp_path / "data" / "seal.key").stat().st_mode & 0o077 == 0
-    assert root.encode() not in (tmp_path / "data" / "broker.json").read_bytes()
+    for stored in ("broker.json", "broker.json.leases"):  # configuration; leases and tokens
+        assert root.encode() not in (tmp_path / "data" / stored).read_bytes()
 
     second = Server(["server", "--config", str(config)])
     servers.append(second)

@@ -1,0 +1,128 @@
+"""The default store's split: configuration in TinyDB, leases and tokens in a log beside it
+(mount/split_store.py)."""
+
+import json
+import os
+
+import pytest
+
+from mount.barrier import Barrier, BarrierError
+from mount.logstore import LogStore
+from mount.split_store import SplitStore, leases_path
+from mount.storage import StorageError, TinyDBStore
+
+LEASE = "sys/expire/id/entra/creds/alice/abc"
+TOKEN = "sys/token/id/0123abcd"
+POLICY = "sys/policy/dev"
+ROLE = "logical/entra/roles/alice"
+
+
+@pytest.fixture
+def key():
+    return os.urandom(32)
+
+
+async def test_leases_and_tokens_go_to_the_log_and_the_rest_to_tinydb(tmp_path, key):
+    path = tmp_path / "broker.json"
+    store = SplitStore(path, Barrier(key))
+    for stored in (LEASE, TOKEN, POLICY, ROLE):
+        await store.put(stored, {"name": stored})
+    await store.close()
+
+    tinydb_keys = {doc["k"] for doc in json.loads(path.read_text())["entries"].values()}
+    assert tinydb_keys == {POLICY, ROLE}
+    log_text = leases_path(path).read_text()
+    assert LEASE in log_text and TOKEN in log_text
+    assert POLICY not in log_text and ROLE not in log_text
+
+    store = SplitStore(path, Barrier(key))
+    try:
+        for stored in (LEASE, TOKEN, POLICY, ROLE):
+            assert await store.get(stored) == {"name": stored}
+    finally:
+        await store.close()
+
+
+async def test_lists_merge_the_two_files_where_their_folders_meet(tmp_path):
+    store = SplitStore(tmp_path / "broker.json")
+    try:
+        for stored in (LEASE, TOKEN, POLICY, ROLE, "sys/token-like", "sys/audit/file"):
+            await store.put(stored, 1)
+        assert await store.list() == ["logical/", "sys/"]
+        assert await store.list("sys/") == ["audit/", "expire/", "policy/", "token-like", "token/"]
+        assert await store.list("sys/expire/id/entra/creds/alice/") == ["abc"]
+        assert await store.view("sys/").list("token/id/") == ["0123abcd"]
+        assert await store.list("logical/entra/roles/") == ["alice"]
+        await store.delete(LEASE)
+        assert await store.list("sys/") == ["audit/", "policy/", "token-like", "token/"]
+    finally:
+        await store.close()
+
+
+async def test_a_batch_mixing_the_two_files_is_refused_and_writes_nothing(tmp_path):
+    store = SplitStore(tmp_path / "broker.json")
+    try:
+        with pytest.raises(StorageError, match="cannot mix lease or token keys with other keys"):
+            await store.put_many({LEASE: 1, ROLE: 2})
+        assert await store.get(LEASE) is None and await store.get(ROLE) is None
+        await store.put_many({LEASE: 1, TOKEN: 2})  # one file: fine
+        assert await store.get(TOKEN) == 2
+    finally:
+        await store.close()
+
+
+async def test_leases_in_a_tinydb_only_file_move_to_the_log(tmp_path, key):
+    path = tmp_path / "broker.json"
+    old = TinyDBStore(path, Barrier(key))  # a file written before the split
+    await old.put_many({LEASE: {"a": 1}, TOKEN: {"b": 2}, ROLE: {"c": 3}})
+    await old.close()
+
+    store = SplitStore(path, Barrier(key))
+    try:
+        assert await store.get(LEASE) == {"a": 1}
+        assert await store.get(TOKEN) == {"b": 2}
+        assert await store.get(ROLE) == {"c": 3}
+        assert await store.config_store.list("sys/") == []
+        assert await store.log_store.list("sys/") == ["expire/", "token/"]
+    finally:
+        await store.close()
+
+
+async def test_a_move_cut_short_is_finished_by_the_next_open(tmp_path, key):
+    path = tmp_path / "broker.json"
+    old = TinyDBStore(path, Barrier(key))
+    await old.put_many({LEASE: {"renewed": True}, ROLE: {"c": 3}})
+    await old.close()
+    # The crash came after the log got its copy and before TinyDB dropped its own.
+    log = LogStore(leases_path(path), Barrier(key))
+    await log.put(LEASE, {"renewed": True})
+    await log.close()
+
+    store = SplitStore(path, Barrier(key))
+    try:
+        assert await store.get(LEASE) == {"renewed": True}
+        assert await store.config_store.get(LEASE) is None
+        assert await store.list("sys/expire/id/entra/creds/alice/") == ["abc"]
+    finally:
+        await store.close()
+
+
+async def test_a_log_sealed_by_another_key_is_refused(tmp_path, key):
+    path = tmp_path / "broker.json"
+    other = LogStore(leases_path(path), Barrier(os.urandom(32)))
+    await other.put(LEASE, 1)
+    await other.close()
+    with pytest.raises((StorageError, BarrierError)):
+        SplitStore(path, Barrier(key))
+    # The failed open let go of the TinyDB file: it opens again at once.
+    again = TinyDBStore(path, Barrier(key))
+    await again.close()
+
+
+async def test_an_unopenable_log_releases_the_tinydb_file(tmp_path):
+    path = tmp_path / "broker.json"
+    leases_path(path).mkdir()
+    with pytest.raises((StorageError, OSError)):
+        SplitStore(path)
+    again = TinyDBStore(path)
+    await again.close()
