@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 LEASE_PREFIX = "expire/id/"
 # The background restore lets requests in after this many leases (~10 ms of work).
 _RESTORE_SLICE = 500
+# A restore this long logs its progress (TinyDB takes seconds per 10,000 leases).
+_RESTORE_REPORT_SECONDS = 5.0
 # Durations repeat across leases (a few TTLs): one int object each, up to a bound.
 _SHARED_INTS: dict[int, int] = {}
 _SHARED_INTS_MAX = 10_000
@@ -256,21 +258,30 @@ class LeaseManager:
 
     async def _restore_rest(self, started: float) -> None:
         ids = self._restore_ids
+        reported = started
         try:
             for index in range(self._restore_next, len(ids)):
                 self._restore_next = index
                 await self._restore_key(ids[index])
                 if index % _RESTORE_SLICE == 0:
                     await asyncio.sleep(0)  # let waiting requests run
+                    if time.monotonic() - reported >= _RESTORE_REPORT_SECONDS:
+                        reported = time.monotonic()
+                        logger.info("restoring leases restored=%d count=%d", index, len(ids))
             self._restore_next = len(ids)
-        except LeaseRestoreError as exc:
-            self._restore_error = exc
         except asyncio.CancelledError:
             self._restore_error = LeaseRestoreError(
                 "the server stopped before every lease was restored"
             )
             self._restored.set()
             raise
+        except Exception as exc:
+            # Waiters must not wait forever, whatever went wrong.
+            self._restore_error = (
+                exc
+                if isinstance(exc, LeaseRestoreError)
+                else LeaseRestoreError(f"lease restore failed ({type(exc).__name__})")
+            )
         if self._restore_error is not None:
             logger.error("lease restore failed: %s", self._restore_error.message)
             self._restored.set()

@@ -91,6 +91,8 @@ def test_a_restart_serves_single_leases_during_restore_and_lists_all_after(
     assert gone.status_code == 204, gone.text
     assert not tenant.signs_in(CAROL, revoked["data"]["password"])
     assert not leases.is_restored(), "the restore ended before the requests: seed more leases"
+    done, total = leases.restore_progress()
+    assert done < total == FILLERS + 3
 
     # A listing waits for the restore, then shows every lease: none missing, none twice.
     roles = configured.lease_keys("entra/creds/")
