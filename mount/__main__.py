@@ -23,6 +23,7 @@ from mount.audit.device import DeclaredDevice
 from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import LOG_FORMATS, ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
+from mount.leases import LeaseRestoreError
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.logstore import LogStore
 from mount.sdk.errors import VaultError
@@ -94,6 +95,8 @@ async def _build(
         )
     except (StorageError, BarrierError) as exc:
         raise StartError(str(exc)) from None
+    except LeaseRestoreError as exc:
+        raise StartError(exc.message) from None
 
 
 async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
@@ -103,6 +106,7 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
     storage_path = config.storage.path
     key_file = config.seal_key_file or storage_path.parent / "seal.key"
     store = _open_store(storage_path, key_file, config.storage.type)
+    core: Core | None = None
     try:
         settings = CoreSettings(
             storage_type=config.storage.type,
@@ -114,6 +118,17 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
             max_leases_per_mount=config.max_leases_per_mount,
         )
         core = await _build(store, settings, config.audit)
+        # Leases are restored while serving; one that cannot be read stops the server as
+        # it would have stopped it before serving. (Registered before the restore task
+        # first runs: nothing awaited since build_core created it.)
+        stop = asyncio.Event()
+        failures: list[LeaseRestoreError] = []
+
+        def restore_failed(error: LeaseRestoreError) -> None:
+            failures.append(error)
+            stop.set()
+
+        core.leases.on_restore_failed.append(restore_failed)
         root = await ensure_root_token(core)
         listener = config.listener
         context = None
@@ -137,8 +152,12 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
                 )
 
         app = create_app(core, max_body_bytes=listener.max_request_size)
-        await serve(app, address=listener.address, ssl_context=context, on_ready=ready)
+        await serve(app, address=listener.address, ssl_context=context, on_ready=ready, stop=stop)
+        if failures:
+            raise StartError(failures[0].message)
     finally:
+        if core is not None:
+            await core.leases.stop_restore()  # before the store it reads closes
         await store.close()
 
 

@@ -113,7 +113,11 @@ async def _cluster_id(store: Store) -> str:
 
 
 async def build_core(options: BrokerOptions) -> Core:
-    """Wire storage, tokens, leases and mounts; loads leases but starts no tasks."""
+    """Wire storage, tokens, leases and mounts; starts restoring the leases in the background.
+
+    The lease restore task runs until every stored lease is in memory (requests meanwhile
+    are served: see LeaseManager.start_restore); `create_app`'s cleanup cancels it.
+    """
     store, settings = options.store, options.settings
     if not settings.cluster_id:
         settings = replace(settings, cluster_id=await _cluster_id(store))
@@ -138,7 +142,9 @@ async def build_core(options: BrokerOptions) -> Core:
         ),
         metrics=metrics,
     )
-    metrics.add_gauge_source(LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED)))
+    metrics.add_gauge_source(
+        LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED), leases.is_restored)
+    )
     audit = AuditBroker(store.view("sys/audit/"))
     await audit.load(options.audit_devices)
     core = Core(
@@ -238,8 +244,9 @@ async def build_core(options: BrokerOptions) -> Core:
         await add(engine.path, engine.type, backend, "secret", engine.description)
     restored = await auth_methods.restore()
     logger.info("auth methods restored count=%d", restored)
-    loaded = await leases.load()
-    logger.info("leases restored count=%d tokens=%d", len(loaded), await tokens.load())
+    logger.info("tokens restored count=%d", await tokens.load())
+    # Last: the restore task must not race the set-up above for the event loop.
+    await leases.start_restore()
     return core
 
 
@@ -282,6 +289,7 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
         token_worker = TokenExpiryWorker(core.tokens)
         token_worker.start()
         yield
+        await core.leases.stop_restore()
         await token_worker.stop()
         await worker.stop()
         for entry in core.mounts.entries():

@@ -8,6 +8,7 @@ lease of the same holder, whose issue already replaced it).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import enum
 import logging
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from mount.barrier import BarrierError
 from mount.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, UpstreamError, VaultError
@@ -32,12 +34,13 @@ from mount.sdk.telemetry import (
     NullSink,
     RevokeResult,
 )
-from mount.storage import return_freed_memory
+from mount.storage import StorageError, return_freed_memory
 from mount.tokens import random_id, rfc3339
 
 __all__ = [
     "Lease",
     "LeaseManager",
+    "LeaseRestoreError",
     "LeaseSettings",
     "LeaseState",
     "RevokeScheduler",
@@ -48,6 +51,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LEASE_PREFIX = "expire/id/"
+# The background restore lets requests in after this many leases (~10 ms of work).
+_RESTORE_SLICE = 500
+# A restore this long logs its progress (TinyDB takes seconds per 10,000 leases).
+_RESTORE_REPORT_SECONDS = 5.0
 # Durations repeat across leases (a few TTLs): one int object each, up to a bound.
 _SHARED_INTS: dict[int, int] = {}
 _SHARED_INTS_MAX = 10_000
@@ -153,6 +160,10 @@ class Lease:
         }
 
 
+class LeaseRestoreError(VaultError):
+    """A stored lease cannot be read back at start: the server must not go on without it."""
+
+
 class SecretResolver(Protocol):
     """Finds the secret type and storage view of the mount a lease belongs to."""
 
@@ -209,32 +220,159 @@ class LeaseManager:
         self.issue_limiter = IssueRateLimiter(
             settings.role_issue_limit, settings.role_issue_interval
         )
+        # The restore at start (Vault's restore mode): the stored lease ids, sorted; the
+        # ones from `_restore_next` on may not be in memory yet. Ids forgotten meanwhile are
+        # kept in `_dropped`, so that a read of one from before its deletion is not revived.
+        self._restore_ids: list[str] = []
+        self._restore_next = 0
+        self._dropped: set[str] = set()
+        self._restored = asyncio.Event()
+        self._restore_error: LeaseRestoreError | None = None
+        self._restore_task: asyncio.Task[None] | None = None
+        self.restore_seconds: float | None = None
+        # Called once if the background restore fails, with the error (the server stops).
+        self.on_restore_failed: list[Callable[[LeaseRestoreError], None]] = []
 
-    # -- loading and persistence ---------------------------------------------------
+    # -- restoring at start -----------------------------------------------------------
 
-    async def load(self) -> list[Lease]:
-        """Read every lease from storage; pending ones are due for revocation now."""
+    async def start_restore(self) -> None:
+        """List the stored leases, restore the first now and the rest in the background.
+
+        Restoring the first lease before serving turns a store whose values cannot be
+        read (another seal key, damaged data) into a start-up error. Meanwhile requests
+        naming one lease load it on demand, and those needing every lease wait (see
+        `wait_restored`); the expiry worker is handed each lease as it is restored.
+        """
+        started = time.monotonic()
         # In key order: the log store reads cold (on-disk) values ahead in that order.
         ids = sorted(await _walk(self._storage, LEASE_PREFIX))
-        now = self._clock()
-        for key in ids:
-            raw = await self._storage.get(LEASE_PREFIX + key)
-            if raw is None:
-                continue
-            lease = Lease.from_storage(raw)
-            if lease.state is LeaseState.PENDING:
-                # The process died while issuing: the credential may exist, so revoke it.
-                lease = replace(lease, revoke_at=now)
-                log_lease_event(
-                    logging.WARNING,
-                    "pending_at_start",
-                    "pending lease found at start, revoking",
-                    lease,
-                )
-            self._remember(lease)
+        self._restore_ids = ids
+        if ids:
+            await self._restore_key(ids[0])
+            self._restore_next = 1
+        if len(ids) <= 1:
+            self._finish_restore(started)
+            return
+        logger.info("restoring leases in the background count=%d", len(ids))
+        self._restore_task = asyncio.create_task(self._restore_rest(started), name="lease-restore")
+
+    async def _restore_rest(self, started: float) -> None:
+        ids = self._restore_ids
+        reported = started
+        try:
+            for index in range(self._restore_next, len(ids)):
+                self._restore_next = index
+                await self._restore_key(ids[index])
+                if index % _RESTORE_SLICE == 0:
+                    await asyncio.sleep(0)  # let waiting requests run
+                    if time.monotonic() - reported >= _RESTORE_REPORT_SECONDS:
+                        reported = time.monotonic()
+                        logger.info("restoring leases restored=%d count=%d", index, len(ids))
+            self._restore_next = len(ids)
+        except asyncio.CancelledError:
+            self._restore_error = LeaseRestoreError(
+                "the server stopped before every lease was restored"
+            )
+            self._restored.set()
+            raise
+        except Exception as exc:
+            # Waiters must not wait forever, whatever went wrong.
+            self._restore_error = (
+                exc
+                if isinstance(exc, LeaseRestoreError)
+                else LeaseRestoreError(f"lease restore failed ({type(exc).__name__})")
+            )
+        if self._restore_error is not None:
+            logger.error("lease restore failed: %s", self._restore_error.message)
+            self._restored.set()
+            for callback in self.on_restore_failed:
+                callback(self._restore_error)
+            return
+        self._finish_restore(started)
+
+    def _finish_restore(self, started: float) -> None:
+        count = len(self._restore_ids)
+        self._restore_ids = []
+        self._restore_next = 0
+        self._dropped.clear()
+        self.restore_seconds = time.monotonic() - started
+        self._restored.set()
         # Decrypting and parsing every lease left its buffers in the C heap's free list.
         return_freed_memory()
-        return list(self._leases.values())
+        logger.info(
+            "leases restored count=%d active=%d seconds=%.2f",
+            count,
+            len(self._leases),
+            self.restore_seconds,
+        )
+
+    async def _restore_key(self, lease_id: str) -> None:
+        """Read one stored lease into memory, unless it is there already or was dropped."""
+        try:
+            raw = await self._storage.get(LEASE_PREFIX + lease_id)
+            if raw is None or lease_id in self._leases or lease_id in self._dropped:
+                return  # deleted, or loaded on demand (and maybe changed) meanwhile
+            lease = Lease.from_storage(raw)
+        except (StorageError, BarrierError) as exc:
+            # Already one sentence naming the entry; the server stops with it as it is.
+            raise LeaseRestoreError(str(exc)) from None
+        except Exception as exc:
+            raise LeaseRestoreError(
+                f"cannot restore lease {lease_id}: its stored value is not a lease record "
+                f"({type(exc).__name__}); restore the storage from a backup"
+            ) from None
+        if lease.state is LeaseState.PENDING:
+            # The process died while issuing: the credential may exist, so revoke it.
+            lease = replace(lease, revoke_at=self._clock())
+            log_lease_event(
+                logging.WARNING,
+                "pending_at_start",
+                "pending lease found at start, revoking",
+                lease,
+            )
+        self._remember(lease)
+        if self.scheduler is not None:
+            self.scheduler.schedule(lease)
+
+    def is_restored(self) -> bool:
+        """Whether every stored lease is in memory (the restore at start is over)."""
+        return self._restored.is_set() and self._restore_error is None
+
+    def restore_progress(self) -> tuple[int, int]:
+        """Stored leases restored so far and in all, while the restore runs."""
+        if self._restored.is_set():
+            return len(self._leases), len(self._leases)
+        return self._restore_next, len(self._restore_ids)
+
+    async def wait_restored(self) -> None:
+        """Wait until every stored lease is in memory; for operations over all leases."""
+        if not self._restored.is_set():
+            await self._restored.wait()
+        if self._restore_error is not None:
+            raise self._restore_error
+
+    async def stop_restore(self) -> None:
+        """Cancel a restore still running (the server is stopping)."""
+        task, self._restore_task = self._restore_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _not_restored_yet(self, lease_id: str) -> bool:
+        ids = self._restore_ids
+        if not ids or lease_id in self._dropped:
+            return False
+        index = bisect.bisect_left(ids, lease_id, self._restore_next)
+        return index < len(ids) and ids[index] == lease_id
+
+    async def _find(self, lease_id: str) -> Lease | None:
+        """The lease by id; during the restore, one not restored yet is read on demand."""
+        lease = self._leases.get(lease_id)
+        if lease is None and self._not_restored_yet(lease_id):
+            await self._restore_key(lease_id)
+            lease = self._leases.get(lease_id)
+        return lease
 
     def _remember(self, lease: Lease) -> None:
         lease_id = lease.lease_id
@@ -248,6 +386,8 @@ class LeaseManager:
                 self._by_holder[lease.holder_key] = (*held, lease_id)
 
     def _forget(self, lease_id: str) -> None:
+        if self._restore_ids:
+            self._dropped.add(lease_id)
         lease = self._leases.pop(lease_id, None)
         self._lease_locks.pop(lease_id, None)
         if lease is not None:
@@ -285,20 +425,26 @@ class LeaseManager:
     # -- queries ------------------------------------------------------------------
 
     def get(self, lease_id: str) -> Lease | None:
+        """The lease if it is in memory (during the restore, maybe not yet: see `_find`)."""
         return self._leases.get(lease_id)
 
     def all(self) -> Iterable[Lease]:
+        """The leases in memory; every stored one only once `wait_restored` returned."""
         return self._leases.values()
 
     def active_count(self) -> int:
         return len(self._leases)
 
     def irrevocable(self) -> list[Lease]:
+        """Irrevocable leases in memory; complete once `wait_restored` returned."""
         found = [le for le in self._leases.values() if le.state is LeaseState.IRREVOCABLE]
         return sorted(found, key=lambda le: (le.expire_time, le.lease_id))
 
     def list_keys(self, prefix: str) -> list[str]:
-        """Direct children under `prefix` among all lease ids (Vault's LIST semantics)."""
+        """Direct children under `prefix` among all lease ids (Vault's LIST semantics).
+
+        Complete once `wait_restored` returned.
+        """
         prefix = prefix.strip("/")
         prefix = prefix + "/" if prefix else ""
         keys: set[str] = set()
@@ -310,8 +456,8 @@ class LeaseManager:
             keys.add(head + sep)
         return sorted(keys)
 
-    def lookup(self, lease_id: str) -> Lease:
-        lease = self._leases.get(lease_id)
+    async def lookup(self, lease_id: str) -> Lease:
+        lease = await self._find(lease_id)
         if lease is None or (
             lease.state is not LeaseState.IRREVOCABLE
             and (lease.state is LeaseState.PENDING or lease.expire_time <= self._clock())
@@ -331,6 +477,8 @@ class LeaseManager:
         token_accessor: str = "",
     ) -> tuple[Lease, dict[str, Any]]:
         """Persist a pending lease, create the credential, then activate the lease."""
+        # The holder's earlier leases and the lease counts must all be known.
+        await self.wait_restored()
         self._check_lease_counts(mount, request_path)
         self.issue_limiter.acquire(request_path)
         max_ttl = _clamp(int(spec.max_ttl.total_seconds()), self.settings.max_lease_ttl)
@@ -497,6 +645,7 @@ class LeaseManager:
 
     async def renew(self, lease_id: str, increment: int) -> tuple[Lease, list[str]]:
         """Vault's renew: TTL from now, capped at issue time + max TTL with a warning."""
+        await self._find(lease_id)
         async with self._lease_lock(lease_id):
             lease = self._leases.get(lease_id)
             if lease is None or lease.state is LeaseState.PENDING:
@@ -552,7 +701,7 @@ class LeaseManager:
 
     async def revoke(self, lease_id: str, *, sync: bool) -> None:
         """Revoke now (sync) or hand it to the expiry worker; unknown ids are fine."""
-        lease = self._leases.get(lease_id)
+        lease = await self._find(lease_id)
         if lease is None:
             return
         if not sync:
@@ -579,6 +728,7 @@ class LeaseManager:
         """Queue the revocation of every lease obtained with a token (it was revoked)."""
         if not accessor:
             return 0
+        await self.wait_restored()
         owned = [lease for lease in self._leases.values() if lease.token_accessor == accessor]
         for lease in owned:
             await self.queue_revoke(lease)
@@ -586,8 +736,9 @@ class LeaseManager:
             logger.info("leases of revoked token queued for revocation count=%d", len(owned))
         return len(owned)
 
-    def matching(self, prefix: str) -> list[str]:
+    async def matching(self, prefix: str) -> list[str]:
         """Lease ids under a prefix; a prefix that is itself a lease id matches just it."""
+        await self.wait_restored()
         prefix = prefix.rstrip("/")
         if prefix in self._leases:
             return [prefix]
@@ -595,7 +746,7 @@ class LeaseManager:
         return sorted(lid for lid in self._leases if lid.startswith(base))
 
     async def revoke_prefix(self, prefix: str, *, sync: bool) -> None:
-        ids = self.matching(prefix)
+        ids = await self.matching(prefix)
         if not sync:
             for lease_id in ids:
                 lease = self._leases.get(lease_id)
@@ -614,7 +765,7 @@ class LeaseManager:
 
     async def revoke_force(self, prefix: str) -> int:
         """Revoke ignoring backend errors, then delete the leases (Vault's revoke-force)."""
-        ids = self.matching(prefix)
+        ids = await self.matching(prefix)
         for lease_id in ids:
             lease = self._leases.get(lease_id)
             if lease is None:
@@ -743,6 +894,7 @@ class LeaseManager:
     async def tidy(self, mounts: Iterable[str]) -> int:
         """Revoke leases of mounts that no longer exist; returns how many were found."""
         known = set(mounts)
+        await self.wait_restored()
         stale = [le for le in self._leases.values() if le.mount not in known]
         for lease in stale:
             await self.queue_revoke(lease)

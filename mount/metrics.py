@@ -251,19 +251,26 @@ class LeaseGauges:
 
     A role seen once (holding a lease at a scrape, or in `known`: the label sets of the
     issue counter) keeps reporting, 0 when it has no leases, so that its series does not
-    vanish and alerts on it resolve; the set is bounded by the roles ever used.
+    vanish and alerts on it resolve; the set is bounded by the roles ever used. Until
+    `complete()` (every stored lease restored at start), no lease series is reported.
     """
 
     def __init__(
         self,
         leases: Callable[[], Iterable[Lease]],
         known: Callable[[], Iterable[Mapping[str, str]]] = lambda: (),
+        complete: Callable[[], bool] = lambda: True,
     ) -> None:
         self._leases = leases
         self._known = known
+        self._complete = complete
         self._seen: set[tuple[str, str]] = set()
 
     def __call__(self) -> list[GaugeSample]:
+        if not self._complete():
+            # While leases are restored at start a count would be too low: no series is
+            # better than a false one (an alert on a drop would fire at every restart).
+            return []
         active: dict[tuple[str, str], int] = {}
         parked: dict[tuple[str, str], int] = {}
         self._seen.update((labels["mount"], labels["role"]) for labels in self._known())

@@ -47,10 +47,11 @@ def paths(core: Core) -> list[Path]:
     leases = core.leases
 
     async def lease_lookup(req: Request, d: FieldData) -> Response:
-        lease = leases.lookup(_lease_id(d))
+        lease = await leases.lookup(_lease_id(d))
         return Response(data=lease.lookup_data(time.time()))
 
     async def lease_list(req: Request, d: FieldData) -> Response:
+        await leases.wait_restored()  # a listing right after start shows every lease
         keys = leases.list_keys(d.get("prefix") or "")
         if not keys:
             raise NotFoundError()
@@ -105,6 +106,7 @@ def paths(core: Core) -> list[Path]:
     async def lease_count(req: Request, d: FieldData) -> Response:
         _irrevocable_type(d)
         counts: dict[str, int] = {}
+        await leases.wait_restored()
         found = leases.irrevocable()
         for lease in found:
             counts[mount_id(lease)] = counts.get(mount_id(lease), 0) + 1
@@ -112,6 +114,7 @@ def paths(core: Core) -> list[Path]:
 
     async def lease_irrevocable(req: Request, d: FieldData) -> Response:
         _irrevocable_type(d)
+        await leases.wait_restored()
         found = leases.irrevocable()
         listed: list[dict[str, Any]] = [
             {"lease_id": le.lease_id, "mount_id": mount_id(le), "error": le.revoke_error}

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from mount.barrier import KEY_ENV
+from mount.barrier import KEY_ENV, Barrier
+from mount.leases import LEASE_PREFIX
+from mount.storage import TinyDBStore
 from plugin.emulator import check_password
+from tests.bench.targets import lease_record
 from tests.server_process import Server, bao_run, command, free_port
 
 
@@ -366,3 +369,41 @@ def _calls(emulator) -> dict[str, int]:
 
 def _trust(emulator) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(emulator.ca_path))
+
+
+@pytest.mark.parametrize("position", ["first", "last"])
+def test_a_lease_that_cannot_be_restored_stops_the_server(servers, tmp_path, position):
+    # The first stored lease is restored before serving, the others in the background
+    # while serving: either way the server stops with the storage's one sentence.
+    config = _start_once(servers, tmp_path)
+    data = tmp_path / "data"
+    key = base64.b64decode((data / "seal.key").read_text())
+    now = time.time()
+    ids = [f"entra/creds/r/lease{n:03d}" for n in range(1, 50)]
+    broken = "entra/creds/r/lease000" if position == "first" else "entra/creds/r/lease999"
+
+    async def seed() -> None:
+        store = TinyDBStore(data / "broker.json", Barrier(key))
+        try:
+            await store.put_many(
+                {
+                    f"sys/{LEASE_PREFIX}{lid}": lease_record(lid, now + 3600, "o", "u@x.test", now)
+                    for lid in [*ids, broken]
+                }
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    stored = json.loads((data / "broker.json").read_text())
+    for table in stored.values():
+        for doc in table.values():
+            if doc.get("k") == f"sys/{LEASE_PREFIX}{broken}":
+                doc["v"] = "v1:" + base64.b64encode(bytes(40)).decode()
+    (data / "broker.json").write_text(json.dumps(stored))
+
+    error = _start_fails(config)
+    assert error == (
+        f"Error: cannot decrypt storage entry sys/{LEASE_PREFIX}{broken}: "
+        "wrong seal key or corrupted data"
+    )
