@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from mount.app import (
     HTTP_PARSER_LIMITS,
     BrokerOptions,
     EngineMount,
+    Store,
     build_core,
     create_app,
     ensure_root_token,
@@ -36,6 +38,8 @@ class BrokerThread:
     revoke_backoff_base: float = 0.2
     max_revoke_attempts: int = 6
     seal_key: bytes = b"k" * 32
+    # Wraps the opened store before the core is built (a test holding some reads back).
+    wrap_store: Callable[[Store], Store] | None = None
     audit_devices: tuple[DeclaredDevice, ...] = ()
     port: int = 0
     core: Core | None = None
@@ -83,7 +87,9 @@ class BrokerThread:
         return self
 
     async def _serve(self, ready: threading.Event) -> None:
-        store = open_store("tinydb", self.storage_file, Barrier(self.seal_key))
+        store: Store = open_store("tinydb", self.storage_file, Barrier(self.seal_key))
+        if self.wrap_store is not None:
+            store = self.wrap_store(store)
         try:
             self.core = await build_core(
                 BrokerOptions(

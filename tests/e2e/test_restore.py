@@ -3,7 +3,9 @@
 A few thousand leases are written straight into the stopped broker's storage (as the
 start-up benchmark does: issuing them through Graph would take the run), under roles
 that sort between the real leases, so the real leases of the `zz-` roles are restored
-last. Right after the restart, with those leases provably not in memory yet, a lookup,
+last. The restore is held at the first filler lease (reads of it wait until the test
+lets them go), so the test does not race it. Right after the restart, with those leases
+provably not in memory yet, a lookup,
 renew and revoke of them work (each read from storage on demand); a lease listing waits
 for the restore and shows every lease; and a lease that expired while the broker was
 down is revoked once restored.
@@ -12,19 +14,51 @@ down is revoked once restored.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
+from mount.app import Store
 from mount.barrier import Barrier
 from mount.leases import LEASE_PREFIX
-from mount.storage import TinyDBStore
+from mount.storage import StorageView
+from mount.storage_open import open_store
 from tests.bench.targets import lease_record
 from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import ALICE, BOB, CAROL, Setup, Tenant, assert_error_body
 from tests.waiting import wait_until_sync
 
 FILLER_ROLES = 20
-FILLERS = 5000
+FILLERS = 2000
+
+
+class HeldFillers:
+    """The broker's real store, except that reads of filler leases wait for `release`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._released: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.held = threading.Event()  # a filler read is waiting
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def view(self, prefix: str) -> StorageView:
+        return StorageView(self, prefix)
+
+    async def get(self, key: str) -> Any | None:
+        if "/filler-" in key:
+            if self._released is None:
+                self._loop = asyncio.get_running_loop()
+                self._released = asyncio.Event()
+            self.held.set()
+            await self._released.wait()
+        return await self._store.get(key)
+
+    def release(self) -> None:
+        if self._loop is not None and self._released is not None:
+            self._loop.call_soon_threadsafe(self._released.set)
 
 
 def filler_ids() -> list[str]:
@@ -35,7 +69,7 @@ def rewrite_storage(broker: BrokerThread, expired: str) -> None:
     """Seed the filler leases and move one real lease's expire time into the past."""
 
     async def write() -> None:
-        store = TinyDBStore(broker.storage_file, Barrier(broker.seal_key))
+        store = open_store("tinydb", broker.storage_file, Barrier(broker.seal_key))
         try:
             now = time.time()
             items: dict[str, Any] = {
@@ -67,12 +101,20 @@ def test_a_restart_serves_single_leases_during_restore_and_lists_all_after(
     broker.stop()
     rewrite_storage(broker, expired["lease_id"])
 
+    held: list[HeldFillers] = []
+
+    def hold(store: Store) -> Store:
+        held.append(HeldFillers(store))
+        return held[-1]  # type: ignore[return-value]
+
+    broker.wrap_store = hold
     broker.start()
     core = broker.core
     assert core is not None
     leases = core.leases
     # The precondition of everything below: the broker serves, the restore is running
-    # and the zz- leases (last in key order) are not in memory yet.
+    # (held at the first filler) and the zz- leases (last in key order) are not in memory.
+    assert held[0].held.wait(10), "the restore never reached the filler leases"
     assert not leases.is_restored()
     assert leases.get(renewed["lease_id"]) is None and leases.get(revoked["lease_id"]) is None
 
@@ -90,9 +132,10 @@ def test_a_restart_serves_single_leases_during_restore_and_lists_all_after(
     )
     assert gone.status_code == 204, gone.text
     assert not tenant.signs_in(CAROL, revoked["data"]["password"])
-    assert not leases.is_restored(), "the restore ended before the requests: seed more leases"
+    assert not leases.is_restored()
     done, total = leases.restore_progress()
     assert done < total == FILLERS + 3
+    held[0].release()
 
     # A listing waits for the restore, then shows every lease: none missing, none twice.
     roles = configured.lease_keys("entra/creds/")
