@@ -126,3 +126,24 @@ async def test_an_unopenable_log_releases_the_tinydb_file(tmp_path):
         SplitStore(path)
     again = TinyDBStore(path)
     await again.close()
+
+
+async def test_lease_and_token_writes_cost_the_same_whatever_the_count(tmp_path, key):
+    """The regression guard for the default store: bytes written per lease or token put
+    do not grow with the number stored, and such puts never rewrite the TinyDB file."""
+    path = tmp_path / "broker.json"
+    store = SplitStore(path, Barrier(key))
+    await store.put(ROLE, {"ttl": 60})
+    files = (path, leases_path(path))
+    written = []
+    for size in (100, 10_000):
+        await store.put_many({f"{LEASE}-{size}-{i:06d}": {"i": i} for i in range(size)})
+        tinydb_writes = store.config_store.json_storage.writes
+        before = sum(f.stat().st_size for f in files)
+        for i in range(20):
+            await store.put(f"{LEASE}-probe-{size}-{i:03d}", {"i": i})
+            await store.put(f"{TOKEN}-probe-{size}-{i:03d}", {"i": i})
+        written.append((sum(f.stat().st_size for f in files) - before) / 40)
+        assert store.config_store.json_storage.writes == tinydb_writes
+    await store.close()
+    assert written[1] <= written[0] * 1.1, written
