@@ -310,23 +310,34 @@ class GraphClient:
         self._not_before = 0.0
         self._tokens = tokens
         self._timeout = timeout
-        self._client = httpx.AsyncClient(
+        self._verify = verify
+        self._transport = transport
+        # One httpx client per call slot, each keeping one connection alive, the most
+        # recently freed reused first. httpcore's pool walks all its connections (polling
+        # each idle socket, and counting the idle ones for each) whenever a request starts
+        # or ends: with one pool of 32 that walk cost more CPU than the rest of an issue.
+        # Clients are made on first need, so a quiet engine keeps few connections.
+        self._idle_clients: list[httpx.AsyncClient] = []
+        self._all_clients: list[httpx.AsyncClient] = []
+
+    def _new_client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
             base_url=self.base_url,
-            verify=verify,
-            timeout=httpx.Timeout(timeout),
+            verify=self._verify,
+            timeout=httpx.Timeout(self._timeout),
             headers={"Accept": "application/json"},
             # Proxies and CA bundles come from the config, never from the environment.
             trust_env=False,
-            transport=transport,
-            # Keep a connection per call slot: httpx keeps only 20 idle by default, so
-            # with more calls in flight every extra one paid a new TLS handshake.
-            limits=httpx.Limits(
-                max_connections=max_concurrent, max_keepalive_connections=max_concurrent
-            ),
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
+        self._all_clients.append(client)
+        return client
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._all_clients, self._idle_clients = self._all_clients, [], []
+        for client in clients:
+            await client.aclose()
 
     async def get_user(self, user: str, *, deadline: float | None = None) -> GraphUser:
         """Look a user up by object id or user principal name."""
@@ -661,7 +672,9 @@ class GraphClient:
             if remaining <= 0:
                 raise self._timed_out(what, maybe_applied)
             try:
-                token = await asyncio.wait_for(self._tokens.token(), remaining)
+                # asyncio.timeout, not wait_for: no task is made per call.
+                async with asyncio.timeout(remaining):
+                    token = await self._tokens.token()
             except TimeoutError:
                 raise self._timed_out(what, maybe_applied) from None
             except UpstreamError as exc:
@@ -670,12 +683,12 @@ class GraphClient:
                 raise GraphError(
                     exc.message, retryable=exc.retryable, may_have_applied=True
                 ) from None
-            await self._wait_for_slot(what, end, maybe_applied)
+            client = await self._wait_for_slot(what, end, maybe_applied)
             remaining = end - loop.time()
             started = loop.time()
             try:
                 try:
-                    response = await self._client.request(
+                    response = await client.request(
                         method,
                         path,
                         params=params,
@@ -684,6 +697,7 @@ class GraphClient:
                         timeout=httpx.Timeout(max(0.001, min(self._timeout, remaining))),
                     )
                 finally:
+                    self._idle_clients.append(client)
                     self._slots.release()
             except httpx.TransportError as exc:
                 self._count_attempt(method, "error", loop.time() - started)
@@ -731,8 +745,9 @@ class GraphClient:
                     continue
             raise error
 
-    async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> None:
-        """Take a call slot after any shared Retry-After, within the queue and call limits."""
+    async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> httpx.AsyncClient:
+        """Take a call slot (and its client) after any shared Retry-After, within the queue
+        and call limits; the caller puts the client back and releases the slot."""
         loop = asyncio.get_running_loop()
         hold = self._not_before - loop.time()
         if hold > 0:
@@ -747,7 +762,11 @@ class GraphClient:
             await asyncio.sleep(hold)
         limit = min(self.queue_timeout, end - loop.time())
         try:
-            await asyncio.wait_for(self._slots.acquire(), max(0.0, limit))
+            if self._slots.locked():
+                async with asyncio.timeout(max(0.0, limit)):
+                    await self._slots.acquire()
+            else:
+                await self._slots.acquire()  # a free slot: taken without waiting
         except TimeoutError:
             raise GraphBusyError(
                 f"the broker is busy: {self.max_concurrent} Microsoft Graph calls were "
@@ -755,6 +774,8 @@ class GraphClient:
                 "not started; try again later",
                 may_have_applied=maybe_applied,
             ) from None
+        # Holding a slot means holding a client: as many exist as slots were ever taken.
+        return self._idle_clients.pop() if self._idle_clients else self._new_client()
 
     async def _pause(
         self,
