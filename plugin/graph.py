@@ -24,6 +24,7 @@ from mount.sdk.telemetry import (
     GRAPH_THROTTLE_WAIT_SECONDS,
     GRAPH_THROTTLE_WAITS,
 )
+from plugin.graph_transport import ConnectionPerCallTransport
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -310,34 +311,18 @@ class GraphClient:
         self._not_before = 0.0
         self._tokens = tokens
         self._timeout = timeout
-        self._verify = verify
-        self._transport = transport
-        # One httpx client per call slot, each keeping one connection alive, the most
-        # recently freed reused first. httpcore's pool walks all its connections (polling
-        # each idle socket, and counting the idle ones for each) whenever a request starts
-        # or ends: with one pool of 32 that walk cost more CPU than the rest of an issue.
-        # Clients are made on first need, so a quiet engine keeps few connections.
-        self._idle_clients: list[httpx.AsyncClient] = []
-        self._all_clients: list[httpx.AsyncClient] = []
-
-    def _new_client(self) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(
+        self._client = httpx.AsyncClient(
             base_url=self.base_url,
-            verify=self._verify,
-            timeout=httpx.Timeout(self._timeout),
+            verify=verify,
+            timeout=httpx.Timeout(timeout),
             headers={"Accept": "application/json"},
             # Proxies and CA bundles come from the config, never from the environment.
             trust_env=False,
-            transport=self._transport,
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport=transport or ConnectionPerCallTransport(verify=verify),
         )
-        self._all_clients.append(client)
-        return client
 
     async def aclose(self) -> None:
-        clients, self._all_clients, self._idle_clients = self._all_clients, [], []
-        for client in clients:
-            await client.aclose()
+        await self._client.aclose()
 
     async def get_user(self, user: str, *, deadline: float | None = None) -> GraphUser:
         """Look a user up by object id or user principal name."""
@@ -683,12 +668,12 @@ class GraphClient:
                 raise GraphError(
                     exc.message, retryable=exc.retryable, may_have_applied=True
                 ) from None
-            client = await self._wait_for_slot(what, end, maybe_applied)
+            await self._wait_for_slot(what, end, maybe_applied)
             remaining = end - loop.time()
             started = loop.time()
             try:
                 try:
-                    response = await client.request(
+                    response = await self._client.request(
                         method,
                         path,
                         params=params,
@@ -697,7 +682,6 @@ class GraphClient:
                         timeout=httpx.Timeout(max(0.001, min(self._timeout, remaining))),
                     )
                 finally:
-                    self._idle_clients.append(client)
                     self._slots.release()
             except httpx.TransportError as exc:
                 self._count_attempt(method, "error", loop.time() - started)
@@ -745,9 +729,8 @@ class GraphClient:
                     continue
             raise error
 
-    async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> httpx.AsyncClient:
-        """Take a call slot (and its client) after any shared Retry-After, within the queue
-        and call limits; the caller puts the client back and releases the slot."""
+    async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> None:
+        """Take a call slot after any shared Retry-After, within the queue and call limits."""
         loop = asyncio.get_running_loop()
         hold = self._not_before - loop.time()
         if hold > 0:
@@ -774,8 +757,6 @@ class GraphClient:
                 "not started; try again later",
                 may_have_applied=maybe_applied,
             ) from None
-        # Holding a slot means holding a client: as many exist as slots were ever taken.
-        return self._idle_clients.pop() if self._idle_clients else self._new_client()
 
     async def _pause(
         self,

@@ -191,6 +191,7 @@ async def test_config_write_merges_over_the_stored_config(engine):
         "graph_endpoint": engine.emu.base_url,
         "ca_cert": engine.emu.ca_path.read_text().strip(),
         "root_password_ttl": 182 * 24 * 3600,
+        "max_graph_calls": 32,
     }
     # A refused update leaves the stored config, and the engine, as they were.
     with pytest.raises(InvalidRequestError):
