@@ -1,14 +1,15 @@
 """Credential issue under concurrency, against the Entra emulator with Graph latency L.
 
     .venv/bin/python tests/bench/bench_issue.py [--clients 8 16 32 64] [--latency-ms 100]
-        [--seconds 10] [--store tinydb] [--graph-cap 32]
+        [--seconds 10] [--store tinydb] [--graph-caps 32 64]
 
 C clients (keep-alive connections, one process: tests/bench/loadgen.py) each read
 `entra/creds/bench-<i>`, their own role, back to back. The emulator (its own process)
 delays every password reset (PATCH) by L. Little's law bounds the rate at C / L; the
-engine also holds at most `max_graph_calls` Graph calls in flight (32 unless
-`--graph-cap` says otherwise), which bounds it at cap / L whatever C is. Latency is shown
-minus L.
+engine also holds at most `max_graph_calls` ("cap") Graph calls in flight, which bounds
+it at cap / L whatever C is. Every C runs with the first cap (32, the default), then the
+C above it again with the next cap (64), written to entra/config in the same run.
+Latency is shown minus L.
 
 A second table accounts for the CPU of the measured window: each process's user + system
 time (/proc/<pid>/stat for the broker and the emulator, the load client's own rusage) per
@@ -95,6 +96,21 @@ def measured(
     return result, CpuWindow(*spent)
 
 
+def runs(clients: list[int], caps: list[int]) -> list[tuple[int, int]]:
+    """(cap, C) pairs: every C under the first cap, then under each further cap the C
+    that exceed the cap before it (below it the two caps bound nothing differently)."""
+    pairs = [(caps[0], c) for c in clients]
+    for before, cap in zip(caps, caps[1:], strict=False):
+        pairs += [(cap, c) for c in clients if c > before]
+    return pairs
+
+
+def warm_up(broker: Broker, roles: int) -> None:
+    """The app token, warm connections, one lease per role: what a config write resets."""
+    warm = [build_request("GET", f"/v1/entra/creds/bench-{i}", token="root") for i in range(roles)]
+    run_load("127.0.0.1", broker.port, warm, conns=roles, seconds=60, max_requests=roles, pin=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 16, 32, 64])
@@ -102,16 +118,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--store", default="tinydb")
     parser.add_argument(
-        "--graph-cap",
+        "--graph-caps",
         type=int,
-        default=None,
-        help="the engine's max_graph_calls (default: leave the engine's default, 32)",
+        nargs="+",
+        default=[DEFAULT_GRAPH_CAP, 64],
+        help="the engine's max_graph_calls, one after the other (default: 32, then 64 "
+        "for the C above 32)",
     )
     parser.add_argument("--profile", type=Path, help="cProfile the broker into this file")
     args = parser.parse_args()
     roles = max(args.clients)
     latency = args.latency_ms / 1000
-    cap = args.graph_cap or DEFAULT_GRAPH_CAP
     rows = []
     cpu_rows = []
     with tempfile.TemporaryDirectory() as temp:
@@ -120,24 +137,17 @@ def main() -> None:
         try:
             emulator.ready()
             broker.ready()
-            extra = {"max_graph_calls": args.graph_cap} if args.graph_cap else {}
-            emulator.configure_broker(broker, range(roles), **extra)
-            # Warm up: the app token, connections, one lease per role.
-            warm = [
-                build_request("GET", f"/v1/entra/creds/bench-{i}", token="root")
-                for i in range(roles)
-            ]
-            run_load(
-                "127.0.0.1",
-                broker.port,
-                warm,
-                conns=roles,
-                seconds=60,
-                max_requests=roles,
-                pin=True,
-            )
-            emulator.admin("POST", "faults", {"match": "^PATCH ", "latency_ms": args.latency_ms})
-            for clients in args.clients:
+            emulator.configure_broker(broker, range(roles))
+            configured = 0
+            for cap, clients in runs(args.clients, args.graph_caps):
+                if cap != configured:
+                    emulator.admin("DELETE", "faults")
+                    broker.call("PUT", "entra/config", {"max_graph_calls": cap})
+                    warm_up(broker, roles)
+                    emulator.admin(
+                        "POST", "faults", {"match": "^PATCH ", "latency_ms": args.latency_ms}
+                    )
+                    configured = cap
                 requests = [
                     build_request("GET", f"/v1/entra/creds/bench-{i}", token="root")
                     for i in range(clients)
@@ -157,7 +167,7 @@ def main() -> None:
                 limit = clients / latency
                 cap_limit = min(clients, cap) / latency
                 rows.append(
-                    f"| {args.store} | {clients} | {args.latency_ms} | {result.rate:,.0f} "
+                    f"| {args.store} | {cap} | {clients} | {result.rate:,.0f} "
                     f"| {limit:,.0f} | {result.rate / limit:.2f} | {result.rate / cap_limit:.2f} "
                     f"| {result.p50_ms - args.latency_ms:.1f} "
                     f"| {result.p99_ms - args.latency_ms:.1f} | {result.errors} |"
@@ -165,7 +175,7 @@ def main() -> None:
                 issued = max(1, result.count)
                 capacity = cpu.wall * CORES
                 cpu_rows.append(
-                    f"| {args.store} | {clients} | {result.rate:,.0f} "
+                    f"| {args.store} | {cap} | {clients} | {result.rate:,.0f} "
                     f"| {cpu.broker / issued * 1000:.2f} | {cpu.emulator / issued * 1000:.2f} "
                     f"| {cpu.client / issued * 1000:.2f} | {cpu.ours / issued * 1000:.2f} "
                     f"| {cpu.broker / cpu.wall:.0%} | {cpu.emulator / cpu.wall:.0%} "
@@ -177,19 +187,20 @@ def main() -> None:
             broker.stop()
             emulator.stop()
     print(
-        f"\n| store | clients C | L ms | creds/s | limit C/L | of C/L | of min(C,{cap})/L "
+        f"\nL = {args.latency_ms} ms.\n\n"
+        "| store | cap | C | creds/s | limit C/L | of C/L | of min(C, cap)/L "
         "| p50 - L ms | p99 - L ms | errors |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row)
     print(
-        f"\nCPU per issued credential (ms), and of the {CORES} cores during the window:\n\n"
-        "| store | C | creds/s | broker ms | emulator ms | client ms | total ms "
+        f"\nCPU per issued credential (ms), and busy share during the window:\n\n"
+        "| store | cap | C | creds/s | broker ms | emulator ms | client ms | total ms "
         f"| broker of 1 core | emulator of 1 core | ours of {CORES} cores "
         f"| machine of {CORES} cores |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in cpu_rows:
         print(row)
 

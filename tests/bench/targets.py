@@ -236,9 +236,8 @@ class Emulator(Process):
         response.raise_for_status()
         return response.json() if response.content else None
 
-    def configure_broker(self, broker: Broker, roles: Iterable[int], **config: Any) -> None:
-        """entra/config against this emulator (plus `config` fields), and role bench-<i>
-        for user bench-<i>."""
+    def configure_broker(self, broker: Broker, roles: Iterable[int]) -> None:
+        """entra/config against this emulator, and role bench-<i> for user bench-<i>."""
         broker.call(
             "PUT",
             "entra/config",
@@ -249,7 +248,6 @@ class Emulator(Process):
                 "authority_host": self.info["base_url"],
                 "graph_endpoint": self.info["base_url"],
                 "ca_cert": Path(self.info["ca_path"]).read_text(),
-                **config,
             },
         )
         for i in roles:
