@@ -138,7 +138,9 @@ def main() -> None:
             emulator.ready()
             broker.ready()
             emulator.configure_broker(broker, range(roles))
-            configured = 0
+            warm_up(broker, roles)
+            emulator.admin("POST", "faults", {"match": "^PATCH ", "latency_ms": args.latency_ms})
+            configured = DEFAULT_GRAPH_CAP  # the engine's default: nothing to write
             for cap, clients in runs(args.clients, args.graph_caps):
                 if cap != configured:
                     emulator.admin("DELETE", "faults")
