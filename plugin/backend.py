@@ -134,6 +134,7 @@ class EntraBackend(Backend):
             tokens,
             verify=context,
             deadline=self.graph_deadline,
+            max_concurrent=config.max_graph_calls,
             metrics=self.conf.metrics,
         )
         return Clients(config, tokens, graph)

@@ -13,6 +13,7 @@ from plugin.passwords import DEFAULT_LENGTH
 
 __all__ = [
     "CONFIG_KEY",
+    "DEFAULT_MAX_GRAPH_CALLS",
     "DEFAULT_ROOT_PASSWORD_TTL",
     "ROLE_PREFIX",
     "ClientSecretInternal",
@@ -28,6 +29,9 @@ __all__ = [
 CONFIG_KEY = "config"
 # Vault's Azure engine's default for root_password_ttl: about six months.
 DEFAULT_ROOT_PASSWORD_TTL = timedelta(days=182)
+# Graph calls the engine keeps in flight at once: within what Graph tolerates from one
+# application before throttling, and what the expiry target was measured with.
+DEFAULT_MAX_GRAPH_CALLS = 32
 ROLE_PREFIX = "roles/"
 
 
@@ -59,6 +63,8 @@ class Config:
     client_secret_key_id: str = ""
     # Lifetime of a client secret rotate-root creates.
     root_password_ttl: timedelta = DEFAULT_ROOT_PASSWORD_TTL
+    # Graph calls in flight at once for the whole engine; more wait for a free one.
+    max_graph_calls: int = DEFAULT_MAX_GRAPH_CALLS
 
     @property
     def cloud(self) -> Cloud:
@@ -86,12 +92,14 @@ class Config:
             "client_certificate": self.client_certificate,
             "client_secret_key_id": self.client_secret_key_id,
             "root_password_ttl": int(self.root_password_ttl.total_seconds()),
+            "max_graph_calls": self.max_graph_calls,
         }
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> Config:
         certificate = str(data.get("client_certificate") or "")
         ttl = int(data.get("root_password_ttl") or 0)
+        calls = int(data.get("max_graph_calls") or 0)  # configs stored before it: 0
         return cls(
             tenant_id=_required(data, "tenant_id", "config"),
             client_id=_required(data, "client_id", "config"),
@@ -104,6 +112,7 @@ class Config:
             client_certificate=certificate,
             client_secret_key_id=str(data.get("client_secret_key_id") or ""),
             root_password_ttl=timedelta(seconds=ttl) if ttl > 0 else DEFAULT_ROOT_PASSWORD_TTL,
+            max_graph_calls=calls if calls > 0 else DEFAULT_MAX_GRAPH_CALLS,
         )
 
 

@@ -60,10 +60,36 @@ def generate_password(length: int = DEFAULT_LENGTH, *, alias: str = "") -> str:
 
 def _draw(length: int) -> str:
     """One character of each class, the rest from the whole alphabet, then shuffled."""
-    chars = [secrets.choice(group) for group in (LOWER, UPPER, DIGITS, SYMBOLS)]
-    chars += [secrets.choice(ALPHABET) for _ in range(length - len(chars))]
+    draw = _Indices()
+    chars = [group[draw.below(len(group))] for group in (LOWER, UPPER, DIGITS, SYMBOLS)]
+    chars += [ALPHABET[draw.below(len(ALPHABET))] for _ in range(length - len(chars))]
     # Fisher-Yates with the OS CSPRNG, so the guaranteed characters sit anywhere.
     for i in range(len(chars) - 1, 0, -1):
-        j = secrets.randbelow(i + 1)
+        j = draw.below(i + 1)
         chars[i], chars[j] = chars[j], chars[i]
     return "".join(chars)
+
+
+class _Indices:
+    """Uniform indices from OS randomness read 64 bytes at a time.
+
+    secrets.choice and secrets.randbelow read the OS once per index: ~100 reads for a
+    32-character password. A byte at or above the largest multiple of n below 256 is
+    thrown away, so every index below n is equally likely (no modulo bias).
+    """
+
+    def __init__(self) -> None:
+        self._bytes = b""
+        self._next = 0
+
+    def below(self, n: int) -> int:
+        if not 0 < n <= 256:
+            raise ValueError("an index range must hold 1 to 256 values")
+        limit = 256 - 256 % n
+        while True:
+            if self._next >= len(self._bytes):
+                self._bytes, self._next = secrets.token_bytes(64), 0
+            byte = self._bytes[self._next]
+            self._next += 1
+            if byte < limit:
+                return byte % n

@@ -24,7 +24,12 @@ from mount.sdk import (
 from plugin.client_certificate import CertificateProblem, parse_client_certificate
 from plugin.clouds import UnknownEnvironmentError, resolve_environment
 from plugin.graph import tls_context
-from plugin.models import CONFIG_KEY, DEFAULT_ROOT_PASSWORD_TTL, Config
+from plugin.models import (
+    CONFIG_KEY,
+    DEFAULT_MAX_GRAPH_CALLS,
+    DEFAULT_ROOT_PASSWORD_TTL,
+    Config,
+)
 from plugin.token import TokenError, token_roles
 
 if TYPE_CHECKING:
@@ -41,6 +46,10 @@ CREDENTIALS = ("client_secret", "client_certificate")
 VERBATIM = frozenset({"client_secret", "client_certificate"})
 # Entra refuses a client secret with an endDateTime beyond two years.
 MAX_ROOT_PASSWORD_TTL = timedelta(days=730)
+# A bound on max_graph_calls: far above what Graph lets one application do at once.
+MAX_GRAPH_CALLS_LIMIT = 1000
+# Fields that are not strings, each merged by _credential_changes/_limits.
+TYPED = frozenset({"root_password_ttl", "max_graph_calls"})
 
 # Application permissions (the token's `roles` claim) that allow each job.
 RESET_PERMISSIONS = (
@@ -81,6 +90,11 @@ FIELDS = {
         FieldType.DURATION,
         "How long a client secret made by rotate-root stays valid in Entra, at most 2 years; "
         "0 or unset means 182 days.",
+    ),
+    "max_graph_calls": Field(
+        FieldType.INT,
+        "How many Microsoft Graph calls the engine keeps in flight at once, 1 to 1000; "
+        "more wait for a free one (503 after 10 s). 0 or unset means 32.",
     ),
     "environment": Field(
         FieldType.STRING,
@@ -140,6 +154,7 @@ async def config_read(b: EntraBackend, req: Request, d: FieldData) -> Response |
         "graph_endpoint": config.graph_endpoint,
         "ca_cert": config.ca_cert,
         "root_password_ttl": int(config.root_password_ttl.total_seconds()),
+        "max_graph_calls": config.max_graph_calls,
     }
     if config.client_certificate:
         # What identifies the certificate, never the key.
@@ -154,9 +169,9 @@ async def config_write(b: EntraBackend, req: Request, d: FieldData) -> Response 
     values: dict[str, Any] = (
         stored.to_storage() if stored is not None else {name: "" for name in FIELDS}
     )
-    problems = _credential_changes(values, d)
+    problems = _credential_changes(values, d) + _limits(values, d)
     for name in FIELDS:
-        if d.provided(name) and name != "root_password_ttl":
+        if d.provided(name) and name not in TYPED:
             value = str(d.get(name))
             values[name] = value if name in VERBATIM else value.strip()
     config = await _validated(values, problems)
@@ -221,6 +236,20 @@ def _credential_changes(values: dict[str, Any], d: FieldData) -> list[str]:
             problems.append("root_password_ttl must be at most 17520h (2 years), Entra's limit")
         values["root_password_ttl"] = int(ttl.total_seconds())
     return problems
+
+
+def _limits(values: dict[str, Any], d: FieldData) -> list[str]:
+    """Apply the write's max_graph_calls to `values`; the problem with it, if any."""
+    if not d.provided("max_graph_calls"):
+        return []
+    calls: int = d.get("max_graph_calls")
+    values["max_graph_calls"] = calls or DEFAULT_MAX_GRAPH_CALLS
+    if not 0 <= calls <= MAX_GRAPH_CALLS_LIMIT:
+        return [
+            f"max_graph_calls must be between 1 and {MAX_GRAPH_CALLS_LIMIT} (0 or unset "
+            f"means {DEFAULT_MAX_GRAPH_CALLS})"
+        ]
+    return []
 
 
 async def _validated(values: dict[str, Any], problems: list[str]) -> Config:

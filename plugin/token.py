@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -94,11 +96,27 @@ def _aadsts_message(code: str, config: Config) -> str | None:
     return messages.get(code)
 
 
+# msal renews an access token when less than this many seconds of it are left; the
+# copy kept on the loop goes back to msal at the same point, so msal decides the renewal.
+RENEW_BEFORE_EXPIRY = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldToken:
+    """An access token msal gave us, and the monotonic time to go back to msal."""
+
+    value: str = field(repr=False)
+    fresh_until: float
+
+
 class TokenProvider:
     """One msal ConfidentialClientApplication per config, built lazily in a worker thread.
 
     msal caches tokens in the app (renewing them 5 minutes before expiry); a lock makes
     concurrent callers wait for one acquisition instead of all calling the token endpoint.
+    The token msal returned is also held here until msal would renew it, so a Graph call
+    normally takes it without the lock or a thread hop (two of each per credential, all
+    callers queued behind one lock, were the broker's largest serial cost).
     """
 
     def __init__(self, config: Config, context: ssl.SSLContext, *, timeout: float = 10.0) -> None:
@@ -107,6 +125,7 @@ class TokenProvider:
         self._timeout = timeout
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = asyncio.Lock()
+        self._held: _HeldToken | None = None
 
     @property
     def scope(self) -> str:
@@ -114,12 +133,23 @@ class TokenProvider:
 
     async def token(self) -> str:
         """An access token for Graph; raises TokenError with a sentence for the operator."""
+        held = self._held
+        if held is not None and time.monotonic() < held.fresh_until:
+            return held.value
         async with self._lock:
-            return await asyncio.to_thread(self._acquire)
+            held = self._held  # another caller may have renewed it while we waited
+            if held is not None and time.monotonic() < held.fresh_until:
+                return held.value
+            asked = time.monotonic()
+            value, keep_for = await asyncio.to_thread(self._acquire)
+            self._held = _HeldToken(value, asked + keep_for) if keep_for > 0 else None
+            return value
 
     async def invalidate(self) -> None:
         """Forget cached access tokens, so the next `token()` asks Entra for a new one."""
+        self._held = None
         async with self._lock:
+            self._held = None
             await asyncio.to_thread(self._forget)
 
     def close(self) -> None:
@@ -127,7 +157,8 @@ class TokenProvider:
 
     # -- in the worker thread --------------------------------------------------------
 
-    def _acquire(self) -> str:
+    def _acquire(self) -> tuple[str, float]:
+        """The access token, and for how many seconds it may be used without asking msal."""
         app = self._app or self._build()
         try:
             result = app.acquire_token_for_client(scopes=[self.scope])
@@ -179,15 +210,16 @@ class TokenProvider:
         for entry in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(entry)
 
-    def _token_from(self, result: Mapping[str, Any] | None) -> str:
-        """The access token of an msal result, else TokenError; the dict is never logged."""
+    def _token_from(self, result: Mapping[str, Any] | None) -> tuple[str, float]:
+        """The access token of an msal result and how long to hold it (0: do not), else
+        TokenError; the dict is never logged."""
         if result and isinstance(result.get("access_token"), str):
             logger.debug(
                 "token acquired client_id=%s source=%s",
                 self._config.client_id,
                 result.get("token_source", ""),
             )
-            return str(result["access_token"])
+            return str(result["access_token"]), _hold_seconds(result)
         result = result or {}
         error = str(result.get("error") or "unknown_error")
         codes = result.get("error_codes") or []
@@ -236,6 +268,24 @@ class TokenProvider:
         return TokenError(
             f"getting a token from {host} failed ({type(exc).__name__})", retryable=True
         )
+
+
+def _hold_seconds(result: Mapping[str, Any]) -> float:
+    """Seconds a token may be used before msal would renew it: `expires_in` (seconds left,
+    for a cached token too) less msal's renewal margin, or until `refresh_on` (the epoch
+    time msal renews a long-lived token early) if that is sooner. 0 when neither is given.
+    """
+    expires_in, refresh_on = result.get("expires_in"), result.get("refresh_on")
+    if not _is_number(expires_in):
+        return 0.0
+    hold = float(expires_in) - RENEW_BEFORE_EXPIRY
+    if _is_number(refresh_on):
+        hold = min(hold, float(refresh_on) - time.time())
+    return max(0.0, hold)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def token_roles(token: str) -> list[str] | None:

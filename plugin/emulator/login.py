@@ -270,13 +270,15 @@ def _refused_assertion(
     return None
 
 
-def _token_body(access_token: str, **extra: str) -> dict[str, Any]:
+def _token_body(
+    access_token: str, extra: dict[str, str] | None = None, *, lifetime: int = TOKEN_LIFETIME
+) -> dict[str, Any]:
     return {
         "token_type": "Bearer",
-        "expires_in": TOKEN_LIFETIME,
-        "ext_expires_in": TOKEN_LIFETIME,
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
         "access_token": access_token,
-        **extra,
+        **(extra or {}),
     }
 
 
@@ -330,8 +332,9 @@ def _app_token(
         client_id=app.app_id,
         app_object_id=app.service_principal_id,
         roles=state.roles_of(app),
+        lifetime=state.token_lifetime,
     )
-    return web.json_response(_token_body(access_token))
+    return web.json_response(_token_body(access_token, lifetime=state.token_lifetime))
 
 
 _SIGN_IN_ERRORS: dict[SignIn, tuple[int, str]] = {
@@ -406,7 +409,7 @@ def _password(
         )
     if form.get("client_info") == "1":
         extra["client_info"] = client_info(user.id, state.tenant_id)
-    return web.json_response(_token_body(access_token, **extra))
+    return web.json_response(_token_body(access_token, extra))
 
 
 def add_login_routes(router: web.UrlDispatcher) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from plugin.emulator.tokens import TOKEN_LIFETIME
+
 __all__ = ["DEFAULT_ROLES", "EmulatorSettings"]
 
 DEFAULT_ROLES: tuple[str, ...] = ("User.ReadWrite.All",)
@@ -24,6 +26,8 @@ class EmulatorSettings:
             `users`): role template ids or names such as "Global Administrator".
         propagation_delay: seconds a new client secret is refused at the token endpoint,
             as Entra does while a new credential propagates; 0 accepts it at once.
+        token_lifetime: seconds an app-only access token is valid (`expires_in`); Entra
+            gives 60 to 90 minutes, tests shorten it to see the client renew its token.
     """
 
     tenant_id: str
@@ -34,3 +38,4 @@ class EmulatorSettings:
     hostnames: list[str] = field(default_factory=list)
     directory_roles: dict[str, list[str]] = field(default_factory=dict)
     propagation_delay: float = 0.0
+    token_lifetime: int = TOKEN_LIFETIME

@@ -84,6 +84,8 @@ class TenantState:
         self.clock_offset = timedelta(0)
         # Seconds a new client secret or certificate is refused before Entra accepts it.
         self.propagation_delay = float(settings.propagation_delay)
+        # Seconds an app-only access token is valid.
+        self.token_lifetime = int(settings.token_lifetime)
         self._applications: dict[str, Application] = {}
         self.engine_application = self.add_application("entra-broker", app_id=settings.client_id)
         # The service principal's object id, the `oid` of app-only tokens.

@@ -418,6 +418,25 @@ async def test_graph_without_or_with_a_bad_token_is_401(emu, client):
     graph_error(response, 401, "InvalidAuthenticationToken")
 
 
+async def test_a_token_accepted_before_is_refused_once_it_expires(emu, client):
+    # Its signature is checked once and remembered; its expiry is judged on every call.
+    token = emu.app[TOKENS_KEY].app_token(
+        issuer="x",
+        tenant_id=TENANT,
+        client_id=CLIENT,
+        app_object_id="y",
+        roles=["User.ReadWrite.All"],
+        lifetime=1,
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/v1.0/users", headers=headers)).status_code == 200
+
+    async def refused() -> bool:
+        return (await client.get("/v1.0/users", headers=headers)).status_code == 401
+
+    await wait_until(refused, timeout=5, interval=0.1)
+
+
 async def test_graph_refuses_tokens_of_another_emulator_and_delegated_tokens(emu, client, graph):
     async with EmulatorServer(settings(), cert_dir=emu.ca_path.parent / "other") as other:
         async with httpx.AsyncClient(

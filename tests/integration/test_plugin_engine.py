@@ -191,6 +191,7 @@ async def test_config_write_merges_over_the_stored_config(engine):
         "graph_endpoint": engine.emu.base_url,
         "ca_cert": engine.emu.ca_path.read_text().strip(),
         "root_password_ttl": 182 * 24 * 3600,
+        "max_graph_calls": 32,
     }
     # A refused update leaves the stored config, and the engine, as they were.
     with pytest.raises(InvalidRequestError):
@@ -223,6 +224,50 @@ async def test_config_without_the_emulator_ca_is_an_untrusted_tls_sentence(engin
     with pytest.raises(InvalidRequestError) as caught:
         await engine.configure(ca_cert="")
     assert "not trusted" in caught.value.message and "ca_cert" in caught.value.message
+
+
+async def test_max_graph_calls_defaults_to_32_and_is_bounded(engine):
+    assert await engine.configure() is None
+    read = await engine.call(Operation.READ, "config")
+    assert read is not None and read.data["max_graph_calls"] == 32
+    for wrong in (-1, 1001):
+        with pytest.raises(InvalidRequestError) as caught:
+            await engine.configure(max_graph_calls=wrong)
+        assert caught.value.errors == [
+            "max_graph_calls must be between 1 and 1000 (0 or unset means 32)"
+        ]
+    assert await engine.configure(max_graph_calls=64) is None
+    assert (await _graph(engine)).max_concurrent == 64
+    assert await engine.configure(max_graph_calls=0) is None  # back to the default
+    read = await engine.call(Operation.READ, "config")
+    assert read is not None and read.data["max_graph_calls"] == 32
+
+
+async def test_the_held_token_is_renewed_when_msal_would_renew_it(tmp_path):
+    # Tokens valid 302 s: msal renews with 5 minutes left, so after about 2 s.
+    settings = EmulatorSettings(
+        tenant_id=TENANT,
+        client_id=CLIENT,
+        client_secret=SECRET,
+        users=[ALICE],
+        token_lifetime=302,
+    )
+    token = "POST /{tenant}/oauth2/v2.0/token"
+    async with EmulatorServer(settings, cert_dir=tmp_path) as emu:
+        engine = await start_engine(emu)
+        try:
+            assert await engine.configure() is None
+            first = (await engine.admin("GET", "/_emulator/calls"))[token]
+            await engine.role("alice", user_principal_name=ALICE)
+            assert (await engine.admin("GET", "/_emulator/calls"))[token] == first
+
+            async def renewed() -> bool:
+                await engine.role("alice", user_principal_name=ALICE)
+                return (await engine.admin("GET", "/_emulator/calls"))[token] > first
+
+            assert await wait_until(renewed, timeout=10, interval=0.2) >= 1.0
+        finally:
+            await engine.backend.close()
 
 
 async def test_config_warns_about_missing_permissions(engine):
@@ -569,12 +614,14 @@ async def _graph(engine):
 
 
 async def test_graph_calls_in_flight_are_bounded_and_the_backlog_is_refused(ready):
+    assert await ready.configure(max_graph_calls=2) is None
+    read = await ready.call(Operation.READ, "config")
+    assert read is not None and read.data["max_graph_calls"] == 2
     graph = await _graph(ready)
+    assert graph.max_concurrent == 2
     users = await ready.admin("GET", "/_emulator/users")
     alice = next(u["id"] for u in users if u["userPrincipalName"] == ALICE)
-    # The client's limits, made small for the test: 2 calls in flight, 0.3 s of queue.
-    graph.max_concurrent, graph.queue_timeout = 2, 0.3
-    graph._slots = asyncio.Semaphore(2)
+    graph.queue_timeout = 0.3  # 10 s in service; short for the test
     await ready.fault(match="^PATCH ", latency_ms=1000)
     results = await asyncio.gather(
         *(graph.set_password(alice, f"Aa1!{i}-long-enough-pw", subject=ALICE) for i in range(4)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from plugin.passwords import (
@@ -68,3 +70,13 @@ def test_passwords_are_random():
     assert set(joined) == set(ALPHABET)
     first = {p[0] for p in drawn}
     assert first & set(SYMBOLS) and first & set(DIGITS) and first & set(UPPER)
+
+
+def test_every_character_of_a_class_is_equally_likely():
+    # Letters whose alphabet index is below 256 % 74 = 34 (A-H among upper case) would
+    # come up a third more often than I-Z if a byte were taken modulo 74 unchecked.
+    counts = Counter("".join(generate_password() for _ in range(2000)))
+    early = sum(counts[c] for c in UPPER[:8]) / 8
+    late = sum(counts[c] for c in UPPER[8:]) / 18
+    assert 0.93 < early / late < 1.07, (early, late)
+    assert set(counts) == set(ALPHABET)
