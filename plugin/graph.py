@@ -667,11 +667,14 @@ class GraphClient:
         refreshed = False
         attempt = 0
         what = op.describe(subject)
+        # What the last attempt failed with: if a pause before the next one overruns the
+        # deadline (a busy loop wakes late), that answer says more than "did not complete".
+        last_error: GraphError | None = None
         while True:
             attempt += 1
             remaining = end - loop.time()
             if remaining <= 0:
-                raise self._timed_out(what, maybe_applied)
+                raise last_error or self._timed_out(what, maybe_applied)
             try:
                 # asyncio.timeout, not wait_for: no task is made per call.
                 async with asyncio.timeout(remaining):
@@ -712,7 +715,7 @@ class GraphClient:
                     exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                 )
                 maybe_applied = maybe_applied or (mutating and sent)
-                error = self._transport_error(exc, what, maybe_applied)
+                error = last_error = self._transport_error(exc, what, maybe_applied)
                 if not error.retryable or not await self._pause(
                     None, attempt, end, method, path, None, ""
                 ):
@@ -740,6 +743,7 @@ class GraphClient:
             if mutating and status >= 500:
                 maybe_applied = True
             error = self._status_error(status, code, request_id, op, subject, what, maybe_applied)
+            last_error = error
             if status in _RETRY_STATUSES:
                 wait = _retry_after(response) if status in (429, 503) else None
                 if wait is not None:

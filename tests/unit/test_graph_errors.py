@@ -6,6 +6,9 @@ emulator cannot easily produce: malformed answers and exactly classified failure
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 
@@ -133,6 +136,26 @@ async def test_server_errors_on_a_write_may_have_applied_and_are_retried():
     error = caught.value
     assert error.retryable and error.may_have_applied and error.graph_status == 500
     assert "Microsoft Graph failed" in error.message
+
+
+async def test_a_pause_overrunning_the_deadline_reports_the_last_answer():
+    """A loop too busy to wake in time must not turn Graph's 500 into a bare timeout."""
+    loop = asyncio.get_running_loop()
+    calls = []
+
+    def handler(request):
+        calls.append(request.method)
+        # Block the loop (as a busy broker would) while the retry pause sleeps.
+        loop.call_later(0.005, time.sleep, 0.4)
+        return httpx.Response(500, text="oops")
+
+    client = _client(handler, deadline=0.3)
+    with pytest.raises(GraphError) as caught:
+        await client.set_password(OBJECT_ID, PASSWORD)
+    await client.aclose()
+    assert calls == ["PATCH"]
+    assert caught.value.graph_status == 500 and caught.value.may_have_applied
+    assert "Microsoft Graph failed" in caught.value.message
 
 
 async def test_server_errors_on_a_read_never_applied_anything():
