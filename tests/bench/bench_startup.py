@@ -15,28 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_leases import seed  # noqa: E402
-from tests.bench.targets import ROOT_TOKEN, Broker, rss_mb  # noqa: E402
-
-
-def all_restored(broker: Broker) -> float:
-    """Seconds since the process started when a lease listing (which waits) answers."""
-    response = httpx.request(
-        "LIST",
-        f"{broker.url}/v1/sys/leases/lookup/",
-        headers={"X-Vault-Token": ROOT_TOKEN},
-        timeout=300,
-    )
-    if response.status_code not in (200, 404):  # 404: no leases at all
-        raise RuntimeError(f"LIST sys/leases/lookup/: {response.status_code} {response.text}")
-    return time.perf_counter() - broker.started
+from tests.bench.targets import Broker, rss_mb  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +43,7 @@ def main() -> None:
                 try:
                     serving = broker.wait_http(f"{broker.url}/v1/sys/health", timeout=300)
                     rss_serving = rss_mb(broker.pid)
-                    restored = all_restored(broker)
+                    restored = broker.wait_restored()
                     rss_restored = rss_mb(broker.pid)
                 finally:
                     broker.stop()

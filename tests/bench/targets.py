@@ -148,6 +148,19 @@ class Broker(Process):
         self.wait_line("READY", timeout)
         return time.perf_counter() - self.started
 
+    def wait_restored(self) -> float:
+        """Seconds since the process started when a lease listing answers: it waits until
+        the background restore has every stored lease in memory."""
+        response = httpx.request(
+            "LIST",
+            f"{self.url}/v1/sys/leases/lookup/",
+            headers={"X-Vault-Token": ROOT_TOKEN},
+            timeout=300,
+        )
+        if response.status_code not in (200, 404):  # 404: no leases at all
+            raise RuntimeError(f"LIST sys/leases/lookup/: {response.status_code} {response.text}")
+        return time.perf_counter() - self.started
+
     def call(self, method: str, path: str, body: Any = None) -> Any:
         response = httpx.request(
             method,
