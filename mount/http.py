@@ -130,8 +130,10 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
             "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
         ) from None
     try:
-        # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry; the
+        # text came from UTF-8, so only a \u escape can have made one.
+        if "\\u" in text:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRequestError(
             "failed to decode JSON input: a string holds an invalid Unicode escape "

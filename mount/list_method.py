@@ -52,27 +52,30 @@ class HybridRequestParser:
         self._keywords = kwargs
         self._max_queue = int(kwargs.get("max_msg_queue_size", 0))
         self._parser: Any = http_parser.HttpRequestParserC(protocol, loop, limit, *args, **kwargs)
-        self._on_c_parser = True
         # Requests handed out and not yet consumed, mirroring the C parser's own count:
         # at the queue limit it may be holding unparsed bytes.
         self._in_flight = 0
         self._may_hold_bytes = False
 
     def feed_data(self, data: bytes) -> Any:
-        if not self._on_c_parser:
-            return self._parser.feed_data(data)
         try:
             result = self._parser.feed_data(data)
         except BadHttpMethod:
             if self._may_hold_bytes or _METHOD_START.match(data) is None:
                 raise
-            self._parser = http_parser.HttpRequestParserPy(*self._arguments, **self._keywords)
-            self._on_c_parser = False
-            return self._parser.feed_data(data)
-        if self._max_queue:
+            return self._switch().feed_data(data)
+        if self._max_queue and result[0]:
             self._in_flight += len(result[0])
             self._may_hold_bytes = self._in_flight >= self._max_queue
         return result
+
+    def _switch(self) -> Any:
+        """Move this connection to a fresh Python parser; from now on the protocol calls
+        it directly (no wrapper frame per chunk)."""
+        self._parser = http_parser.HttpRequestParserPy(*self._arguments, **self._keywords)
+        for name in ("feed_data", "message_consumed", "feed_eof", "set_upgraded"):
+            setattr(self, name, getattr(self._parser, name))
+        return self._parser
 
     def message_consumed(self) -> None:
         if self._in_flight > 0:
