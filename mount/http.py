@@ -108,6 +108,10 @@ def _finite_float(text: str) -> float:
     return number
 
 
+# One decoder for every body: json.loads with options builds a new one per call.
+_BODY_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
     text = raw.decode("utf-8", errors="replace")
@@ -118,7 +122,9 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "application/x-www-form-urlencoded" and stripped[0] not in "{[":
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _BODY_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(
             f"failed to decode JSON input: {_go_json_error(text, exc)}"
@@ -189,8 +195,12 @@ async def parse_request(request: web.Request) -> ApiRequest:
     raise InvalidRequestError("cannot handle internal-only request operation")
 
 
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _json(body: dict[str, Any], status: int, extra: dict[str, str] | None = None) -> web.Response:
-    text = json.dumps(body, separators=(",", ":")) + "\n"
+    text = _COMPACT_ENCODER.encode(body) + "\n"
     # Exactly "application/json", no charset: hvac parses error bodies only on that value.
     headers = {**_HEADERS, "Content-Type": "application/json", **(extra or {})}
     return web.Response(body=text.encode(), status=status, headers=headers)

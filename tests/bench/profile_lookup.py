@@ -104,6 +104,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--path", default="auth/token/lookup-self")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--callees", action="append", default=[], help="cProfile: print what NAME calls"
+    )
     parser.add_argument("--profiler", choices=["pyinstrument", "cprofile"], default="pyinstrument")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp:
@@ -148,6 +151,8 @@ def main() -> None:
     print(f"| all busy time (incl. event loop) | {total / served * 1e6:.0f} | 100% |\n")
     if stats is not None:
         stats.sort_stats("tottime").print_stats(args.top)
+        for name in args.callees:
+            stats.print_callees(name)
 
 
 if __name__ == "__main__":
