@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +24,16 @@ _HEADERS = {
 }
 
 
+def new_request_id() -> str:
+    """A random (version 4) UUID in its text form, as str(uuid.uuid4()) gives, without
+    building a UUID object: one per request."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 @dataclass(slots=True)
 class ApiRequest:
     """An API call after HTTP parsing: the logical operation, path, data and token."""
@@ -36,7 +46,7 @@ class ApiRequest:
     query: dict[str, str] = field(default_factory=dict)
     remote: str = ""
     # The envelope's request_id, known from the start so the audit log can carry it.
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=lambda: new_request_id())
     # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
     accept: str = ""
 
@@ -108,6 +118,10 @@ def _finite_float(text: str) -> float:
     return number
 
 
+# One decoder for every body: json.loads with options builds a new one per call.
+_BODY_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
     text = raw.decode("utf-8", errors="replace")
@@ -118,7 +132,9 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if content_type == "application/x-www-form-urlencoded" and stripped[0] not in "{[":
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _BODY_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(
             f"failed to decode JSON input: {_go_json_error(text, exc)}"
@@ -130,8 +146,10 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
             "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
         ) from None
     try:
-        # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry; the
+        # text came from UTF-8, so only a \u escape can have made one.
+        if "\\u" in text:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidRequestError(
             "failed to decode JSON input: a string holds an invalid Unicode escape "
@@ -187,8 +205,12 @@ async def parse_request(request: web.Request) -> ApiRequest:
     raise InvalidRequestError("cannot handle internal-only request operation")
 
 
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def _json(body: dict[str, Any], status: int, extra: dict[str, str] | None = None) -> web.Response:
-    text = json.dumps(body, separators=(",", ":")) + "\n"
+    text = _COMPACT_ENCODER.encode(body) + "\n"
     # Exactly "application/json", no charset: hvac parses error bodies only on that value.
     headers = {**_HEADERS, "Content-Type": "application/json", **(extra or {})}
     return web.Response(body=text.encode(), status=status, headers=headers)
@@ -213,7 +235,7 @@ def render(response: Response | None, *, request_id: str | None = None) -> web.R
         envelope.update(response.data)
     envelope.update(
         {
-            "request_id": request_id or str(uuid.uuid4()),
+            "request_id": request_id or new_request_id(),
             "lease_id": response.lease_id,
             "renewable": response.renewable,
             "lease_duration": response.lease_duration,

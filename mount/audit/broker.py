@@ -217,6 +217,8 @@ class AuditBroker:
 
     def trail(self, api: ApiRequest) -> AuditTrail:
         """The recorder for one request, bound to the devices enabled as it starts."""
+        if not self._devices:
+            return UNRECORDED  # nothing to write: skip building the entries per request
         path = api.path.rstrip("/")
         devices = () if path in UNAUDITED_PATHS else tuple(self._devices.values())
         return AuditTrail(self, devices, api)
@@ -351,6 +353,26 @@ class AuditTrail:
             elif isinstance(result, BaseException):
                 raise result
         return written
+
+
+class UnrecordedTrail(AuditTrail):
+    """The trail of a request that arrives with no device enabled: it records nothing,
+    exactly as an AuditTrail bound to no device, without building its entries."""
+
+    def __init__(self) -> None:  # one instance serves every such request: no state
+        pass
+
+    async def refused(self, exc: BaseException) -> None:
+        return None
+
+    async def request(self, mount: MountEntry, token: TokenEntry | None) -> None:
+        return None
+
+    async def response(self, response: Response | None, exc: BaseException | None = None) -> None:
+        return None
+
+
+UNRECORDED = UnrecordedTrail()
 
 
 def _error(exc: BaseException) -> str:

@@ -1,8 +1,9 @@
 """The ceiling: an aiohttp handler answering lookup-self with a fixed Vault envelope.
 
 `python tests/bench/bare_server.py PORT [py]` prints `READY` once it serves. Same
-aiohttp and event loop as the broker; with `py`, the same pure-Python request parser
-the broker uses (mount/list_method.py). No routing table, token, ACL, audit, metrics
+aiohttp and event loop as the broker; with `py`, aiohttp's pure-Python request parser
+(the one the broker's connections move to after a LIST, mount/list_method.py), else
+the C parser every connection starts on. No routing table, token, ACL, audit, metrics
 or JSON rendering per request.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 
 from aiohttp import web
 
@@ -61,10 +61,9 @@ async def main(port: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[2:] == ["py"]:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-        from mount.list_method import enable_list_method
+        from aiohttp import http_parser, web_protocol
 
-        enable_list_method()
+        setattr(web_protocol, "HttpRequestParser", http_parser.HttpRequestParserPy)  # noqa: B010
     try:
         asyncio.run(main(int(sys.argv[1])))
     except KeyboardInterrupt:

@@ -1,0 +1,38 @@
+"""Lease lookups format their times with the seconds cached; the text must not change."""
+
+from __future__ import annotations
+
+import random
+
+from mount.leases import Lease, _lookup_time
+from mount.tokens import rfc3339
+
+
+def test_lookup_time_is_rfc3339_for_every_kind_of_epoch() -> None:
+    rng = random.Random(6)
+    epochs = [0.0, 1.0, 0.999999, 1.5, 1_700_000_000.0, 1_700_000_000.000001, 4e9 + 0.25]
+    epochs += [rng.uniform(0, 4e9) for _ in range(2000)]
+    for epoch in epochs + epochs:  # the second pass reads the cache
+        assert _lookup_time(epoch) == rfc3339(epoch)
+
+
+def test_lookup_data_times() -> None:
+    lease = Lease.from_storage(
+        {
+            "lease_id": "entra/creds/r/abc",
+            "mount": "entra/",
+            "secret_type": "user",
+            "internal": {},
+            "ttl": 3600,
+            "max_ttl": 7200,
+            "issue_time": 1_700_000_000.25,
+            "expire_time": 1_700_003_600.5,
+            "last_renewal": 1_700_001_000.75,
+            "renewable": True,
+        }
+    )
+    data = lease.lookup_data(1_700_000_100.0)
+    assert data["issue_time"] == "2023-11-14T22:13:20.250000Z"
+    assert data["expire_time"] == "2023-11-14T23:13:20.500000Z"
+    assert data["last_renewal"] == "2023-11-14T22:30:00.750000Z"
+    assert data["ttl"] == 3500
