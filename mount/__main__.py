@@ -28,7 +28,7 @@ from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.logstore import LogStore
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
-from mount.server import ServerError, serve, tls_context
+from mount.server import ServerError, run_loop, serve, tls_context
 from mount.split_store import SplitStore
 from mount.storage import StorageError
 from mount.storage_open import open_store
@@ -407,12 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "operator":
             config, _ = load_config(args.config)
             setup_logging("warning", config.log_format)
-            token = asyncio.run(generate_root(config))
+            token = run_loop(generate_root(config))
             print(f"Root Token: {token}")
             return 0
         if args.dev:
             setup_logging(args.log_level or "info", args.log_format or "standard")
-            asyncio.run(
+            run_loop(
                 run_dev(
                     DevOptions(args.dev_listen_address, args.dev_root_token_id, args.dev_emulator)
                 )
@@ -420,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             config, warnings = load_config(args.config)
             setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
-            asyncio.run(run_server(config, warnings))
+            run_loop(run_server(config, warnings))
     except (StartError, ConfigError, ServerError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

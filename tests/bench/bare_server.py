@@ -12,8 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from mount.server import run_loop  # noqa: E402
 
 BODY = json.dumps(
     {
@@ -65,6 +70,7 @@ if __name__ == "__main__":
 
         setattr(web_protocol, "HttpRequestParser", http_parser.HttpRequestParserPy)  # noqa: B010
     try:
-        asyncio.run(main(int(sys.argv[1])))
+        # The same loop as the broker's (uvloop where installed): the ceiling of its stack.
+        run_loop(main(int(sys.argv[1])))
     except KeyboardInterrupt:
         pass

@@ -10,7 +10,6 @@ than 30 credentials a minute per role.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import sys
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from mount.barrier import Barrier  # noqa: E402
 from mount.core import CoreSettings  # noqa: E402
 from mount.logging_setup import setup_logging  # noqa: E402
 from mount.logstore import LogStore  # noqa: E402
-from mount.server import serve  # noqa: E402
+from mount.server import run_loop, serve  # noqa: E402
 from mount.split_store import SplitStore  # noqa: E402
 from mount.storage import TinyDBStore  # noqa: E402
 from mount.storage_open import open_store  # noqa: E402
@@ -107,4 +106,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_loop(main())  # the real server's loop (uvloop where installed)
