@@ -116,6 +116,12 @@ class BrokerMetrics:
         self._series: dict[str, dict[LabelKey, _Series]] = {
             spec.name: {} for spec in METRICS if spec.kind is not MetricKind.GAUGE
         }
+        # The counters' part of _series, so that a sample is never taken for another kind.
+        self._counters = {
+            spec.name: self._series[spec.name]
+            for spec in METRICS
+            if spec.kind is MetricKind.COUNTER
+        }
         self._gauge_sources: list[GaugeSource] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_RegistryView(self))
@@ -123,10 +129,16 @@ class BrokerMetrics:
     # -- the sink ---------------------------------------------------------------------
 
     def incr(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
-        check_sample(name, MetricKind.COUNTER, labels or {})
         if value < 0 or math.isnan(value):
             raise MetricError(f"counter {name} cannot go down (got {value})")
-        self._series[name].setdefault(_key(labels), _Series()).add(value, ())
+        key = _key(labels)
+        series = self._counters.get(name, {}).get(key)
+        if series is None:
+            # The first sample of a series is checked against its declaration; the ones
+            # after it have the same name and labels (every API request counts one).
+            check_sample(name, MetricKind.COUNTER, labels or {})
+            series = self._series[name].setdefault(key, _Series())
+        series.add(value, ())
 
     def observe(self, name: str, labels: Mapping[str, str] | None, value: float) -> None:
         spec = check_sample(name, MetricKind.HISTOGRAM, labels or {})

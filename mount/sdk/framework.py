@@ -235,6 +235,10 @@ class SpecialPaths:
         return _matches_any(self.sudo, path)
 
 
+# Request paths whose route a backend remembers; past it the memory starts over.
+_ROUTE_CACHE_SIZE = 1024
+
+
 def _matches_any(patterns: tuple[str, ...], path: str) -> bool:
     path = path.rstrip("/")
     return any(
@@ -256,6 +260,7 @@ class Backend:
         self.paths = list(paths)
         self.special_paths = special_paths or SpecialPaths()
         self._compiled = [(p, p.compiled()) for p in self.paths]
+        self._routes: dict[str, tuple[Path, dict[str, str]]] = {}
         self.secrets = {s.name: s for s in secrets}
         self.help_text = help_text
         self.type_name = type_name
@@ -264,6 +269,18 @@ class Backend:
         """Release what the backend holds (HTTP clients, threads); called at unmount."""
 
     def route(self, path: str) -> tuple[Path, dict[str, str]]:
+        found = self._routes.get(path)
+        if found is None:
+            found = self._match(path)
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()  # names in paths are unbounded; keep the cache small
+            self._routes[path] = found
+        spec, captures = found
+        return spec, dict(captures)
+
+    def _match(self, path: str) -> tuple[Path, dict[str, str]]:
+        # The paths are tried in order, each a regex: the same few paths (lookup,
+        # renew, creds) come again and again, so route() remembers what they matched.
         for spec, regex in self._compiled:
             match = regex.match(path)
             if match is not None:
