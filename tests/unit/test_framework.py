@@ -127,3 +127,18 @@ def test_field_data_defaults_and_bools():
         'Field validation failed: error converting input for field "sync": '
         "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax"
     ]
+
+
+def test_routes_remembered_give_the_same_answer_and_stay_bounded():
+    backend = _backend([], exists=True)
+    first = backend.route("roles/a")
+    again = backend.route("roles/a")
+    assert first == again and first[1] == {"name": "a"}
+    again[1]["name"] = "changed"  # a caller's copy: the remembered captures stay intact
+    assert backend.route("roles/a")[1] == {"name": "a"}
+    with pytest.raises(UnsupportedPathError):
+        backend.route("nope/a")
+    assert "nope/a" not in backend._routes  # unknown paths are not remembered
+    for n in range(3000):
+        assert backend.route(f"roles/r{n}")[1] == {"name": f"r{n}"}
+    assert len(backend._routes) <= 1024
