@@ -11,9 +11,7 @@ import asyncio
 import bisect
 import contextlib
 import enum
-import functools
 import logging
-import math
 import random
 import sys
 import time
@@ -170,25 +168,14 @@ class Lease:
 
     def lookup_data(self, now: float) -> dict[str, Any]:
         return {
-            "expire_time": _lookup_time(self.expire_time),
+            "expire_time": rfc3339(self.expire_time),
             "id": self.lease_id,
-            "issue_time": _lookup_time(self.issue_time),
-            "last_renewal": None if self.last_renewal is None else _lookup_time(self.last_renewal),
+            "issue_time": rfc3339(self.issue_time),
+            "last_renewal": None if self.last_renewal is None else rfc3339(self.last_renewal),
             "path": self.path,
             "renewable": self.renewable,
             "ttl": max(0, int(self.expire_time - round(now))),
         }
-
-
-@functools.lru_cache(maxsize=4096)
-def _utc_seconds(whole: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-
-
-def _lookup_time(epoch: float) -> str:
-    """rfc3339(epoch), its whole seconds formatted once: a lease's times are looked up
-    again and again, and strftime is most of a lookup's formatting cost."""
-    return f"{_utc_seconds(math.floor(epoch))}.{int((epoch % 1) * 1_000_000):06d}Z"
 
 
 class LeaseRestoreError(VaultError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import heapq
 import logging
+import math
 import secrets
 import string
 import time
@@ -49,8 +51,14 @@ def hash_token(token: str) -> str:
 
 def rfc3339(epoch: float) -> str:
     """UTC time with sub-second digits and a Z, the way Vault prints times."""
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    return f"{whole}.{int((epoch % 1) * 1_000_000):06d}Z"
+    return f"{_utc_seconds(math.floor(epoch))}.{int((epoch % 1) * 1_000_000):06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_seconds(whole: int) -> str:
+    # The same times are printed again and again (a lease's on every lookup), and
+    # strftime is most of the cost: each whole second is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 @dataclass(frozen=True, slots=True)
