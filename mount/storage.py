@@ -101,6 +101,15 @@ def _encode(key: str, value: Any) -> str:
         raise StorageError(f"the value for storage key {key} is not JSON: {exc}") from None
 
 
+def _encode_batch(items: Mapping[str, Any | None]) -> dict[str, str | None]:
+    """Check each key and encode each value (None: a delete) for a durable write."""
+    encoded: dict[str, str | None] = {}
+    for key, value in items.items():
+        _check_key(key)
+        encoded[key] = None if value is None else _encode(key, value)
+    return encoded
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -372,10 +381,7 @@ class GroupCommittedStore:
         """
         # Encode now, on the caller's side: a bad value fails its own call only, and a
         # caller mutating the value after the call cannot change what gets written.
-        encoded: dict[str, str | None] = {}
-        for key, value in items.items():
-            _check_key(key)
-            encoded[key] = None if value is None else _encode(key, value)
+        encoded = _encode_batch(items)
         if not encoded:
             return
         self._ensure_open()
@@ -399,9 +405,7 @@ class GroupCommittedStore:
         Moving keys between stores at start-up happens before the event loop serves, in
         a constructor, where the group-committed async path cannot run.
         """
-        encoded = {
-            key: None if value is None else _encode(key, value) for key, value in items.items()
-        }
+        encoded = _encode_batch(items)
         if encoded:
             self._ensure_open()
             self._executor.submit(self._write_now, encoded).result()
