@@ -133,17 +133,24 @@ class TokenProvider:
 
     async def token(self) -> str:
         """An access token for Graph; raises TokenError with a sentence for the operator."""
-        held = self._held
-        if held is not None and time.monotonic() < held.fresh_until:
-            return held.value
+        held = self._fresh_token()
+        if held is not None:
+            return held
         async with self._lock:
-            held = self._held  # another caller may have renewed it while we waited
-            if held is not None and time.monotonic() < held.fresh_until:
-                return held.value
+            held = self._fresh_token()  # another caller may have renewed it while we waited
+            if held is not None:
+                return held
             asked = time.monotonic()
             value, keep_for = await asyncio.to_thread(self._acquire)
             self._held = _HeldToken(value, asked + keep_for) if keep_for > 0 else None
             return value
+
+    def _fresh_token(self) -> str | None:
+        """The held token while msal would still hand out the same one."""
+        held = self._held
+        if held is not None and time.monotonic() < held.fresh_until:
+            return held.value
+        return None
 
     async def invalidate(self) -> None:
         """Forget cached access tokens, so the next `token()` asks Entra for a new one."""
