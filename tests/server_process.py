@@ -35,12 +35,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
-    """A server subprocess whose output is read in a thread, so waits have deadlines."""
+class OutputCollected:
+    """A subprocess whose output lines a thread collects, so waits on it have deadlines."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            command() + args,
+            args,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -54,6 +54,13 @@ class Server:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
+
+
+class Server(OutputCollected):
+    """`entra-broker` with these arguments, as a subprocess."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        super().__init__(command() + args, env)
 
     @property
     def output(self) -> str:

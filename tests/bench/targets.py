@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,7 +34,7 @@ from tests.bench.serve_broker import (  # noqa: E402
     open_bench_store,
     store_path,
 )
-from tests.server_process import free_port  # noqa: E402
+from tests.server_process import OutputCollected, free_port  # noqa: E402
 
 __all__ = [
     "BareAiohttp",
@@ -55,26 +54,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Process:
+class Process(OutputCollected):
     """A server subprocess; its output is collected by a thread (for READY lines)."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
+        super().__init__(args, {"PYTHONPATH": str(ROOT), **(env or {})})
 
     def wait_line(self, prefix: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
