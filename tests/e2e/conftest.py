@@ -80,6 +80,20 @@ class Tenant:
     def clear_faults(self) -> None:
         self.admin("DELETE", "faults")
 
+    def client_secret_answer(self, client_id: str, secret: str) -> httpx.Response:
+        """The token endpoint's answer to a client_credentials grant with `secret`."""
+        context = ssl.create_default_context(cafile=str(self.ca_path))
+        with httpx.Client(verify=context, trust_env=False, timeout=10) as http:
+            return http.post(
+                f"{self.base_url}/{TENANT}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "scope": "https://graph.microsoft.com/.default",
+                },
+            )
+
     def signs_in(self, upn: str, password: str) -> bool:
         """Does `password` sign `upn` in at the tenant's token endpoint, right now?"""
         return asyncio.run(

@@ -8,11 +8,9 @@ moved forward to show Entra itself ends a credential whose lease was lost.
 from __future__ import annotations
 
 import json
-import ssl
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import hvac
 import pytest
 
@@ -52,23 +50,8 @@ def new_application(tenant: Tenant, name: str) -> dict[str, Any]:
     return dict(tenant.admin("POST", "applications", {"displayName": name}))
 
 
-def secret_answer(tenant: Tenant, client_id: str, secret: str) -> httpx.Response:
-    """The tenant's token endpoint's answer to a client_credentials grant with `secret`."""
-    context = ssl.create_default_context(cafile=str(tenant.ca_path))
-    with httpx.Client(verify=context, trust_env=False, timeout=10) as http:
-        return http.post(
-            f"{tenant.base_url}/{TENANT}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-                "scope": "https://graph.microsoft.com/.default",
-            },
-        )
-
-
 def secret_works(tenant: Tenant, client_id: str, secret: str) -> bool:
-    return secret_answer(tenant, client_id, secret).status_code == 200
+    return tenant.client_secret_answer(client_id, secret).status_code == 200
 
 
 def key_ids(tenant: Tenant, app_id: str) -> list[str]:
@@ -248,7 +231,7 @@ def test_client_secret_whose_lease_was_lost_ends_at_its_entra_end_date(
     secret = body["data"]["client_secret"]
     assert secret_works(tenant, app["appId"], secret)
     tenant.admin("POST", "clock", {"advance_seconds": 3600 + 60})
-    answer = secret_answer(tenant, app["appId"], secret)
+    answer = tenant.client_secret_answer(app["appId"], secret)
     assert answer.status_code == 401 and "AADSTS7000222" in answer.json()["error_description"]
     # The engine's own secret has no end date: the broker still works and revokes.
     ready.api.request("PUT", "sys/leases/revoke", json={"lease_id": body["lease_id"]})

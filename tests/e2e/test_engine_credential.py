@@ -7,7 +7,6 @@ Whether a credential works is asked of the tenant's token endpoint.
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -51,22 +50,8 @@ def broker(emulator: ThreadedEmulator, tmp_path: Path) -> Iterator[BrokerThread]
     thread.stop()
 
 
-def token_answer(tenant: Tenant, secret: str) -> httpx.Response:
-    context = ssl.create_default_context(cafile=str(tenant.ca_path))
-    with httpx.Client(verify=context, trust_env=False, timeout=10) as http:
-        return http.post(
-            f"{tenant.base_url}/{TENANT}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": CLIENT,
-                "client_secret": secret,
-                "scope": "https://graph.microsoft.com/.default",
-            },
-        )
-
-
 def secret_works(tenant: Tenant, secret: str) -> bool:
-    return token_answer(tenant, secret).status_code == 200
+    return tenant.client_secret_answer(CLIENT, secret).status_code == 200
 
 
 def engine_key_ids(tenant: Tenant) -> list[str]:
