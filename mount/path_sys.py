@@ -107,10 +107,16 @@ def paths(core: Core) -> list[Path]:
         return Response(data=data, data_at_top_level=True)
 
     async def ui_mounts(req: Request, d: FieldData) -> Response:
-        if req.context.get("token") is None:
+        token = req.context.get("token")
+        if not isinstance(token, TokenEntry):
             return Response(data={"auth": {}, "secret": {}})
-        auth = {k.removeprefix("auth/"): v for k, v in mounts_of("auth").items()}
-        return Response(data={"auth": auth, "secret": mounts_of("secret")})
+        # As Vault: a token learns only of the mounts its policies reach into.
+        acl = await core.policies.acl(token.policies)
+        found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
+        for entry in core.mounts.entries():
+            if acl.reaches_under(entry.path):
+                found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
+        return Response(data=found)
 
     async def ui_mount(req: Request, d: FieldData) -> Response:
         path: str = d.get("path")

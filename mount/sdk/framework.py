@@ -202,7 +202,9 @@ class Path:
     summaries: Mapping[Operation, str] = field(default_factory=dict)
 
     def compiled(self) -> re.Pattern[str]:
-        return re.compile(f"^{self.pattern}$")
+        """The pattern, for `fullmatch` only: the whole path must match, so that no
+        trailing newline or other suffix slips past (Python's `$` allows a final `\\n`)."""
+        return re.compile(self.pattern)
 
 
 RenewFn = Callable[[SecretRequest], Awaitable[SecretTTL | None]]
@@ -240,9 +242,12 @@ _ROUTE_CACHE_SIZE = 1024
 
 
 def _matches_any(patterns: tuple[str, ...], path: str) -> bool:
-    path = path.rstrip("/")
+    """Vault's special-path match: `prefix*` covers every path starting with the prefix
+    (a LIST of `leases/lookup/` included), anything else is the exact path, with or
+    without its trailing slash."""
+    exact = path.rstrip("/")
     return any(
-        path.startswith(p[:-1]) if p.endswith("*") else path == p.rstrip("/") for p in patterns
+        path.startswith(p[:-1]) if p.endswith("*") else exact == p.rstrip("/") for p in patterns
     )
 
 
@@ -282,7 +287,7 @@ class Backend:
         # The paths are tried in order, each a regex: the same few paths (lookup,
         # renew, creds) come again and again, so route() remembers what they matched.
         for spec, regex in self._compiled:
-            match = regex.match(path)
+            match = regex.fullmatch(path)
             if match is not None:
                 return spec, {k: v for k, v in match.groupdict().items() if v is not None}
         raise UnsupportedPathError()
