@@ -161,7 +161,7 @@ class Core:
         except Exception as exc:
             await trail.refused(exc)
             raise
-        await trail.request(entry, token)
+        await trail.request(entry, token, entry.backend.sensitive_fields(rest))
         used_up = False
         try:
             if token is not None and token.num_uses != 0:  # -1: its last use is in flight

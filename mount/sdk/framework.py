@@ -19,6 +19,7 @@ from mount.sdk.errors import (
     InvalidRequestError,
     UnsupportedOperationError,
     UnsupportedPathError,
+    VaultError,
 )
 from mount.sdk.logical import Operation, Request, Response, SecretRequest, SecretTTL
 
@@ -265,6 +266,9 @@ class Backend:
         self.paths = list(paths)
         self.special_paths = special_paths or SpecialPaths()
         self._compiled = [(p, p.compiled()) for p in self.paths]
+        self._sensitive = {
+            id(p): frozenset(n for n, f in p.fields.items() if f.sensitive) for p in self.paths
+        }
         self._routes: dict[str, tuple[Path, dict[str, str]]] = {}
         self.secrets = {s.name: s for s in secrets}
         self.help_text = help_text
@@ -283,6 +287,14 @@ class Backend:
         spec, captures = found
         return spec, dict(captures)
 
+    def sensitive_fields(self, path: str) -> frozenset[str]:
+        """The fields the path serving `path` declares sensitive (none if unrouted)."""
+        try:
+            spec, _ = self.route(path)
+        except UnsupportedPathError:
+            return frozenset()
+        return self._sensitive.get(id(spec), frozenset())
+
     def _match(self, path: str) -> tuple[Path, dict[str, str]]:
         # The paths are tried in order, each a regex: the same few paths (lookup,
         # renew, creds) come again and again, so route() remembers what they matched.
@@ -293,8 +305,19 @@ class Backend:
         raise UnsupportedPathError()
 
     async def handle(self, request: Request) -> Response | None:
-        """Serve one request: match, parse fields, pick the operation, call the handler."""
+        """Serve one request: match, parse fields, pick the operation, call the handler.
+
+        An error never repeats the value of a field the path declares sensitive."""
         spec, captures = self.route(request.path)
+        try:
+            return await self._handle(request, spec, captures)
+        except VaultError as exc:
+            _redact(exc, spec, request.data)
+            raise
+
+    async def _handle(
+        self, request: Request, spec: Path, captures: dict[str, str]
+    ) -> Response | None:
         operation = request.operation
         if operation is Operation.HELP:
             return self.help_response(request.path, spec)
@@ -329,15 +352,16 @@ class Backend:
             context=request.context,
         )
         response = await handler(real, data)
-        if (
-            data.unknown
-            and response is not None
-            and response.raw is None
-            and response.raw_body is None
-        ):
-            ignored = ", ".join(data.unknown)
+        if data.unknown:
+            ignored = " ".join(data.unknown)
             warnings.append(f"Endpoint ignored these unrecognized parameters: [{ignored}]")
-        if warnings and response is not None:
+        if not warnings:
+            return response
+        if response is None:
+            # A 204 has no body to carry a warning: answer 200 with the envelope, so that
+            # a misspelt parameter is never dropped in silence.
+            return Response(warnings=warnings)
+        if response.raw is None and response.raw_body is None and not response.empty:
             response.warnings = [*warnings, *response.warnings]
         return response
 
@@ -345,8 +369,12 @@ class Backend:
         """CREATE or UPDATE for a write to `request.path`, by the path's existence check
         (for the ACL check, which needs the capability before the handler runs)."""
         spec, captures = self.route(request.path)
-        data = FieldData(spec.fields, {**request.data, **captures})
-        return await self._create_or_update(spec, request, data)
+        try:
+            data = FieldData(spec.fields, {**request.data, **captures})
+            return await self._create_or_update(spec, request, data)
+        except VaultError as exc:
+            _redact(exc, spec, request.data)
+            raise
 
     async def _create_or_update(self, spec: Path, request: Request, data: FieldData) -> Operation:
         if spec.existence_check is None:
@@ -456,6 +484,21 @@ class Backend:
             "paths": self.openapi_paths(paths),
             "components": {"schemas": {}},
         }
+
+
+# Shorter inputs are left in messages: replacing every "a" would garble them, and
+# nothing that short is a secret.
+_REDACT_MIN = 4
+
+
+def _redact(exc: VaultError, spec: Path, data: Mapping[str, Any]) -> None:
+    values = [
+        str(data[name])
+        for name, f in spec.fields.items()
+        if f.sensitive and data.get(name) is not None and len(str(data[name])) >= _REDACT_MIN
+    ]
+    if values:
+        exc.redact(values)
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")

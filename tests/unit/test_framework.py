@@ -174,3 +174,36 @@ def test_special_path_globs_cover_the_folder_itself():
     assert special.needs_sudo("revoke-orphan") and special.needs_sudo("revoke-orphan/")
     assert not special.needs_sudo("revoke-orphan\n") and not special.needs_sudo("revoke-orphans")
     assert special.is_unauthenticated("health") and not special.is_unauthenticated("health\n")
+
+
+async def test_errors_never_echo_a_sensitive_field():
+    secret = "s.TopSecretValue42"
+
+    async def fail(req, d):
+        raise InvalidRequestError(f"no token {secret} here; also {d.get('name')}")
+
+    backend = Backend(
+        [
+            Path(
+                f"lookup/{name_pattern('name')}",
+                {Operation.UPDATE: fail},
+                {
+                    "name": Field(FieldType.NAME, "A name."),
+                    "token": Field(FieldType.STRING, "The token.", sensitive=True),
+                    "uses": Field(FieldType.INT, "A count.", sensitive=True),
+                    "kind": Field(FieldType.STRING, "A kind.", allowed=("a",), sensitive=True),
+                },
+            )
+        ]
+    )
+    with pytest.raises(InvalidRequestError) as raised:
+        await backend.handle(_request(Operation.UPDATE, "lookup/bob", {"token": secret}))
+    assert raised.value.errors == ["no token <redacted> here; also bob"]
+    assert secret not in str(raised.value)
+    # The framework's own conversion and choice errors, and the ACL's existence probe.
+    bad = {"uses": secret, "kind": secret + "x"}
+    for call in (backend.handle, backend.write_operation):
+        with pytest.raises(InvalidRequestError) as raised:
+            await call(_request(Operation.UPDATE, "lookup/bob", bad))
+        assert raised.value.errors and not any(secret in e for e in raised.value.errors)
+        assert any("<redacted>" in e for e in raised.value.errors)
