@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from mount.sdk import openapi
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import (
     InvalidRequestError,
@@ -201,6 +202,13 @@ class Path:
     help_description: str = ""
     # Operation ids and summaries for the OpenAPI document, by operation.
     summaries: Mapping[Operation, str] = field(default_factory=dict)
+    # The JSON schema of the body when the path answers a legacy shape (sys/health)
+    # instead of Vault's envelope; None: the envelope.
+    response_schema: Mapping[str, Any] | None = None
+    # Media types the path answers with besides JSON (sys/metrics: Prometheus text).
+    other_content_types: tuple[str, ...] = ()
+    # Whether the path may answer 202 (work left to the background: revoke, tidy).
+    accepted: bool = False
 
     def compiled(self) -> re.Pattern[str]:
         """The pattern, for `fullmatch` only: the whole path must match, so that no
@@ -414,76 +422,10 @@ class Backend:
 
     def openapi_paths(self, paths: Iterable[Path] | None = None) -> dict[str, Any]:
         """OpenAPI path items for the given paths (all when None), relative to the mount."""
-        out: dict[str, Any] = {}
-        for spec in self.paths if paths is None else paths:
-            url, params = _openapi_url(spec)
-            item: dict[str, Any] = {"description": spec.help_synopsis}
-            path_params = [
-                {
-                    "name": p,
-                    "description": spec.fields[p].description if p in spec.fields else p,
-                    "in": "path",
-                    "schema": {"type": "string"},
-                    "required": True,
-                }
-                for p in params
-            ]
-            if path_params:
-                item["parameters"] = path_params
-            body_fields = {
-                n: {**f.type.openapi, "description": f.description}
-                for n, f in spec.fields.items()
-                if n not in params
-            }
-            for op in spec.operations:
-                method = {
-                    Operation.READ: "get",
-                    Operation.LIST: "get",
-                    Operation.CREATE: "post",
-                    Operation.UPDATE: "post",
-                    Operation.DELETE: "delete",
-                    Operation.PATCH: "patch",
-                }.get(op)
-                if method is None or method in item:
-                    continue
-                entry: dict[str, Any] = {
-                    "summary": spec.summaries.get(op, spec.help_synopsis),
-                    "responses": {"200": {"description": "OK"}},
-                }
-                if op is Operation.LIST:
-                    entry["parameters"] = [
-                        {
-                            "name": "list",
-                            "description": "Must be set to `true`",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": ["true"]},
-                            "required": True,
-                        }
-                    ]
-                if method in ("post", "patch") and body_fields:
-                    entry["requestBody"] = {
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "object", "properties": body_fields}
-                            }
-                        }
-                    }
-                item[method] = entry
-            out[url] = item
-        return out
+        return openapi.openapi_paths(self.paths if paths is None else paths)
 
     def openapi_document(self, paths: Iterable[Path] | None = None) -> dict[str, Any]:
-        return {
-            "openapi": "3.0.2",
-            "info": {
-                "title": "entra-broker API",
-                "description": "The HashiCorp Vault HTTP API, served by entra-broker. "
-                "All API routes are prefixed with `/v1/`.",
-                "version": "0.1.0",
-            },
-            "paths": self.openapi_paths(paths),
-            "components": {"schemas": {}},
-        }
+        return openapi.openapi_document(self.openapi_paths(paths))
 
 
 # Shorter inputs are left in messages: replacing every "a" would garble them, and
@@ -499,24 +441,3 @@ def _redact(exc: VaultError, spec: Path, data: Mapping[str, Any]) -> None:
     ]
     if values:
         exc.redact(values)
-
-
-_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
-
-
-def _openapi_url(spec: Path) -> tuple[str, list[str]]:
-    """Turn a path regex into an OpenAPI template (`roles/{name}`) and its parameter names."""
-    params: list[str] = []
-
-    def repl(match: re.Match[str]) -> str:
-        params.append(match.group(1))
-        return "{" + match.group(1) + "}"
-
-    text = _GROUP.sub(repl, spec.pattern)
-    # An optional trailing "/{param}" group documents the form that carries it.
-    text = re.sub(r"\((?:\?:)?/(\{\w+\})\)\?", r"/\1", text)
-    # A list path's optional slash stays (Vault documents `roles/`); after a parameter
-    # it only allows both spellings of the same path.
-    text = text.replace("}/?", "}").replace("/?", "/").replace("?", "").replace("\\", "")
-    text = re.sub(r"[()^$]", "", text)
-    return "/" + text, params

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mount.sdk.framework import _openapi_url
 from mount.sdk.logical import Operation
+from mount.sdk.openapi import openapi_urls
 from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import HTTP_TIMEOUT, Setup
 
@@ -60,26 +60,30 @@ def concrete_paths(broker: BrokerThread, lease_id: str) -> list[tuple[str, str, 
     found = []
     for entry in broker.core.mounts.entries():
         for spec in entry.backend.paths:
-            url, params = _openapi_url(spec)
-            for param in params:
-                if param == "url_lease_id":
-                    value = lease_id
-                elif param == "path":
-                    value = PATH_PARAMS[url]
-                else:
-                    value = PARAMS[(entry.path, param)]
-                url = url.replace("{" + param + "}", value)
-            for operation in spec.operations:
-                method = METHODS.get(operation)
-                if method is not None:
+            for url, params in openapi_urls(spec):
+                for param in params:
+                    url = url.replace("{" + param + "}", _value(entry.path, url, param, lease_id))
+                for operation in spec.operations:
+                    method = METHODS.get(operation)
+                    if method is None:
+                        continue
                     full = entry.path + url.lstrip("/")
                     if method == "PUT":
                         full = full.rstrip("/")  # a write may not end in '/' (Vault's rule)
-                    public = entry.backend.special_paths.is_unauthenticated(
-                        full[len(entry.path) :]
-                    ) or full.startswith("sys/internal/ui/mounts")
+                    rest = full[len(entry.path) :]
+                    public = entry.backend.special_paths.is_unauthenticated(rest) or (
+                        full.startswith("sys/internal/ui/mounts")
+                    )
                     found.append((method, full, entry.path, public))
     return sorted(set(found))
+
+
+def _value(mount: str, url: str, param: str, lease_id: str) -> str:
+    if param == "url_lease_id":
+        return lease_id
+    if param == "path":
+        return PATH_PARAMS[url]
+    return PARAMS[(mount, param)]
 
 
 def body_for(path: str, lease_id: str) -> dict[str, Any] | None:
