@@ -316,6 +316,8 @@ class Backend:
         """Serve one request: match, parse fields, pick the operation, call the handler.
 
         An error never repeats the value of a field the path declares sensitive."""
+        if request.operation is Operation.HELP and request.path in ("", "/"):
+            return self.root_help_response()
         spec, captures = self.route(request.path)
         try:
             return await self._handle(request, spec, captures)
@@ -392,6 +394,21 @@ class Backend:
             return Operation.UPDATE
         return Operation.CREATE if Operation.CREATE in spec.operations else Operation.UPDATE
 
+    def root_help_response(self) -> Response:
+        """Vault's help for the mount itself: the backend's help and every path."""
+        routes = sorted((f"^{p.pattern}$", p.help_synopsis.strip()) for p in self.paths)
+        lines = ["", "## DESCRIPTION", "", self.help_text.strip(), "", "## PATHS", ""]
+        lines += _ROOT_HELP_PATHS.splitlines() + [""]
+        for route, synopsis in routes:
+            lines += [f"    {route}", f"        {synopsis}", ""]
+        return Response(
+            raw={
+                "help": "\n".join(lines) + "\n",
+                "openapi": self.openapi_document(),
+                "see_also": None,
+            }
+        )
+
     def help_response(self, path: str, spec: Path | None = None) -> Response:
         """Vault's `?help=1` answer: text, an OpenAPI fragment for the path, see_also."""
         if spec is None:
@@ -427,6 +444,12 @@ class Backend:
     def openapi_document(self, paths: Iterable[Path] | None = None) -> dict[str, Any]:
         return openapi.openapi_document(self.openapi_paths(paths))
 
+
+_ROOT_HELP_PATHS = """\
+The following paths are supported by this backend. To view help for
+any of the paths below, use the help command with any route matching
+the path pattern. Note that depending on the policy of your auth token,
+you may or may not be able to access certain paths."""
 
 # Shorter inputs are left in messages: replacing every "a" would garble them, and
 # nothing that short is a secret.
