@@ -73,7 +73,7 @@ class ACL:
             if not caps or "deny" in caps:
                 continue
             pattern = compiled.rule.pattern
-            literal = re.split(r"(?<![^/])\+(?=/|$)|\*", pattern, maxsplit=1)[0]
+            literal = re.split(r"(?<![^/])\+(?=/|\Z)|\*", pattern, maxsplit=1)[0]
             if literal.startswith(prefix) or (
                 len(literal) < len(pattern) and prefix.startswith(literal)
             ):

@@ -198,6 +198,7 @@ async def build_core(options: BrokerOptions) -> Core:
             + audit_paths(audit)
             + sys_auth_paths(auth_methods)
             + metrics_paths(core),
+            help_text=SYS_HELP,
             type_name="system",
             special_paths=SpecialPaths(
                 # Reachable without a token, as in Vault.
@@ -224,6 +225,7 @@ async def build_core(options: BrokerOptions) -> Core:
         "token",
         Backend(
             token_paths(core),
+            help_text=TOKEN_HELP,
             type_name="token",
             special_paths=SpecialPaths(sudo=("revoke-orphan", "revoke-orphan/*", "accessors*")),
         ),
@@ -306,3 +308,13 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
     app.router.add_get("/", root)
     app.cleanup_ctx.append(background)
     return app
+
+
+SYS_HELP = """\
+The system backend: the server's health, its mounts and auth methods, leases (lookup,
+renew, revoke, tidy), policies and capabilities, audit devices, metrics and the OpenAPI
+document of every path."""
+
+TOKEN_HELP = """\
+The token store: create tokens with policies and TTLs, look them up, renew and revoke
+them (with their children and their leases), by the token itself or by its accessor."""

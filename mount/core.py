@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from mount.metrics import BrokerMetrics
 from mount.policy_store import PolicyStore
 from mount.router import MountEntry, MountTable
 from mount.sdk.errors import (
+    InvalidRequestError,
     PermissionDeniedError,
     UnsupportedOperationError,
     VaultError,
@@ -28,7 +30,26 @@ __all__ = ["Core", "CoreSettings"]
 
 logger = logging.getLogger(__name__)
 
-_OPTIONAL_TOKEN = ("sys/internal/ui/mounts",)
+_UI_MOUNTS = "sys/internal/ui/mounts"
+# Control characters (C0 and DEL): no Vault path holds one, and a decoded `%0A` once let
+# `creds/bob\n` route as `creds/bob` past a rule written for `creds/bob`.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _token_optional(path: str) -> bool:
+    """Paths served with or without a token (Vault's UI preflight): exactly these."""
+    return path == _UI_MOUNTS or path.startswith(_UI_MOUNTS + "/")
+
+
+def check_request_path(path: str) -> None:
+    """Refuse a path holding a control character, before any route or rule sees it."""
+    found = _CONTROL.search(path)
+    if found is not None:
+        raise InvalidRequestError(
+            f"the request path holds a control character (0x{ord(found.group()):02x} at "
+            f"position {found.start()}); paths may not contain control characters, "
+            "percent-encoded or not"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +102,9 @@ class Core:
         self, api: ApiRequest, entry: MountEntry, rest: str
     ) -> TokenEntry | None:
         """The caller's token entry; None on paths the mount serves without a token."""
-        path = api.path.rstrip("/")
         if entry.backend.special_paths.is_unauthenticated(rest):
             return None
-        if path.startswith(_OPTIONAL_TOKEN):
+        if _token_optional(api.path.rstrip("/")):
             return await self.tokens.lookup(api.token)
         if not api.token:
             raise PermissionDeniedError()
@@ -132,15 +152,16 @@ class Core:
         """
         trail = self.audit.trail(api)
         try:
+            check_request_path(api.path)
             entry, rest = self.mounts.match(api.path)
             token = await self.authenticate(api, entry, rest)
             acl = ROOT_ACL
-            if token is not None and not api.path.startswith(_OPTIONAL_TOKEN):
+            if token is not None and not _token_optional(api.path.rstrip("/")):
                 acl = await self.authorize(api, entry, rest, token)
         except Exception as exc:
             await trail.refused(exc)
             raise
-        await trail.request(entry, token)
+        await trail.request(entry, token, entry.backend.sensitive_fields(rest))
         used_up = False
         try:
             if token is not None and token.num_uses != 0:  # -1: its last use is in flight

@@ -127,7 +127,7 @@ def paths(core: Core) -> list[Path]:
             FieldType.DURATION, "The requested TTL in seconds from now; 0 keeps the token's TTL."
         )
     }
-    accessor = {"accessor": Field(FieldType.STRING, "The accessor of the token.")}
+    accessor = {"accessor": Field(FieldType.STRING, "The accessor of the token.", sensitive=True)}
     create_fields: dict[str, Field] = {
         "id": Field(
             FieldType.STRING, "The token value; root tokens only. Empty: random.", sensitive=True

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from mount.sdk import openapi
 from mount.sdk.errors import NotFoundError, PermissionDeniedError
-from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path
+from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.tokens import TokenEntry
 
@@ -32,6 +33,36 @@ _IGNORED_QUERY = {
         "uninitcode",
     )
 }
+
+
+def _legacy(**properties: str) -> dict[str, Any]:
+    """The schema of a legacy (non-envelope) answer: these keys, of these JSON types."""
+    return {
+        "type": "object",
+        "required": sorted(properties),
+        "properties": {name: {"type": kind} for name, kind in properties.items()},
+    }
+
+
+_IDENTITY = {"cluster_name": "string", "cluster_id": "string", "version": "string"}
+_HEALTH = _legacy(
+    initialized="boolean",
+    sealed="boolean",
+    standby="boolean",
+    server_time_utc="integer",
+    **_IDENTITY,
+)
+_SEAL_STATUS = _legacy(
+    type="string",
+    initialized="boolean",
+    sealed="boolean",
+    t="integer",
+    n="integer",
+    progress="integer",
+    storage_type="string",
+    **_IDENTITY,
+)
+_LEADER = _legacy(ha_enabled="boolean")
 
 
 def paths(core: Core) -> list[Path]:
@@ -107,10 +138,16 @@ def paths(core: Core) -> list[Path]:
         return Response(data=data, data_at_top_level=True)
 
     async def ui_mounts(req: Request, d: FieldData) -> Response:
-        if req.context.get("token") is None:
+        token = req.context.get("token")
+        if not isinstance(token, TokenEntry):
             return Response(data={"auth": {}, "secret": {}})
-        auth = {k.removeprefix("auth/"): v for k, v in mounts_of("auth").items()}
-        return Response(data={"auth": auth, "secret": mounts_of("secret")})
+        # As Vault: a token learns only of the mounts its policies reach into.
+        acl = await core.policies.acl(token.policies)
+        found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
+        for entry in core.mounts.entries():
+            if acl.reaches_under(entry.path):
+                found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
+        return Response(data=found)
 
     async def ui_mount(req: Request, d: FieldData) -> Response:
         path: str = d.get("path")
@@ -135,9 +172,25 @@ def paths(core: Core) -> list[Path]:
 
     path_field = {"path": Field(FieldType.STRING, "The mount path, for example entra/.")}
     return [
-        Path("health", {READ: health}, _IGNORED_QUERY, help_synopsis="Health of the server."),
-        Path("seal-status", {READ: seal_status}, help_synopsis="Seal status (always unsealed)."),
-        Path("leader", {READ: leader}, help_synopsis="High availability status (disabled)."),
+        Path(
+            "health",
+            {READ: health},
+            _IGNORED_QUERY,
+            help_synopsis="Health of the server.",
+            response_schema=_HEALTH,
+        ),
+        Path(
+            "seal-status",
+            {READ: seal_status},
+            help_synopsis="Seal status (always unsealed).",
+            response_schema=_SEAL_STATUS,
+        ),
+        Path(
+            "leader",
+            {READ: leader},
+            help_synopsis="High availability status (disabled).",
+            response_schema=_LEADER,
+        ),
         Path("mounts/?", {READ: mounts_read}, help_synopsis="List the mounted secrets engines."),
         Path(
             r"mounts/(?P<path>.+?)/tune",
@@ -167,6 +220,7 @@ def paths(core: Core) -> list[Path]:
             "internal/specs/openapi",
             {READ: openapi},
             help_synopsis="The OpenAPI document of every mounted path.",
+            response_schema={"type": "object", "required": ["openapi", "info", "paths"]},
         ),
     ]
 
@@ -174,11 +228,7 @@ def paths(core: Core) -> list[Path]:
 def openapi_document(core: Core) -> dict[str, Any]:
     """One OpenAPI document for all mounts, each mount's paths under its prefix."""
     merged: dict[str, Any] = {}
-    first: Backend | None = None
     for entry in core.mounts.entries():
-        first = first or entry.backend
         for url, item in entry.backend.openapi_paths().items():
             merged["/" + entry.path.rstrip("/") + url] = item
-    document = (first or Backend([])).openapi_document([])
-    document["paths"] = dict(sorted(merged.items()))
-    return document
+    return openapi.openapi_document(dict(sorted(merged.items())), version=core.settings.version)

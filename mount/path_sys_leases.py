@@ -175,6 +175,7 @@ def paths(core: Core) -> list[Path]:
             {UPDATE: lease_tidy},
             help_synopsis="Clean up leases whose mount no longer exists.",
             help_description=TIDY_HELP,
+            accepted=True,
         ),
     ]
     for base in ("leases/", ""):
@@ -192,6 +193,7 @@ def paths(core: Core) -> list[Path]:
                 revoke_fields,
                 help_synopsis="Revoke a leased secret immediately",
                 help_description=REVOKE_HELP,
+                accepted=True,
             ),
             Path(
                 rf"{base}revoke-prefix/(?P<prefix>.+)",
@@ -199,6 +201,7 @@ def paths(core: Core) -> list[Path]:
                 {"prefix": _PREFIX, "sync": _SYNC},
                 help_synopsis="Revoke all secrets generated in a given prefix",
                 help_description=PREFIX_HELP,
+                accepted=True,
             ),
             Path(
                 rf"{base}revoke-force/(?P<prefix>.+)",

@@ -45,6 +45,8 @@ def paths(core: Core) -> list[Path]:
             },
             help_synopsis="The broker's metrics: lease, credential and Graph call counts.",
             help_description=METRICS_HELP,
+            response_schema={"type": "object"},
+            other_content_types=("text/plain",),
         )
     ]
 

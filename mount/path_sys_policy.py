@@ -139,7 +139,10 @@ def paths(core: Core) -> list[Path]:
         Path(
             "capabilities-accessor",
             {UPDATE: capabilities_accessor},
-            {**wanted, "accessor": Field(FieldType.STRING, "The accessor of the token.")},
+            {
+                **wanted,
+                "accessor": Field(FieldType.STRING, "The accessor of the token.", sensitive=True),
+            },
             help_synopsis="The capabilities on paths of the token with this accessor.",
         ),
     ]

@@ -38,7 +38,7 @@ _UNSUPPORTED_KEYS = (
     "control_group",
     "mfa_methods",
 )
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]*$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.@-]*")
 
 # The default policy, attached to every token unless it asks otherwise: what a token needs
 # to manage itself and the leases it holds, as Vault's default policy grants.
@@ -95,7 +95,7 @@ class PathRule:
         `*`, to one with fewer `+` segments, to a longer one, then lexically.
         """
         wildcards = [i for i, c in enumerate(self.pattern) if c == "*"]
-        plus = [m.start() for m in re.finditer(r"(?<![^/])\+(?=/|$)", self.pattern)]
+        plus = [m.start() for m in re.finditer(r"(?<![^/])\+(?=/|\Z)", self.pattern)]
         first = min([*wildcards, *plus], default=len(self.pattern) + 1)
         return (first, not self.is_glob, -len(plus), len(self.pattern), self.pattern)
 
@@ -110,7 +110,7 @@ class Policy:
 def valid_policy_name(name: str) -> str:
     """The stored form of a policy name (Vault lowercases them), or a 400."""
     lowered = name.strip().lower()
-    if not _NAME.match(lowered):
+    if not _NAME.fullmatch(lowered):
         raise InvalidRequestError(
             f'invalid policy name "{name}": use letters, digits and "_.@-", '
             "starting with a letter or digit"

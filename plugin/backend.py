@@ -191,10 +191,12 @@ async def factory(conf: BackendConfig) -> Backend:
 
 
 BACKEND_HELP = """\
-The Entra ID secrets engine hands out short-lived passwords of Azure Entra ID users.
+The Entra ID secrets engine hands out short-lived Azure Entra ID credentials under leases.
 
-Write the application's tenant_id, client_id and client_secret to config, bind each user
-to a role under roles/<name>, then read creds/<name>: the user's password is reset through
-Microsoft Graph and returned under a lease. When the lease is revoked or expires, the
-password is reset again to a random value nobody is told.
+Write the application's tenant_id, client_id and client_secret to config, then bind each
+role under roles/<name> to one Entra user (a password reset or a Temporary Access Pass) or
+to one application (a client secret). Reading creds/<name> creates the credential through
+Microsoft Graph and returns it under a lease; when the lease is revoked or expires, the
+credential dies with it: the password is reset again to a value nobody is told, the pass
+or the client secret is deleted.
 """

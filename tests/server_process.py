@@ -38,13 +38,16 @@ def free_port() -> int:
 class OutputCollected:
     """A subprocess whose output lines a thread collects, so waits on it have deadlines."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             args,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -59,8 +62,10 @@ class OutputCollected:
 class Server(OutputCollected):
     """`entra-broker` with these arguments, as a subprocess."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        super().__init__(command() + args, env)
+    def __init__(
+        self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        super().__init__(command() + args, env, cwd)
 
     @property
     def output(self) -> str:

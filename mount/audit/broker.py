@@ -287,8 +287,15 @@ class AuditTrail:
         event = AuditEvent("request", _now(), self._auth, self._request, error=_error(exc))
         await self._log(event, self._devices)
 
-    async def request(self, mount: MountEntry, token: TokenEntry | None) -> None:
-        """Record the request before it is served; raises a 500 if no device could."""
+    async def request(
+        self,
+        mount: MountEntry,
+        token: TokenEntry | None,
+        sensitive: frozenset[str] = frozenset(),
+    ) -> None:
+        """Record the request before it is served; raises a 500 if no device could.
+
+        `sensitive` names the request's fields that its path declares sensitive."""
         if token is not None:
             self._auth = AuditAuth(
                 client_token=self._api.token,
@@ -308,6 +315,7 @@ class AuditTrail:
             mount_type=mount.type,
             mount_accessor=mount.accessor,
             mount_class=mount.kind,
+            sensitive=sensitive,
         )
         if not self._devices:
             return
@@ -365,7 +373,12 @@ class UnrecordedTrail(AuditTrail):
     async def refused(self, exc: BaseException) -> None:
         return None
 
-    async def request(self, mount: MountEntry, token: TokenEntry | None) -> None:
+    async def request(
+        self,
+        mount: MountEntry,
+        token: TokenEntry | None,
+        sensitive: frozenset[str] = frozenset(),
+    ) -> None:
         return None
 
     async def response(self, response: Response | None, exc: BaseException | None = None) -> None:

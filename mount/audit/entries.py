@@ -58,6 +58,8 @@ class AuditRequest:
     mount_accessor: str = ""
     mount_class: str = ""
     remote_address: str = ""
+    # Fields the path declares sensitive: hashed whatever their JSON type.
+    sensitive: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,11 @@ def _request(request: AuditRequest, hasher: AuditHasher, options: FormatOptions)
             "client_token_accessor": _accessor(request.client_token_accessor, hasher, options),
             "namespace": ROOT_NAMESPACE,
             "path": request.path,
-            "data": hasher.hash_structure(dict(request.data)) if request.data else None,
+            "data": (
+                hasher.hash_structure(dict(request.data), request.sensitive)
+                if request.data
+                else None
+            ),
             "remote_address": request.remote_address,
         }
     )

@@ -5,19 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
+import json
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 __all__ = ["HMAC_PREFIX", "AuditHasher", "new_hmac_key"]
 
 HMAC_PREFIX = "hmac-sha256:"
 _KEY_BYTES = 32
-# Vault leaves strings that parse as RFC 3339 times in clear (they are never secrets and
-# stay searchable); the same shape, with optional fraction and zone.
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
-)
 
 
 def new_hmac_key() -> str:
@@ -44,21 +40,32 @@ class AuditHasher:
         data = value.encode("utf-8", "surrogatepass")
         return HMAC_PREFIX + hmac.new(self._key, data, hashlib.sha256).hexdigest()
 
-    def hash_structure(self, value: Any) -> Any:
+    def hash_structure(self, value: Any, sensitive: Collection[str] = ()) -> Any:
         """A copy of a JSON value with every string value hashed, recursively.
 
-        Map keys stay readable; numbers, booleans and null pass through, as do RFC 3339
-        times (Vault's rule: a time is never a secret and stays searchable). The walk uses
-        its own stack: a body nested as deep as the JSON decoder allows must not fail here.
+        Map keys stay readable; numbers, booleans and null pass through, except under a
+        top-level key in `sensitive` (a field its path declares sensitive), whose value is
+        hashed whole whatever its type. Strings shaped like times are hashed too: a
+        password may look like one. The walk uses its own stack: a body nested as deep as
+        the JSON decoder allows must not fail here.
         """
         root: list[Any] = [value]
         # (container, key or index) slots still to fill in the copy.
         pending: list[tuple[Any, Any]] = [(root, 0)]
+        if sensitive and isinstance(value, dict):
+            top = dict(value)
+            root[0] = top
+            pending = []
+            for key, item in top.items():
+                if key in sensitive and item is not None:
+                    top[key] = self.hash(_text(item))
+                else:
+                    pending.append((top, key))
         while pending:
             holder, slot = pending.pop()
             item = holder[slot]
             if isinstance(item, str):
-                holder[slot] = item if _RFC3339.fullmatch(item) else self.hash(item)
+                holder[slot] = self.hash(item)
             elif isinstance(item, dict):
                 copy = dict(item)
                 holder[slot] = copy
@@ -68,3 +75,13 @@ class AuditHasher:
                 holder[slot] = listed
                 pending.extend((listed, index) for index in range(len(listed)))
         return root[0]
+
+
+def _text(value: Any) -> str:
+    """A sensitive value of any JSON type as one string to hash."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    except (RecursionError, ValueError):
+        return "<a value nested too deep to print>"

@@ -72,7 +72,9 @@ SECRET_ID_FIELD = {
     "secret_id": Field(FieldType.STRING, "The secret id to act on.", sensitive=True),
 }
 ACCESSOR_FIELD = {
-    "secret_id_accessor": Field(FieldType.STRING, "The accessor of the secret id to act on."),
+    "secret_id_accessor": Field(
+        FieldType.STRING, "The accessor of the secret id to act on.", sensitive=True
+    ),
 }
 
 

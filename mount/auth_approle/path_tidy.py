@@ -25,6 +25,7 @@ def paths(b: AppRoleBackend) -> list[Path]:
             {Operation.UPDATE: partial(tidy, b)},
             help_synopsis="Delete expired secret ids and dangling accessors now.",
             help_description="The method also does this by itself about once a minute.",
+            accepted=True,
         )
     ]
 

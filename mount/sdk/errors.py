@@ -17,6 +17,8 @@ Messages are shown to API clients: they say what to fix and never hold a secret.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "AuditFailedError",
     "ConflictError",
@@ -31,6 +33,8 @@ __all__ = [
     "VaultError",
     "multierror",
 ]
+
+REDACTED = "<redacted>"
 
 
 def multierror(*messages: str) -> str:
@@ -60,6 +64,15 @@ class VaultError(Exception):
         if self._errors is not None:
             return list(self._errors)
         return [self.message] if self.message else []
+
+    def redact(self, values: Iterable[str]) -> None:
+        """Replace each of `values` (a sensitive field's input) wherever a message
+        repeats it, so that no error body, log line or audit entry echoes it."""
+        for value in sorted(values, key=len, reverse=True):
+            self.message = self.message.replace(value, REDACTED)
+            if self._errors is not None:
+                self._errors = [e.replace(value, REDACTED) for e in self._errors]
+        self.args = (self.message,)
 
 
 class AuditFailedError(VaultError):

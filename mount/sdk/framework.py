@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from mount.sdk import openapi
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import (
     InvalidRequestError,
     UnsupportedOperationError,
     UnsupportedPathError,
+    VaultError,
 )
 from mount.sdk.logical import Operation, Request, Response, SecretRequest, SecretTTL
 
@@ -200,9 +202,18 @@ class Path:
     help_description: str = ""
     # Operation ids and summaries for the OpenAPI document, by operation.
     summaries: Mapping[Operation, str] = field(default_factory=dict)
+    # The JSON schema of the body when the path answers a legacy shape (sys/health)
+    # instead of Vault's envelope; None: the envelope.
+    response_schema: Mapping[str, Any] | None = None
+    # Media types the path answers with besides JSON (sys/metrics: Prometheus text).
+    other_content_types: tuple[str, ...] = ()
+    # Whether the path may answer 202 (work left to the background: revoke, tidy).
+    accepted: bool = False
 
     def compiled(self) -> re.Pattern[str]:
-        return re.compile(f"^{self.pattern}$")
+        """The pattern, for `fullmatch` only: the whole path must match, so that no
+        trailing newline or other suffix slips past (Python's `$` allows a final `\\n`)."""
+        return re.compile(self.pattern)
 
 
 RenewFn = Callable[[SecretRequest], Awaitable[SecretTTL | None]]
@@ -240,9 +251,12 @@ _ROUTE_CACHE_SIZE = 1024
 
 
 def _matches_any(patterns: tuple[str, ...], path: str) -> bool:
-    path = path.rstrip("/")
+    """Vault's special-path match: `prefix*` covers every path starting with the prefix
+    (a LIST of `leases/lookup/` included), anything else is the exact path, with or
+    without its trailing slash."""
+    exact = path.rstrip("/")
     return any(
-        path.startswith(p[:-1]) if p.endswith("*") else path == p.rstrip("/") for p in patterns
+        path.startswith(p[:-1]) if p.endswith("*") else exact == p.rstrip("/") for p in patterns
     )
 
 
@@ -260,6 +274,9 @@ class Backend:
         self.paths = list(paths)
         self.special_paths = special_paths or SpecialPaths()
         self._compiled = [(p, p.compiled()) for p in self.paths]
+        self._sensitive = {
+            id(p): frozenset(n for n, f in p.fields.items() if f.sensitive) for p in self.paths
+        }
         self._routes: dict[str, tuple[Path, dict[str, str]]] = {}
         self.secrets = {s.name: s for s in secrets}
         self.help_text = help_text
@@ -278,18 +295,39 @@ class Backend:
         spec, captures = found
         return spec, dict(captures)
 
+    def sensitive_fields(self, path: str) -> frozenset[str]:
+        """The fields the path serving `path` declares sensitive (none if unrouted)."""
+        try:
+            spec, _ = self.route(path)
+        except UnsupportedPathError:
+            return frozenset()
+        return self._sensitive.get(id(spec), frozenset())
+
     def _match(self, path: str) -> tuple[Path, dict[str, str]]:
         # The paths are tried in order, each a regex: the same few paths (lookup,
         # renew, creds) come again and again, so route() remembers what they matched.
         for spec, regex in self._compiled:
-            match = regex.match(path)
+            match = regex.fullmatch(path)
             if match is not None:
                 return spec, {k: v for k, v in match.groupdict().items() if v is not None}
         raise UnsupportedPathError()
 
     async def handle(self, request: Request) -> Response | None:
-        """Serve one request: match, parse fields, pick the operation, call the handler."""
+        """Serve one request: match, parse fields, pick the operation, call the handler.
+
+        An error never repeats the value of a field the path declares sensitive."""
+        if request.operation is Operation.HELP and request.path in ("", "/"):
+            return self.root_help_response()
         spec, captures = self.route(request.path)
+        try:
+            return await self._handle(request, spec, captures)
+        except VaultError as exc:
+            _redact(exc, spec, request.data)
+            raise
+
+    async def _handle(
+        self, request: Request, spec: Path, captures: dict[str, str]
+    ) -> Response | None:
         operation = request.operation
         if operation is Operation.HELP:
             return self.help_response(request.path, spec)
@@ -324,15 +362,16 @@ class Backend:
             context=request.context,
         )
         response = await handler(real, data)
-        if (
-            data.unknown
-            and response is not None
-            and response.raw is None
-            and response.raw_body is None
-        ):
-            ignored = ", ".join(data.unknown)
+        if data.unknown:
+            ignored = " ".join(data.unknown)
             warnings.append(f"Endpoint ignored these unrecognized parameters: [{ignored}]")
-        if warnings and response is not None:
+        if not warnings:
+            return response
+        if response is None:
+            # A 204 has no body to carry a warning: answer 200 with the envelope, so that
+            # a misspelt parameter is never dropped in silence.
+            return Response(warnings=warnings)
+        if response.raw is None and response.raw_body is None and not response.empty:
             response.warnings = [*warnings, *response.warnings]
         return response
 
@@ -340,8 +379,12 @@ class Backend:
         """CREATE or UPDATE for a write to `request.path`, by the path's existence check
         (for the ACL check, which needs the capability before the handler runs)."""
         spec, captures = self.route(request.path)
-        data = FieldData(spec.fields, {**request.data, **captures})
-        return await self._create_or_update(spec, request, data)
+        try:
+            data = FieldData(spec.fields, {**request.data, **captures})
+            return await self._create_or_update(spec, request, data)
+        except VaultError as exc:
+            _redact(exc, spec, request.data)
+            raise
 
     async def _create_or_update(self, spec: Path, request: Request, data: FieldData) -> Operation:
         if spec.existence_check is None:
@@ -350,6 +393,21 @@ class Backend:
         if exists:
             return Operation.UPDATE
         return Operation.CREATE if Operation.CREATE in spec.operations else Operation.UPDATE
+
+    def root_help_response(self) -> Response:
+        """Vault's help for the mount itself: the backend's help and every path."""
+        routes = sorted((f"^{p.pattern}$", p.help_synopsis.strip()) for p in self.paths)
+        lines = ["", "## DESCRIPTION", "", self.help_text.strip(), "", "## PATHS", ""]
+        lines += _ROOT_HELP_PATHS.splitlines() + [""]
+        for route, synopsis in routes:
+            lines += [f"    {route}", f"        {synopsis}", ""]
+        return Response(
+            raw={
+                "help": "\n".join(lines) + "\n",
+                "openapi": self.openapi_document(),
+                "see_also": None,
+            }
+        )
 
     def help_response(self, path: str, spec: Path | None = None) -> Response:
         """Vault's `?help=1` answer: text, an OpenAPI fragment for the path, see_also."""
@@ -381,94 +439,28 @@ class Backend:
 
     def openapi_paths(self, paths: Iterable[Path] | None = None) -> dict[str, Any]:
         """OpenAPI path items for the given paths (all when None), relative to the mount."""
-        out: dict[str, Any] = {}
-        for spec in self.paths if paths is None else paths:
-            url, params = _openapi_url(spec)
-            item: dict[str, Any] = {"description": spec.help_synopsis}
-            path_params = [
-                {
-                    "name": p,
-                    "description": spec.fields[p].description if p in spec.fields else p,
-                    "in": "path",
-                    "schema": {"type": "string"},
-                    "required": True,
-                }
-                for p in params
-            ]
-            if path_params:
-                item["parameters"] = path_params
-            body_fields = {
-                n: {**f.type.openapi, "description": f.description}
-                for n, f in spec.fields.items()
-                if n not in params
-            }
-            for op in spec.operations:
-                method = {
-                    Operation.READ: "get",
-                    Operation.LIST: "get",
-                    Operation.CREATE: "post",
-                    Operation.UPDATE: "post",
-                    Operation.DELETE: "delete",
-                    Operation.PATCH: "patch",
-                }.get(op)
-                if method is None or method in item:
-                    continue
-                entry: dict[str, Any] = {
-                    "summary": spec.summaries.get(op, spec.help_synopsis),
-                    "responses": {"200": {"description": "OK"}},
-                }
-                if op is Operation.LIST:
-                    entry["parameters"] = [
-                        {
-                            "name": "list",
-                            "description": "Must be set to `true`",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": ["true"]},
-                            "required": True,
-                        }
-                    ]
-                if method in ("post", "patch") and body_fields:
-                    entry["requestBody"] = {
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "object", "properties": body_fields}
-                            }
-                        }
-                    }
-                item[method] = entry
-            out[url] = item
-        return out
+        return openapi.openapi_paths(self.paths if paths is None else paths)
 
     def openapi_document(self, paths: Iterable[Path] | None = None) -> dict[str, Any]:
-        return {
-            "openapi": "3.0.2",
-            "info": {
-                "title": "entra-broker API",
-                "description": "The HashiCorp Vault HTTP API, served by entra-broker. "
-                "All API routes are prefixed with `/v1/`.",
-                "version": "0.1.0",
-            },
-            "paths": self.openapi_paths(paths),
-            "components": {"schemas": {}},
-        }
+        return openapi.openapi_document(self.openapi_paths(paths))
 
 
-_GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+_ROOT_HELP_PATHS = """\
+The following paths are supported by this backend. To view help for
+any of the paths below, use the help command with any route matching
+the path pattern. Note that depending on the policy of your auth token,
+you may or may not be able to access certain paths."""
+
+# Shorter inputs are left in messages: replacing every "a" would garble them, and
+# nothing that short is a secret.
+_REDACT_MIN = 4
 
 
-def _openapi_url(spec: Path) -> tuple[str, list[str]]:
-    """Turn a path regex into an OpenAPI template (`roles/{name}`) and its parameter names."""
-    params: list[str] = []
-
-    def repl(match: re.Match[str]) -> str:
-        params.append(match.group(1))
-        return "{" + match.group(1) + "}"
-
-    text = _GROUP.sub(repl, spec.pattern)
-    # An optional trailing "/{param}" group documents the form that carries it.
-    text = re.sub(r"\((?:\?:)?/(\{\w+\})\)\?", r"/\1", text)
-    # A list path's optional slash stays (Vault documents `roles/`); after a parameter
-    # it only allows both spellings of the same path.
-    text = text.replace("}/?", "}").replace("/?", "/").replace("?", "").replace("\\", "")
-    text = re.sub(r"[()^$]", "", text)
-    return "/" + text, params
+def _redact(exc: VaultError, spec: Path, data: Mapping[str, Any]) -> None:
+    values = [
+        str(data[name])
+        for name, f in spec.fields.items()
+        if f.sensitive and data.get(name) is not None and len(str(data[name])) >= _REDACT_MIN
+    ]
+    if values:
+        exc.redact(values)

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 DIRECTORY_ROLE_TYPE = "#microsoft.graph.directoryRole"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 class DirectoryRoleError(ValueError):
@@ -83,7 +83,7 @@ def find_template(key: str, display_name: str | None = None) -> RoleTemplate:
     for template in BUILTIN_TEMPLATES:
         if wanted in (template.id, template.display_name.lower()):
             return template
-    if _GUID.match(wanted):
+    if _GUID.fullmatch(wanted):
         if display_name and display_name.strip():
             return RoleTemplate(wanted, display_name.strip())
         raise DirectoryRoleError(

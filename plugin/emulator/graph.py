@@ -71,7 +71,7 @@ _PASSWORD_PROFILE_FIELDS = frozenset(
 # What the key form /users('…') may hold, `'` doubled inside.
 _KEY_FORM = r"\('(?:[^']|'')*'\)"
 # Paths the emulator knows (relative to /v1.0/), for 405 rather than "segment not found".
-_KNOWN_PATH = re.compile(r"^users(/[^/]+|\('(?:[^']|'')*'\))?(/transitiveMemberOf)?/?$")
+_KNOWN_PATH = re.compile(r"users(/[^/]+|\('(?:[^']|'')*'\))?(/transitiveMemberOf)?/?")
 
 
 def _unauthenticated() -> GraphProblem:
@@ -275,7 +275,7 @@ async def update_user(request: web.Request) -> web.Response:
 async def unknown_path(request: web.Request) -> web.Response:
     """Anything else under /v1.0 or /beta: Graph's "segment not found" or 405."""
     tail = request.match_info.get("tail", "")
-    if request.path.startswith("/v1.0/") and _KNOWN_PATH.match(tail):
+    if request.path.startswith("/v1.0/") and _KNOWN_PATH.fullmatch(tail):
         raise GraphProblem(
             405,
             "Request_BadRequest",

@@ -20,8 +20,8 @@ from plugin.emulator.tokens import TOKEN_LIFETIME, client_info
 __all__ = ["add_login_routes", "base_url"]
 
 _RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DNS_NAME = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}")
 _MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 
 
@@ -35,7 +35,7 @@ def _issuer(request: web.Request, tenant_id: str) -> str:
 
 
 def _unknown_tenant(request: web.Request, tenant: str, error: str) -> web.Response:
-    if not _GUID.match(tenant) and not _DNS_NAME.match(tenant):
+    if not _GUID.fullmatch(tenant) and not _DNS_NAME.fullmatch(tenant):
         return oauth_error(
             request,
             400,

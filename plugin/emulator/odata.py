@@ -90,9 +90,9 @@ def render_user(user: User, select: list[str] | None) -> dict[str, Any]:
 
 
 _STRING = r"'((?:[^']|'')*)'"
-_EQ = re.compile(rf"^\s*(\w+)\s+eq\s+{_STRING}\s*$", re.IGNORECASE)
-_STARTSWITH = re.compile(rf"^\s*startswith\(\s*(\w+)\s*,\s*{_STRING}\s*\)\s*$", re.IGNORECASE)
-_BOOL_EQ = re.compile(r"^\s*(accountEnabled)\s+eq\s+(true|false)\s*$", re.IGNORECASE)
+_EQ = re.compile(rf"\s*(\w+)\s+eq\s+{_STRING}\s*", re.IGNORECASE)
+_STARTSWITH = re.compile(rf"\s*startswith\(\s*(\w+)\s*,\s*{_STRING}\s*\)\s*", re.IGNORECASE)
+_BOOL_EQ = re.compile(r"\s*(accountEnabled)\s+eq\s+(true|false)\s*", re.IGNORECASE)
 _STRING_FILTERABLE = frozenset({"id", "userPrincipalName", "displayName", "mail", "mailNickname"})
 
 
@@ -115,13 +115,13 @@ def parse_filter(value: str | None) -> Callable[[User], bool]:
     """
     if value is None or not value.strip():
         return lambda user: True
-    if match := _BOOL_EQ.match(value):
+    if match := _BOOL_EQ.fullmatch(value):
         wanted = match.group(2).lower() == "true"
         return lambda user: user.account_enabled is wanted
-    if match := _EQ.match(value):
+    if match := _EQ.fullmatch(value):
         prop, literal = _string_property(match.group(1)), match.group(2).replace("''", "'")
         return lambda user: str(_properties(user)[prop] or "").lower() == literal.lower()
-    if match := _STARTSWITH.match(value):
+    if match := _STARTSWITH.fullmatch(value):
         prop, literal = _string_property(match.group(1)), match.group(2).replace("''", "'")
         return lambda user: str(_properties(user)[prop] or "").lower().startswith(literal.lower())
     raise _invalid_filter()

@@ -27,7 +27,7 @@ from plugin.emulator.settings import EmulatorSettings
 __all__ = ["ApplicationError", "SignIn", "TenantState", "User", "UserError"]
 
 # Enough of RFC 5322 for a UPN: one `@`, no spaces, something on both sides.
-_UPN = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+$")
+_UPN = re.compile(r"[^@\s/\\]+@[^@\s/\\]+")
 
 
 class UserError(ValueError):
@@ -297,7 +297,7 @@ class TenantState:
         account_enabled: bool = True,
     ) -> User:
         """Create a user; without `password` it gets a random one nobody knows."""
-        if not _UPN.match(user_principal_name):
+        if not _UPN.fullmatch(user_principal_name):
             raise UserError(f"userPrincipalName {user_principal_name!r} is not name@domain")
         if self.find_user(user_principal_name) is not None:
             raise UserError(f"a user with userPrincipalName {user_principal_name!r} exists")

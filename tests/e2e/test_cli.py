@@ -379,3 +379,18 @@ def test_delete_config_then_creds_say_to_configure(cli_ready: Bao) -> None:
         "the Entra connection is not configured: write entra/config first "
         "(tenant_id, client_id, client_secret)",
     )
+
+
+@pytest.mark.parametrize("mount", ["entra/", "entra", "sys/", "auth/token/"])
+def test_path_help_of_a_mount_root_lists_its_paths(bao: Bao, mount: str) -> None:
+    """Vault's root help: the engine's description, then every route and its synopsis."""
+    helped = ok(bao("path-help", mount)).stdout
+    assert helped.lstrip().startswith("## DESCRIPTION")
+    assert "## PATHS" in helped
+    assert "The following paths are supported by this backend." in helped
+    if mount.startswith("entra"):
+        assert "Entra ID secrets engine" in helped
+        assert re.search(r"^    \^creds/\(\?P<name>.+\)\$\n        \S", helped, re.M)
+        assert re.search(r"^    \^config\$$", helped, re.M)
+    routes = re.findall(r"^    (\^.+\$)$", helped, re.M)
+    assert routes == sorted(routes) and len(routes) >= 6

@@ -272,8 +272,10 @@ def test_hvac_azure_secrets_helper(
         environment="AzurePublicCloud",
         mount_point="entra",
     )
-    # A 204: the unknown field is ignored silently, as OpenBao does on 204 endpoints.
-    assert isinstance(response, requests.Response) and response.status_code == 204
+    # Not silently: the unknown field is named in a warning (a 200, not a 204).
+    assert response["warnings"] == [
+        "Endpoint ignored these unrecognized parameters: [subscription_id]"
+    ]
 
     config = client.secrets.azure.read_config(mount_point="entra")
     assert config["tenant_id"] == TENANT

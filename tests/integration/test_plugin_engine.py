@@ -169,7 +169,9 @@ async def test_config_write_refuses_a_bad_secret_with_a_sentence(engine):
 
 
 async def test_config_read_never_returns_the_secret(engine):
-    assert await engine.configure(subscription_id="ignored-like-vault") is None
+    written = await engine.configure(subscription_id="ignored-like-vault")
+    assert written is not None and written.data is None
+    assert written.warnings == ["Endpoint ignored these unrecognized parameters: [subscription_id]"]
     response = await engine.call(Operation.READ, "config")
     assert "client_secret" not in response.data
     assert SECRET not in repr(response.data)

@@ -41,12 +41,13 @@ def test_hash_is_vaults_identified_hmac_and_keys_differ():
     assert KEY not in repr(hasher)
 
 
-def test_hash_structure_hashes_every_string_value_but_not_keys_numbers_or_times():
+def test_hash_structure_hashes_every_string_value_times_included_but_not_keys_or_numbers():
     hasher = AuditHasher(KEY)
     data = {
         "password": PASSWORD,
         "nested": {"list": ["a", 1, True, None], "deep": {"secret": "x"}},
         "ttl": 30,
+        # A secret may be shaped like a time: times are hashed like any other string.
         "expire_time": "2026-11-27T00:43:57.101234567Z",
     }
     hashed = hasher.hash_structure(data)
@@ -57,9 +58,22 @@ def test_hash_structure_hashes_every_string_value_but_not_keys_numbers_or_times(
             "deep": {"secret": reference_hmac("x")},
         },
         "ttl": 30,
-        "expire_time": "2026-11-27T00:43:57.101234567Z",
+        "expire_time": reference_hmac("2026-11-27T00:43:57.101234567Z"),
     }
     assert data["password"] == PASSWORD, "the input is left untouched"
+
+
+def test_hash_structure_hashes_sensitive_fields_whatever_their_type():
+    hasher = AuditHasher(KEY)
+    data = {"token": 123456789, "secret_id": ["s1", 2], "other": 7, "accessor": None}
+    hashed = hasher.hash_structure(data, {"token", "secret_id", "accessor"})
+    assert hashed == {
+        "token": reference_hmac("123456789"),
+        "secret_id": reference_hmac('["s1",2]'),
+        "other": 7,
+        "accessor": None,
+    }
+    assert data["token"] == 123456789
 
 
 def test_hash_structure_survives_nesting_deeper_than_the_recursion_limit():

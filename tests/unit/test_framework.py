@@ -9,7 +9,15 @@ from mount.sdk.errors import (
     UnsupportedOperationError,
     UnsupportedPathError,
 )
-from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, name_pattern
+from mount.sdk.framework import (
+    Backend,
+    Field,
+    FieldData,
+    FieldType,
+    Path,
+    SpecialPaths,
+    name_pattern,
+)
 from mount.sdk.logical import Operation, Request, Response
 
 
@@ -142,3 +150,60 @@ def test_routes_remembered_give_the_same_answer_and_stay_bounded():
     for n in range(3000):
         assert backend.route(f"roles/r{n}")[1] == {"name": f"r{n}"}
     assert len(backend._routes) <= 1024
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "/x", " ", "\x00"])
+def test_a_path_matches_only_as_a_whole(suffix):
+    """`$` in a pattern would let `roles/bob\\n` route as `roles/bob`."""
+    backend = Backend([Path(f"roles/{name_pattern('name')}", {Operation.READ: _read_nothing})])
+    assert backend.route("roles/bob")[1] == {"name": "bob"}
+    with pytest.raises(UnsupportedPathError):
+        backend.route("roles/bob" + suffix)
+
+
+async def _read_nothing(req, d):
+    return None
+
+
+def test_special_path_globs_cover_the_folder_itself():
+    """A LIST of `leases/lookup/` needs sudo like any deeper prefix (Vault's glob)."""
+    special = SpecialPaths(sudo=("leases/lookup/*", "revoke-orphan"), unauthenticated=("health",))
+    assert special.needs_sudo("leases/lookup/")
+    assert special.needs_sudo("leases/lookup/entra/creds/")
+    assert not special.needs_sudo("leases/lookup")  # the PUT lookup of one lease id
+    assert special.needs_sudo("revoke-orphan") and special.needs_sudo("revoke-orphan/")
+    assert not special.needs_sudo("revoke-orphan\n") and not special.needs_sudo("revoke-orphans")
+    assert special.is_unauthenticated("health") and not special.is_unauthenticated("health\n")
+
+
+async def test_errors_never_echo_a_sensitive_field():
+    secret = "s.TopSecretValue42"
+
+    async def fail(req, d):
+        raise InvalidRequestError(f"no token {secret} here; also {d.get('name')}")
+
+    backend = Backend(
+        [
+            Path(
+                f"lookup/{name_pattern('name')}",
+                {Operation.UPDATE: fail},
+                {
+                    "name": Field(FieldType.NAME, "A name."),
+                    "token": Field(FieldType.STRING, "The token.", sensitive=True),
+                    "uses": Field(FieldType.INT, "A count.", sensitive=True),
+                    "kind": Field(FieldType.STRING, "A kind.", allowed=("a",), sensitive=True),
+                },
+            )
+        ]
+    )
+    with pytest.raises(InvalidRequestError) as raised:
+        await backend.handle(_request(Operation.UPDATE, "lookup/bob", {"token": secret}))
+    assert raised.value.errors == ["no token <redacted> here; also bob"]
+    assert secret not in str(raised.value)
+    # The framework's own conversion and choice errors, and the ACL's existence probe.
+    bad = {"uses": secret, "kind": secret + "x"}
+    for call in (backend.handle, backend.write_operation):
+        with pytest.raises(InvalidRequestError) as raised:
+            await call(_request(Operation.UPDATE, "lookup/bob", bad))
+        assert raised.value.errors and not any(secret in e for e in raised.value.errors)
+        assert any("<redacted>" in e for e in raised.value.errors)
