@@ -212,7 +212,7 @@ def paths(core: Core) -> list[Path]:
         ),
         "policies": Field(FieldType.STRING_LIST, "Policies of the token; empty: the caller's."),
         "no_default_policy": Field(FieldType.BOOL, "Leave the default policy out.", False),
-        "ttl": Field(FieldType.DURATION, "Initial TTL in seconds; 0 uses the system maximum."),
+        "ttl": Field(FieldType.DURATION, "Initial TTL in seconds; 0 uses the system default."),
         "explicit_max_ttl": Field(FieldType.DURATION, "Hard cap on the TTL; 0 means none."),
         "period": Field(FieldType.DURATION, "Periodic token renewal period; 0 means none."),
         "renewable": Field(FieldType.BOOL, "Whether the token may be renewed.", True),
