@@ -172,6 +172,9 @@ def test_token_ttls_are_capped_by_the_system_max_with_vaults_warning(
     assert created["warnings"] == [
         'TTL of "5h" exceeded the effective max_ttl of "1h"; TTL value is capped accordingly'
     ]
+    # Without a ttl, the system default (Vault's default_lease_ttl), with no warning.
+    plain = new_token(bao, "-policy=default")
+    assert (plain["auth"]["lease_duration"], plain["warnings"]) == (HOUR // 2, None)
     # An explicit max above the system max does not lift it: renewals stop at one hour.
     explicit = new_token(bao, "-policy=default", "-ttl=10m", "-explicit-max-ttl=10h")["auth"]
     renewed = json.loads(
@@ -331,3 +334,11 @@ def test_token_meta_must_map_strings_to_strings(api: Api, meta: Any, bad_key: st
 def test_string_meta_is_kept(bao: Bao) -> None:
     created = new_token(bao, "-policy=default", "-metadata=team=ops", "-metadata=env=dev")
     assert created["auth"]["metadata"] == {"env": "dev", "team": "ops"}
+
+
+def test_meta_nested_deeper_than_the_decoder_allows_is_a_400(api: Api) -> None:
+    depth = 5000
+    body = '{"meta": {"a": ' + '{"k": ' * depth + '"x"' + "}" * depth + "}}"
+    answer = api.request("PUT", "auth/token/create", content=body)
+    assert answer.status_code == 400, answer.text
+    assert "Traceback" not in answer.text and answer.json()["errors"]
