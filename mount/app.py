@@ -122,7 +122,11 @@ async def build_core(options: BrokerOptions) -> Core:
     if not settings.cluster_id:
         settings = replace(settings, cluster_id=await _cluster_id(store))
     mounts = MountTable()
-    tokens = TokenStore(store.view("sys/"), max_ttl=settings.max_lease_ttl)
+    tokens = TokenStore(
+        store.view("sys/"),
+        max_ttl=settings.max_lease_ttl,
+        default_ttl=settings.default_lease_ttl,
+    )
     policies = PolicyStore(store.view("sys/"))
     await policies.ensure_default()
     core: Core

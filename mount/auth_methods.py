@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from mount import auth_approle
 from mount.router import MountEntry, MountTable
-from mount.sdk.errors import ConflictError, InvalidRequestError
+from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
 from mount.sdk.framework import Backend
-from mount.sdk.logical import BackendConfig, BatchStorage, Storage
-from mount.tokens import TokenStore
+from mount.sdk.logical import BackendConfig, BatchStorage, LoginSpec, Operation, Request, Storage
+from mount.token_ttl import TTLLimits
+from mount.tokens import TokenEntry, TokenStore
 
 __all__ = ["AUTH_TABLE_KEY", "AUTH_TYPES", "AuthMethods", "AuthMount", "sanitize_path"]
 
@@ -89,6 +90,7 @@ class AuthMethods:
         self._max_lease_ttl = max_lease_ttl
         self._types = types
         self._lock = asyncio.Lock()
+        tokens.renew_approver = self.approve_renewal
 
     async def _table(self) -> list[AuthMount]:
         raw = await self._store.get(AUTH_TABLE_KEY)
@@ -131,6 +133,56 @@ class AuthMethods:
         """The mounted auth method at `auth/<path>` (the token method included)."""
         found = self._mounts.get(f"auth/{sanitize_path(path)}")
         return found if found is not None and found.kind == "auth" else None
+
+    async def approve_renewal(self, token: TokenEntry) -> TTLLimits:
+        """Ask the auth method that issued a login token whether it may be renewed.
+
+        As Vault's core routes a token renewal to the method's AuthRenew: the method may
+        refuse (its role is gone) or grant its current TTLs; the mount's TTLs bound them.
+        """
+        entry = self._mounts.mount_of(token.path)
+        if entry is None or entry.kind != "auth":
+            raise InvalidRequestError(
+                f"failed to renew entry: no auth method is mounted at {token.path}"
+            )
+        auth = LoginSpec(
+            policies=token.policies,
+            metadata=dict(token.meta or {}),
+            ttl=timedelta(seconds=token.creation_ttl),
+            max_ttl=timedelta(seconds=token.max_ttl),
+            explicit_max_ttl=timedelta(seconds=token.explicit_max_ttl),
+            period=timedelta(seconds=token.period),
+            num_uses=token.num_uses,
+            bound_cidrs=token.bound_cidrs,
+            internal=dict(token.internal or {}),
+        )
+        request = Request(
+            operation=Operation.UPDATE,
+            path=token.path[len(entry.path) :],
+            data={},
+            storage=entry.storage,
+            mount_point=entry.path,
+            identity=token.accessor,
+        )
+        try:
+            granted = await entry.backend.renew_auth(request, auth)
+        except VaultError as exc:
+            logger.info(
+                "token renewal refused mount=%s accessor=%s reason=%s",
+                entry.path,
+                token.accessor,
+                exc.message,
+            )
+            # Vault answers 500 here; a refusal is no server error, so 400, same words.
+            raise InvalidRequestError(f"failed to renew entry: {exc.message}") from exc
+        return TTLLimits(
+            mount_default=entry.default_lease_ttl or self._default_lease_ttl,
+            mount_max=entry.max_lease_ttl or self._max_lease_ttl,
+            ttl=int(granted.ttl.total_seconds()),
+            max_ttl=int(granted.max_ttl.total_seconds()),
+            period=int(granted.period.total_seconds()),
+            explicit_max_ttl=token.explicit_max_ttl,
+        )
 
     async def restore(self) -> int:
         """Mount every enabled auth method again after a restart; returns how many."""

@@ -6,12 +6,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import LoginSpec, Response
+from mount.token_ttl import TTLLimits, calculate_ttl
 from mount.tokens import TokenStore
 
-__all__ = ["LoginTTL", "issue_login_token", "login_ttl", "token_policies"]
+__all__ = ["LoginTTL", "issue_login_token", "login_limits", "login_ttl", "token_policies"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,39 +25,31 @@ class LoginTTL:
     warnings: tuple[str, ...] = ()
 
 
+def login_limits(spec: LoginSpec, *, mount_default: int, mount_max: int) -> TTLLimits:
+    """The bounds of a login token's TTL: the role asks, the mount (or system) caps."""
+    return TTLLimits(
+        mount_default=mount_default,
+        mount_max=mount_max,
+        ttl=int(spec.ttl.total_seconds()),
+        max_ttl=int(spec.max_ttl.total_seconds()),
+        period=int(spec.period.total_seconds()),
+        explicit_max_ttl=int(spec.explicit_max_ttl.total_seconds()),
+    )
+
+
 def login_ttl(spec: LoginSpec, *, mount_default: int, mount_max: int) -> LoginTTL:
     """Vault's CalculateTTL at login: the role asks, the mount (or system) max caps.
 
     `mount_default` and `mount_max` are the auth mount's effective lease TTLs (its own
     setting, else the server's).
     """
-    max_ttl = mount_max
-    for cap in (int(spec.max_ttl.total_seconds()), int(spec.explicit_max_ttl.total_seconds())):
-        if 0 < cap < max_ttl:
-            max_ttl = cap
-    period = int(spec.period.total_seconds())
-    if period > 0:
-        if period > max_ttl:
-            return LoginTTL(
-                max_ttl,
-                max_ttl,
-                (
-                    f'period of "{format_duration(period)}" exceeded the effective max_ttl of '
-                    f'"{format_duration(max_ttl)}"; period value is capped accordingly',
-                ),
-            )
-        return LoginTTL(period, max_ttl)
-    ttl = int(spec.ttl.total_seconds()) or mount_default
-    if ttl > max_ttl:
-        return LoginTTL(
-            max_ttl,
-            max_ttl,
-            (
-                f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
-                f'"{format_duration(max_ttl)}"; TTL value is capped accordingly',
-            ),
-        )
-    return LoginTTL(ttl, max_ttl)
+    limits = login_limits(spec, mount_default=mount_default, mount_max=mount_max)
+    now = time.time()
+    ttl, warnings = calculate_ttl(limits, start=now, now=now)
+    max_ttl = min(
+        (t for t in (limits.max_ttl, limits.explicit_max_ttl) if t > 0), default=mount_max
+    )
+    return LoginTTL(ttl, min(max_ttl, mount_max), tuple(warnings))
 
 
 def token_policies(spec: LoginSpec) -> list[str]:
@@ -99,6 +91,7 @@ async def issue_login_token(
         meta=dict(spec.metadata),
         path=request_path.rstrip("/"),
         bound_cidrs=spec.bound_cidrs,
+        internal=dict(spec.internal) or None,
     )
     logger.info(
         "login token issued mount=%s accessor=%s ttl=%d", mount_path, entry.accessor, ttl.ttl

@@ -16,10 +16,19 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from mount.sdk.cidrs import address_in
-from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, multierror
+from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, VaultError, multierror
 from mount.sdk.logical import BatchStorage
+from mount.token_ttl import TTLLimits, calculate_ttl
 
-__all__ = ["TokenEntry", "TokenStore", "hash_token", "random_id", "rfc3339"]
+__all__ = [
+    "TOKEN_MOUNT",
+    "RenewApprover",
+    "TokenEntry",
+    "TokenStore",
+    "hash_token",
+    "random_id",
+    "rfc3339",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +38,12 @@ ACCESSOR_PREFIX = "token/accessor/"
 # token/parent/<parent accessor>/<child accessor>: children are revoked with their parent.
 PARENT_PREFIX = "token/parent/"
 ROOT_MARKER = "token/root-generated"
+# Tokens created here (not by a login) are renewed by the token store's own rules.
+TOKEN_MOUNT = "auth/token/"
 RevokeHook = Callable[["TokenEntry"], Awaitable[None]]
+# Asks the auth method that issued a login token whether, and within what, it may be
+# renewed; raises to refuse (Vault's core routing a renewal to the method's AuthRenew).
+RenewApprover = Callable[["TokenEntry"], Awaitable[TTLLimits]]
 
 
 def random_id(length: int = 24) -> str:
@@ -84,6 +98,8 @@ class TokenEntry:
     max_ttl: int = 0
     # CIDR blocks the token may be used from (Vault's token_bound_cidrs); empty: anywhere.
     bound_cidrs: tuple[str, ...] = ()
+    # What the issuing auth method keeps for renewals (LoginSpec.internal); never shown.
+    internal: dict[str, Any] | None = None
 
     @property
     def is_root(self) -> bool:
@@ -112,8 +128,8 @@ class TokenEntry:
         return max(0, int(self.expire_time - round(now)))
 
     def lookup_data(self, token: str, now: float) -> dict[str, Any]:
-        """The `data` of lookup-self, in Vault's field order."""
-        return {
+        """The `data` of lookup-self, in Vault's field order (sorted, as Go prints a map)."""
+        data: dict[str, Any] = {
             "accessor": self.accessor,
             "creation_time": int(self.creation_time),
             "creation_ttl": self.creation_ttl,
@@ -132,6 +148,14 @@ class TokenEntry:
             "ttl": self.ttl_left(now),
             "type": "service",
         }
+        if not self.bound_cidrs and not self.period:
+            return data
+        # Vault shows these two only when set.
+        if self.bound_cidrs:
+            data["bound_cidrs"] = list(self.bound_cidrs)
+        if self.period:
+            data["period"] = self.period
+        return dict(sorted(data.items()))
 
     def auth_block(self, token: str, now: float) -> dict[str, Any]:
         """The `auth` object of create/renew-self/login responses."""
@@ -154,17 +178,26 @@ class TokenEntry:
 class TokenStore:
     """Creates, looks up, renews and revokes tokens; entries are cached in memory by hash."""
 
-    def __init__(self, storage: BatchStorage, *, max_ttl: int) -> None:
+    def __init__(self, storage: BatchStorage, *, max_ttl: int, default_ttl: int = 0) -> None:
         self._storage = storage
+        # The system's lease TTLs: they bound the tokens created here.
         self._max_ttl = max_ttl
+        self._default_ttl = default_ttl or max_ttl
         # Only found tokens are cached: caching misses would let random tokens grow it.
         self._cache: dict[str, TokenEntry] = {}
         self._lock = asyncio.Lock()
         # Called for each revoked token (its leases are revoked with it, as in Vault).
         self.on_revoke: list[RevokeHook] = []
+        # Set by the auth table: renewals of login tokens ask their auth method.
+        self.renew_approver: RenewApprover | None = None
         # (expire_time, token hash); stale entries are skipped when popped.
         self._expiry: list[tuple[float, str]] = []
         self.expiry_changed = asyncio.Event()
+
+    @property
+    def limits(self) -> TTLLimits:
+        """The TTL bounds of tokens created at auth/token/ (the system's lease TTLs)."""
+        return TTLLimits(mount_default=self._default_ttl, mount_max=self._max_ttl)
 
     async def create(
         self,
@@ -183,18 +216,15 @@ class TokenStore:
         path: str = "auth/token/create",
         max_ttl: int = 0,
         bound_cidrs: tuple[str, ...] = (),
+        internal: dict[str, Any] | None = None,
     ) -> tuple[str, TokenEntry]:
-        """Make a token; returns the token text (shown once) and its record."""
+        """Store a token; returns the token text (shown once) and its record.
+
+        `ttl` is final (the caller applied Vault's TTL rules); 0 means the token never
+        expires, and such a token is not renewable.
+        """
         token = token_id or f"s.{random_id()}"
         now = time.time()
-        if period > 0:
-            ttl, renewable = period, True  # a periodic token lives one period at a time
-        elif "root" in policies and ttl <= 0:
-            renewable = False  # a root token without a TTL never expires, as in Vault
-        elif ttl <= 0:
-            ttl = self._max_ttl
-        if explicit_max_ttl and ttl > explicit_max_ttl:
-            ttl = explicit_max_ttl
         entry = TokenEntry(
             token_hash=hash_token(token),
             accessor=random_id(),
@@ -203,7 +233,7 @@ class TokenStore:
             creation_ttl=ttl,
             expire_time=None if ttl == 0 else now + ttl,
             explicit_max_ttl=explicit_max_ttl,
-            renewable=renewable,
+            renewable=renewable and ttl > 0,
             display_name=display_name,
             num_uses=num_uses,
             orphan=orphan or parent is None,
@@ -213,6 +243,7 @@ class TokenStore:
             path=path,
             max_ttl=max_ttl,
             bound_cidrs=tuple(bound_cidrs),
+            internal=internal,
         )
         if await self._storage.get(ID_PREFIX + entry.token_hash) is not None:
             raise InvalidRequestError("cannot create a token with an id that is already in use")
@@ -276,6 +307,14 @@ class TokenStore:
             await self._save(replace(used, num_uses=-1) if last else used)
             return used, last
 
+    def limited_use(self, entry: TokenEntry) -> bool:
+        """Whether the token has a use limit, its last use in flight included.
+
+        The record a request carries has its use already counted (0 after the last), so
+        the store's record decides: it holds -1 while that last use is being served.
+        """
+        return self._cache.get(entry.token_hash, entry).num_uses != 0
+
     async def lookup(self, token: str) -> TokenEntry | None:
         """The live record for a token, or None (unknown or expired)."""
         if not token:
@@ -307,31 +346,41 @@ class TokenStore:
             raise InvalidRequestError(multierror("invalid accessor"))
         return TokenEntry.from_storage(raw)
 
-    async def renew(self, entry: TokenEntry, increment: int) -> TokenEntry:
-        """Extend a token from now by `increment` (0: its creation TTL), within its max."""
+    async def renew(self, entry: TokenEntry, increment: int) -> tuple[TokenEntry, list[str]]:
+        """Extend a token from now by `increment` (0: its usual TTL), within its maxes.
+
+        A login token's auth method is asked first, and may refuse (a deleted role);
+        returns the renewed record and Vault's warnings when a max cut the TTL.
+        """
         if not entry.renewable or entry.expire_time is None:
             raise InvalidRequestError("lease is not renewable")
+        limits = await self._renewal_limits(entry)
         now = time.time()
-        if entry.period:
-            # Vault: a periodic token renews to its period whatever the increment, and only
-            # an explicit max TTL ends it.
-            ttl = entry.period
-            max_ttl = entry.explicit_max_ttl
-        else:
-            ttl = increment if increment > 0 else entry.creation_ttl
-            caps = (entry.explicit_max_ttl, entry.max_ttl, self._max_ttl)
-            max_ttl = min((t for t in caps if t > 0), default=self._max_ttl)
-        if not max_ttl:
-            renewed = replace(entry, expire_time=now + ttl)
-            await self._save(renewed)
-            return renewed
-        limit = int(entry.creation_time) + max_ttl - int(now)
-        if limit <= 0:
-            raise InvalidRequestError("past the max TTL, cannot renew")
-        ttl = min(ttl, limit)
-        renewed = replace(entry, expire_time=now + ttl)
+        ttl, warnings = calculate_ttl(
+            limits, start=entry.creation_time, now=now, increment=increment
+        )
+        # The approval awaited: the token may have been revoked or used meanwhile, and a
+        # stale record must neither come back nor restore spent uses.
+        current = self._cache.get(entry.token_hash)
+        if current is None:
+            raise InvalidRequestError("token not found")
+        renewed = replace(current, expire_time=now + ttl)
         await self._save(renewed)
-        return renewed
+        return renewed, warnings
+
+    async def _renewal_limits(self, entry: TokenEntry) -> TTLLimits:
+        if entry.path.startswith(TOKEN_MOUNT):
+            # Vault's token store: the token's own TTL, period and explicit max.
+            return replace(
+                self.limits,
+                ttl=entry.creation_ttl,
+                max_ttl=entry.max_ttl,
+                period=entry.period,
+                explicit_max_ttl=entry.explicit_max_ttl,
+            )
+        if self.renew_approver is None:
+            raise VaultError(f"no auth method can renew tokens issued at {entry.path}")
+        return await self.renew_approver(entry)
 
     async def revoke_entry(self, entry: TokenEntry) -> None:
         """Revoke a token and every token created under it, children first."""

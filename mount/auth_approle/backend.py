@@ -19,7 +19,7 @@ from mount.auth_approle.models import (
     role_id_key,
     secret_id_key,
 )
-from mount.sdk import Backend, BackendConfig, Request, Response, Storage
+from mount.sdk import Backend, BackendConfig, LoginSpec, Request, Response, Storage
 from mount.sdk.framework import SpecialPaths
 
 __all__ = ["AppRoleBackend", "factory"]
@@ -69,6 +69,9 @@ class AppRoleBackend(Backend):
     async def handle(self, request: Request) -> Response | None:
         self._maybe_start_tidy()
         return await super().handle(request)
+
+    async def renew_auth(self, request: Request, auth: LoginSpec) -> LoginSpec:
+        return await path_login.renew(self, request, auth)
 
     async def close(self) -> None:
         if self._tidy_task is not None:

@@ -97,7 +97,31 @@ async def login(b: AppRoleBackend, req: Request, d: FieldData) -> Response:
             num_uses=role.token_num_uses,
             bound_cidrs=token_cidrs,
             no_default_policy=role.token_no_default_policy,
+            internal={"role_name": role.name},
         )
+    )
+
+
+async def renew(b: AppRoleBackend, req: Request, auth: LoginSpec) -> LoginSpec:
+    """Vault's pathLoginRenew: the role must still exist, with the policies it granted.
+
+    The renewal then gets the role's current token TTLs (a changed token_ttl applies).
+    """
+    # Tokens issued before the role name was kept internally carry it in their metadata.
+    role_name = str(auth.internal.get("role_name") or auth.metadata.get("role_name") or "")
+    if not role_name:
+        raise InvalidRequestError("failed to fetch role_name during renewal")
+    role = await b.load_role(req.storage, role_name)
+    if role is None:
+        raise InvalidRequestError(f'role "{role_name}" does not exist during renewal')
+    # Vault's EquivalentPolicies: the same set, `default` aside.
+    if set(role.token_policies) - {"default"} != set(auth.policies) - {"default"}:
+        raise InvalidRequestError("policies have changed, not renewing")
+    return replace(
+        auth,
+        ttl=timedelta(seconds=role.token_ttl),
+        max_ttl=timedelta(seconds=role.token_max_ttl),
+        period=timedelta(seconds=role.token_period),
     )
 
 

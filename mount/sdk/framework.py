@@ -22,7 +22,7 @@ from mount.sdk.errors import (
     UnsupportedPathError,
     VaultError,
 )
-from mount.sdk.logical import Operation, Request, Response, SecretRequest, SecretTTL
+from mount.sdk.logical import LoginSpec, Operation, Request, Response, SecretRequest, SecretTTL
 
 __all__ = [
     "Backend",
@@ -284,6 +284,14 @@ class Backend:
 
     async def close(self) -> None:
         """Release what the backend holds (HTTP clients, threads); called at unmount."""
+
+    async def renew_auth(self, request: Request, auth: LoginSpec) -> LoginSpec:
+        """Approve renewing a token this auth method issued at `request.path` (AuthRenew).
+
+        `auth` is the login as the token has it. Return it with the TTLs the renewal may
+        grant now (the role's current ones), or raise InvalidRequestError to refuse.
+        """
+        raise InvalidRequestError("this auth type doesn't support renew")
 
     def route(self, path: str) -> tuple[Path, dict[str, str]]:
         found = self._routes.get(path)

@@ -87,7 +87,9 @@ class LoginSpec:
 
     The mount, not the backend, mints the token: it adds the `default` policy (unless
     `no_default_policy`), caps the TTLs by the mount's and the system's max, and refuses
-    `root`. A zero `ttl` or `max_ttl` means the mount's default or max.
+    `root`. A zero `ttl` or `max_ttl` means the mount's default or max. Each renewal of
+    the token asks the method again (`Backend.renew_auth`), with this spec as the token
+    has it.
     """
 
     policies: tuple[str, ...]
@@ -100,6 +102,9 @@ class LoginSpec:
     # CIDR blocks the token may be used from; empty means anywhere.
     bound_cidrs: tuple[str, ...] = ()
     no_default_policy: bool = False
+    # Kept with the token, never shown, and handed back to the method when the token is
+    # renewed (Vault's Auth.InternalData): what the method needs to re-check the login.
+    internal: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,7 +345,7 @@ def test_login_and_token_create_renew_revoke(bao: Bao) -> None:
     assert ok(bao("token", "revoke", child)).stdout.strip() == (
         "Success! Revoked token (if it existed)"
     )
-    api_error(bao("token", "lookup", child), 400, "bad token")
+    api_error(bao("token", "lookup", child), 403, "bad token")  # Vault: 403 for a revoked token
 
 
 def test_read_yaml_and_path_help(cli_ready: Bao) -> None:
