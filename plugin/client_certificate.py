@@ -15,14 +15,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["CertificateProblem", "ClientCertificate", "ca_bundle_pem", "parse_client_certificate"]
+__all__ = [
+    "CA_PROBLEM",
+    "CertificateProblem",
+    "ClientCertificate",
+    "ca_bundle_pem",
+    "parse_client_certificate",
+]
 
 _PROBLEM = (
     "client_certificate must be PEM text holding the application's certificate "
     "(-----BEGIN CERTIFICATE-----) and its unencrypted private key (-----BEGIN PRIVATE KEY-----)"
 )
-
-
 CA_PROBLEM = "ca_cert must be PEM text of one or more CA certificates"
 # The labels OpenSSL reads a CA certificate under; it skips every other block.
 _CERTIFICATE_BEGIN = re.compile(r"-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----")
