@@ -1,12 +1,24 @@
-"""HCL documents (the config file, ACL policies) through python-hcl2, with one error style."""
+"""HCL documents (the config file, ACL policies) through python-hcl2, with one error style.
+
+ACL policies may also come in HCL's JSON form (hvac, Terraform's `jsonencode`).
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import hcl2
 
-__all__ = ["BLOCK_MARK", "HCLSyntaxError", "META_KEYS", "label", "parse_document"]
+__all__ = [
+    "BLOCK_MARK",
+    "HCLSyntaxError",
+    "META_KEYS",
+    "is_json",
+    "label",
+    "parse_document",
+    "parse_json_document",
+]
 
 BLOCK_MARK = "__is_block__"
 META_KEYS = {BLOCK_MARK, "__comments__", "__inline_comments__", "__start_line__", "__end_line__"}
@@ -28,6 +40,45 @@ def parse_document(text: str, source: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise HCLSyntaxError(f"{source} is not an HCL document")
     return {k: v for k, v in document.items() if k not in META_KEYS}
+
+
+def is_json(text: str) -> bool:
+    """Whether Vault reads `text` as JSON: its first non-blank character is `{`."""
+    return text.lstrip().startswith("{")
+
+
+def parse_json_document(text: str, source: str) -> dict[str, Any]:
+    """The object of a JSON document; a key given twice in one object is refused.
+
+    A JSON decoder keeps only the last of two equal keys, so a repeated rule (say a deny
+    followed by a read) would silently lose one; Vault's HCL reader keeps both.
+    """
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                raise HCLSyntaxError(
+                    f'key "{key}" appears twice in one JSON object of {source}; '
+                    "write it once, merging what the two hold"
+                )
+            found[key] = value
+        return found
+
+    try:
+        document = json.loads(text, object_pairs_hook=unique_keys)
+    except HCLSyntaxError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise HCLSyntaxError(
+            f"JSON syntax error in {source} at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # an over-long number, too deep a nesting
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HCLSyntaxError(f"JSON in {source} cannot be read: {reason}") from None
+    if not isinstance(document, dict):
+        raise HCLSyntaxError(f"{source} is not a JSON object")
+    return document
 
 
 def _syntax_message(exc: Exception, source: str) -> str:

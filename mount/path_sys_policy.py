@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from mount.sdk.errors import InvalidRequestError
+from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path, name_pattern
 from mount.sdk.logical import Operation, Request, Response
 from mount.tokens import TokenEntry
@@ -25,11 +25,12 @@ def _policy_text(d: FieldData, *names: str) -> str:
         value = d.get(name)
         if value:
             text = str(value)
+            if not text.isascii():  # not base64, which b64decode refuses with a ValueError
+                return text
             try:
-                decoded = base64.b64decode(text, validate=True).decode("utf-8")
+                return base64.b64decode(text, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 return text
-            return decoded
     raise InvalidRequestError("'policy' parameter not supplied or empty")
 
 
@@ -52,16 +53,16 @@ def paths(core: Core) -> list[Path]:
         names = await store.names()
         return Response(data={"keys": names, "policies": names}, data_at_top_level=True)
 
-    async def read_policy(req: Request, d: FieldData) -> Response | None:
+    async def read_policy(req: Request, d: FieldData) -> Response:
         record = await store.record(d.get("name"))
         if record is None:
-            return None
+            raise NotFoundError()  # Vault: 404 {"errors":[]}; hvac raises InvalidPath
         return Response(data={"name": record["name"], "policy": record["policy"]})
 
-    async def legacy_read(req: Request, d: FieldData) -> Response | None:
+    async def legacy_read(req: Request, d: FieldData) -> Response:
         record = await store.record(d.get("name"))
         if record is None:
-            return None
+            raise NotFoundError()
         data = {"name": record["name"], "rules": record["policy"]}
         return Response(data=data, data_at_top_level=True)
 
@@ -97,7 +98,11 @@ def paths(core: Core) -> list[Path]:
         return await answer(token, _paths_of(d))
 
     name = {"name": Field(FieldType.STRING, "The name of the policy.")}
-    policy = {"policy": Field(FieldType.STRING, "The policy document, in HCL (or base64 of it).")}
+    policy = {
+        "policy": Field(
+            FieldType.STRING, "The policy document, in HCL or its JSON form (or base64 of either)."
+        )
+    }
     rules = {"rules": Field(FieldType.STRING, "The policy document (older name of `policy`).")}
     wanted = {
         "paths": Field(FieldType.STRING_LIST, "The paths to ask about."),

@@ -1,4 +1,4 @@
-"""ACL policies in Vault's HCL language: parsing, checking, and the built-in policies."""
+"""ACL policies in Vault's HCL language (or its JSON form): parsing, checking, built-ins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mount.hcl import BLOCK_MARK, META_KEYS, HCLSyntaxError, label, parse_document
+from mount.hcl import (
+    BLOCK_MARK,
+    META_KEYS,
+    HCLSyntaxError,
+    is_json,
+    label,
+    parse_document,
+    parse_json_document,
+)
 from mount.sdk.errors import InvalidRequestError
 
 __all__ = [
@@ -119,9 +127,10 @@ def valid_policy_name(name: str) -> str:
 
 
 def parse_policy(name: str, text: str) -> Policy:
-    """Parse and check policy text; a 400 names every problem found."""
+    """Parse and check policy text, HCL or JSON as Vault tells them; a 400 names every problem."""
+    parse = parse_json_document if is_json(text) else parse_document
     try:
-        document = parse_document(text, f'policy "{name}"')
+        document = parse(text, f'policy "{name}"')
     except HCLSyntaxError as exc:
         raise InvalidRequestError(f"failed to parse policy: {exc}") from None
     errors: list[str] = []
@@ -178,8 +187,9 @@ def _capabilities(pattern: str, body: Mapping[str, Any], errors: list[str]) -> s
         found.update(c for c in caps if c in CAPABILITIES)
     legacy = body.get("policy")
     if legacy is not None:
-        if legacy not in _LEGACY:
-            errors.append(f'path "{pattern}": invalid policy "{legacy}"; use {", ".join(_LEGACY)}')
+        if not isinstance(legacy, str) or legacy not in _LEGACY:
+            shown = f'"{legacy}"' if isinstance(legacy, str) else "(not a string)"
+            errors.append(f'path "{pattern}": invalid policy {shown}; use {", ".join(_LEGACY)}')
         else:
             found.update(_LEGACY[legacy])
     if caps is None and legacy is None:

@@ -1,12 +1,13 @@
-"""The engine's client certificate: a PEM certificate with its unencrypted private key.
+"""PEM text in config: the engine's client certificate (with its key) and the CA bundle.
 
-Parsed once at config write (so a bad PEM is a 400, not a failed sign-in later) and
-again, off the event loop, when msal is built.
+The client certificate is parsed once at config write (so a bad PEM is a 400, not a
+failed sign-in later) and again, off the event loop, when msal is built.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,16 +15,25 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["CertificateProblem", "ClientCertificate", "parse_client_certificate"]
+__all__ = [
+    "CA_PROBLEM",
+    "CertificateProblem",
+    "ClientCertificate",
+    "ca_bundle_pem",
+    "parse_client_certificate",
+]
 
 _PROBLEM = (
     "client_certificate must be PEM text holding the application's certificate "
     "(-----BEGIN CERTIFICATE-----) and its unencrypted private key (-----BEGIN PRIVATE KEY-----)"
 )
+CA_PROBLEM = "ca_cert must be PEM text of one or more CA certificates"
+# The labels OpenSSL reads a CA certificate under; it skips every other block.
+_CERTIFICATE_BEGIN = re.compile(r"-----BEGIN ((?:X509 |TRUSTED )?CERTIFICATE)-----")
 
 
 class CertificateProblem(ValueError):
-    """The PEM cannot sign the engine in; the message says what to fix."""
+    """The PEM cannot be used (to sign the engine in, or as CAs); the message says what to fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +105,43 @@ def parse_client_certificate(pem: str) -> ClientCertificate:
         thumbprint_sha256=hashlib.sha256(der).hexdigest().upper(),
         not_after=certificate.not_valid_after_utc,
     )
+
+
+def ca_bundle_pem(text: str) -> str:
+    """`text` as Python's ssl takes it for `cadata`: ASCII, or CertificateProblem naming the line.
+
+    OpenSSL skips whatever surrounds the certificate blocks (a bundle's comments, such as
+    certifi's `# Issuer: CN=TÜBİTAK ...`), but ssl refuses a non-ASCII str before OpenSSL
+    sees it; so a non-ASCII text keeps only its certificate blocks, which must be ASCII.
+    """
+    if text.isascii():
+        return text  # as written: OpenSSL decides
+    blocks: list[str] = []
+    position = 0
+    # One pass: each block's end is searched from its start, so the scan stays linear.
+    while (begin := _CERTIFICATE_BEGIN.search(text, position)) is not None:
+        end_marker = f"-----END {begin.group(1)}-----"
+        end = text.find(end_marker, begin.end())
+        if end == -1:
+            raise CertificateProblem(
+                f"ca_cert line {_line(text, begin.start())} begins a certificate that never "
+                f"ends: {end_marker} is missing"
+            )
+        position = end + len(end_marker)
+        block = text[begin.start() : position]
+        offset = next((i for i, c in enumerate(block) if not c.isascii()), None)
+        if offset is not None:
+            where = begin.start() + offset
+            raise CertificateProblem(
+                f"ca_cert line {_line(text, where)} holds the non-ASCII character "
+                f"U+{ord(text[where]):04X} inside a PEM block, where only base64 text may be: "
+                "paste the certificates as exported (openssl x509 -in ca.pem)"
+            )
+        blocks.append(block + "\n")
+    if not blocks:
+        raise CertificateProblem(f"{CA_PROBLEM} (-----BEGIN CERTIFICATE----- ...)")
+    return "".join(blocks)
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1

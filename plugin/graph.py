@@ -25,6 +25,7 @@ from mount.sdk.telemetry import (
     GRAPH_THROTTLE_WAIT_SECONDS,
     GRAPH_THROTTLE_WAITS,
 )
+from plugin.client_certificate import ca_bundle_pem
 from plugin.graph_transport import ConnectionPerCallTransport
 
 __all__ = [
@@ -71,7 +72,7 @@ def tls_context(ca_cert: str = "") -> ssl.SSLContext:
     Raises ssl.SSLError (or ValueError) when `ca_cert` holds no usable certificate.
     """
     if ca_cert.strip():
-        return ssl.create_default_context(cadata=ca_cert)
+        return ssl.create_default_context(cadata=ca_bundle_pem(ca_cert))
     return ssl.create_default_context()
 
 

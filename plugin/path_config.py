@@ -21,7 +21,7 @@ from mount.sdk import (
     Request,
     Response,
 )
-from plugin.client_certificate import CertificateProblem, parse_client_certificate
+from plugin.client_certificate import CA_PROBLEM, CertificateProblem, parse_client_certificate
 from plugin.clouds import UnknownEnvironmentError, resolve_environment
 from plugin.graph import tls_context
 from plugin.models import (
@@ -290,8 +290,10 @@ async def _validated(values: dict[str, Any], problems: list[str]) -> Config:
     if values.get("ca_cert"):
         try:
             await asyncio.to_thread(tls_context, values["ca_cert"])
+        except CertificateProblem as exc:  # non-ASCII text: the sentence names the line
+            problems.append(str(exc))
         except (ssl.SSLError, ValueError):
-            problems.append("ca_cert must be PEM text of one or more CA certificates")
+            problems.append(CA_PROBLEM)
     if problems:
         raise InvalidRequestError(errors=problems)
     return Config.from_storage(values)
