@@ -9,29 +9,31 @@ import logging
 import os
 import secrets
 import shutil
+import socket
+import ssl
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import plugin
 from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.audit.device import DeclaredDevice
+from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
 from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
-from mount.config import LOG_FORMATS, ConfigError, ServerConfig, load_config
+from mount.config import LOG_FORMATS, ConfigError, ListenerConfig, ServerConfig, load_config
 from mount.core import Core, CoreSettings
 from mount.leases import LeaseRestoreError
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.logstore import LogStore
-from mount.sdk.errors import VaultError
+from mount.sdk.errors import InvalidRequestError, VaultError
 from mount.sdk.logical import Operation
-from mount.server import ServerError, run_loop, serve, tls_context
+from mount.server import ServerError, bind, run_loop, serve, tls_context
 from mount.split_store import SplitStore
 from mount.storage import StorageError
-from mount.storage_open import open_store
+from mount.storage_open import StorageLayout, storage_layout
 from mount.tokens import TokenStore, random_id
 from plugin.emulator import EmulatorServer, EmulatorSettings
 from plugin.emulator import cli as emulator_cli
@@ -61,20 +63,72 @@ def entra_engine() -> EngineMount:
     return EngineMount("entra/", "entra", plugin.factory, "Azure Entra ID credentials under leases")
 
 
-def _open_store(storage_path: Path, key_file: Path, kind: str = "tinydb") -> SplitStore | LogStore:
-    if storage_path.exists() and KEY_ENV not in os.environ and not key_file.exists():
+def _layout(config: ServerConfig) -> StorageLayout:
+    try:
+        return storage_layout(
+            config.storage.type, config.storage.path, directory=config.storage.directory
+        )
+    except StorageError as exc:
+        raise StartError(str(exc)) from None
+
+
+def _open_store(layout: StorageLayout, key_file: Path) -> SplitStore | LogStore:
+    if layout.in_use() and KEY_ENV not in os.environ and not key_file.exists():
         # A new key could never open the existing data: say so instead of making one.
         raise StartError(
-            f"the seal key file {key_file} is missing but the storage {storage_path} exists; "
+            f"the seal key file {key_file} is missing but the storage {layout.data} exists; "
             f"restore the key file from your backup or set {KEY_ENV}"
         )
     try:
         key = load_seal_key(os.environ, key_file)
-        return open_store(kind, storage_path, Barrier(key))
+        return layout.open(Barrier(key))
     except (BarrierError, StorageError) as exc:
         raise StartError(str(exc)) from None
     except OSError as exc:
-        raise StartError(f"cannot open storage at {storage_path}: {exc.strerror}") from None
+        raise StartError(f"cannot open storage at {layout.data}: {exc.strerror}") from None
+
+
+def _reserved_files(layout: StorageLayout, key_file: Path) -> dict[Path, str]:
+    """Files no audit device may write to: the store's own, and the seal key."""
+    reserved = layout.files()
+    if KEY_ENV not in os.environ:
+        reserved[key_file] = "the seal key file"
+    return reserved
+
+
+def _check_declared_audit(devices: Sequence[DeclaredDevice], reserved: Mapping[Path, str]) -> None:
+    """A config-declared device on a file it must not write stops the start (the API
+    answers the same with a 400)."""
+    for device in devices:
+        try:
+            check_audit_file(
+                FileOptions.parse(device.options, from_config=True).file_path, reserved
+            )
+        except InvalidRequestError as exc:
+            raise StartError(f'audit "{device.type}" "{device.path}": {exc.message}') from None
+
+
+def _warn_if_key_beside_data(layout: StorageLayout, key_file: Path) -> None:
+    if KEY_ENV in os.environ:
+        return
+    if layout.home.absolute() in key_file.absolute().parents:
+        logger.warning(
+            "the seal key file %s is in the storage directory %s: back them up apart, since "
+            "the seal key protects the data and a backup holding both is no protection "
+            "(see docs/operations.md, The seal key)",
+            key_file,
+            layout.home,
+        )
+
+
+def _tls(listener: ListenerConfig) -> ssl.SSLContext | None:
+    if listener.tls_disable:
+        return None
+    if listener.tls_cert_file is None or listener.tls_key_file is None:
+        raise StartError(
+            'listener "tcp": tls_cert_file and tls_key_file are required unless tls_disable = true'
+        )
+    return tls_context(listener.tls_cert_file, listener.tls_key_file, listener.tls_min_version)
 
 
 @dataclass(slots=True)
@@ -85,12 +139,19 @@ class DevOptions:
 
 
 async def _build(
-    store: SplitStore | LogStore, settings: CoreSettings, audit: tuple[DeclaredDevice, ...] = ()
+    store: SplitStore | LogStore,
+    settings: CoreSettings,
+    audit: tuple[DeclaredDevice, ...] = (),
+    reserved: Mapping[Path, str] | None = None,
 ) -> Core:
     try:
         return await build_core(
             BrokerOptions(
-                store=store, settings=settings, engines=[entra_engine()], audit_devices=audit
+                store=store,
+                settings=settings,
+                engines=[entra_engine()],
+                audit_devices=audit,
+                reserved_files=dict(reserved or {}),
             )
         )
     except (StorageError, BarrierError) as exc:
@@ -99,13 +160,51 @@ async def _build(
         raise StartError(exc.message) from None
 
 
-async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
-    """Real mode: persistent TinyDB storage, a root token generated once."""
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """What a start checks and loads before it creates anything."""
+
+    layout: StorageLayout
+    key_file: Path
+    reserved: dict[Path, str]  # files no audit device may write
+    tls: ssl.SSLContext | None
+
+
+def _check_start(config: ServerConfig) -> _Checked:
+    layout = _layout(config)
+    key_file = config.seal_key_file or layout.default_seal_key_file
+    reserved = _reserved_files(layout, key_file)
+    _check_declared_audit(config.audit, reserved)
+    return _Checked(layout, key_file, reserved, _tls(config.listener))
+
+
+async def run_server(
+    config: ServerConfig, config_warnings: list[str], config_file: Path | None = None
+) -> None:
+    """Real mode: persistent storage, a root token generated once.
+
+    Nothing is created (storage, seal key, root token, audit file) until the TLS files
+    are loaded and the port is bound: a start that fails on those leaves no files.
+    """
     for warning in config_warnings:
         logger.warning("config: %s", warning)
-    storage_path = config.storage.path
-    key_file = config.seal_key_file or storage_path.parent / "seal.key"
-    store = _open_store(storage_path, key_file, config.storage.type)
+    checked = _check_start(config)
+    sockets = bind(config.listener.address, tls=checked.tls is not None)
+    try:
+        await _run_bound(config, checked, sockets, config_file)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _run_bound(
+    config: ServerConfig,
+    checked: _Checked,
+    sockets: Sequence[socket.socket],
+    config_file: Path | None,
+) -> None:
+    _warn_if_key_beside_data(checked.layout, checked.key_file)
+    store = _open_store(checked.layout, checked.key_file)
     core: Core | None = None
     try:
         settings = CoreSettings(
@@ -117,7 +216,7 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
             max_leases_per_role=config.max_leases_per_role,
             max_leases_per_mount=config.max_leases_per_mount,
         )
-        core = await _build(store, settings, config.audit)
+        core = await _build(store, settings, config.audit, checked.reserved)
         # Leases are restored while serving; one that cannot be read stops the server as
         # it would have stopped it before serving. (Registered before the restore task
         # first runs: nothing awaited since build_core created it.)
@@ -130,29 +229,21 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
 
         core.leases.on_restore_failed.append(restore_failed)
         root = await ensure_root_token(core)
-        listener = config.listener
-        context = None
-        if not listener.tls_disable:
-            if listener.tls_cert_file is None or listener.tls_key_file is None:
-                raise StartError(
-                    'listener "tcp": tls_cert_file and tls_key_file are required unless '
-                    "tls_disable = true"
-                )
-            context = tls_context(
-                listener.tls_cert_file, listener.tls_key_file, listener.tls_min_version
-            )
 
         def ready(url: str) -> None:
             print(f"==> entra-broker server started on {url}", flush=True)
-            if root is not None:
-                print(
-                    "\nThe root token is shown once. Keep it safe; see docs/operations.md to "
-                    f"recover a lost one.\n\nRoot Token: {root}\n",
-                    flush=True,
-                )
+            print(_root_token_banner(root, config_file), flush=True)
 
+        listener = config.listener
         app = create_app(core, max_body_bytes=listener.max_request_size)
-        await serve(app, address=listener.address, ssl_context=context, on_ready=ready, stop=stop)
+        await serve(
+            app,
+            address=listener.address,
+            ssl_context=checked.tls,
+            on_ready=ready,
+            stop=stop,
+            sockets=sockets,
+        )
         if failures:
             raise StartError(failures[0].message)
     finally:
@@ -161,20 +252,28 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
         await store.close()
 
 
+def _root_token_banner(root: str | None, config_file: Path | None) -> str:
+    if root is not None:
+        return (
+            "\nThe root token is shown once. Keep it safe; see docs/operations.md to "
+            f"recover a lost one.\n\nRoot Token: {root}\n"
+        )
+    return (
+        "No root token printed: this storage already has one (shown at its first start); "
+        f"lost it? run entra-broker operator generate-root --config {config_file or 'FILE'}"
+    )
+
+
 async def generate_root(config: ServerConfig) -> str:
     """Make a new root token offline, from the storage file and its seal key.
 
     Whoever can read both already controls every secret, so this adds no new power; it
     is the way back when the root token printed at first start is lost.
     """
-    storage_path = config.storage.path
-    if not storage_path.exists():
-        raise StartError(f"no storage at {storage_path}: start the server once first")
-    store = _open_store(
-        storage_path,
-        config.seal_key_file or storage_path.parent / "seal.key",
-        config.storage.type,
-    )
+    layout = _layout(config)
+    if not layout.in_use():
+        raise StartError(f"no storage at {config.storage.path}: start the server once first")
+    store = _open_store(layout, config.seal_key_file or layout.default_seal_key_file)
     try:
         tokens = TokenStore(store.view("sys/"), max_ttl=int(config.max_lease_ttl.total_seconds()))
         token, entry = await tokens.create(policies=["root"], ttl=0, display_name="root")
@@ -231,23 +330,36 @@ async def configure_dev(
 
 async def run_dev(options: DevOptions) -> None:
     """Dev mode: temporary storage, an emulated tenant, a ready entra/ mount."""
-    if not options.with_emulator:
-        workdir = Path(tempfile.mkdtemp(prefix="entra-broker-dev-"))
-        try:
-            await _serve_dev(options, workdir, None)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
-    async with dev_environment() as (workdir, emulator, emu_settings):
-        await _serve_dev(options, workdir, (emulator, emu_settings))
+    # A busy port stops dev mode before it starts anything.
+    sockets = bind(options.listen, tls=False)
+    try:
+        if not options.with_emulator:
+            workdir = Path(tempfile.mkdtemp(prefix="entra-broker-dev-"))
+            try:
+                await _serve_dev(options, sockets, workdir, None)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+            return
+        async with dev_environment() as (workdir, emulator, emu_settings):
+            await _serve_dev(options, sockets, workdir, (emulator, emu_settings))
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 async def _serve_dev(
-    options: DevOptions, workdir: Path, tenant: tuple[EmulatorServer, EmulatorSettings] | None
+    options: DevOptions,
+    sockets: Sequence[socket.socket],
+    workdir: Path,
+    tenant: tuple[EmulatorServer, EmulatorSettings] | None,
 ) -> None:
-    store = _open_store(workdir / "broker.json", workdir / "seal.key")
+    layout = StorageLayout("tinydb", workdir / "broker.json")
+    key_file = layout.default_seal_key_file
+    store = _open_store(layout, key_file)
     try:
-        core = await _build(store, CoreSettings(storage_type="tinydb"))
+        core = await _build(
+            store, CoreSettings(storage_type="tinydb"), reserved=_reserved_files(layout, key_file)
+        )
         root = await ensure_root_token(core, options.root_token or f"s.{random_id()}")
         assert root is not None
         if tenant is not None:
@@ -259,7 +371,7 @@ async def _serve_dev(
         def ready(url: str) -> None:
             print(_dev_banner(url, root, tenant), flush=True)
 
-        await serve(create_app(core), address=options.listen, on_ready=ready)
+        await serve(create_app(core), address=options.listen, on_ready=ready, sockets=sockets)
     finally:
         await store.close()
 
@@ -337,22 +449,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the broker: with --config for real use, with --dev to try it out.",
     )
     mode = server.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--config", type=Path, metavar="FILE", help="HCL config file")
+    # Each flag also takes Vault's single-dash spelling (`-dev`, `-config=FILE`), which
+    # Vault's docs and ported scripts use.
+    mode.add_argument("-config", "--config", type=Path, metavar="FILE", help="HCL config file")
     mode.add_argument(
+        "-dev",
         "--dev",
         action="store_true",
         help="temporary storage, a printed root token and an emulated Entra tenant",
     )
     server.add_argument(
+        "-dev-listen-address",
         "--dev-listen-address",
         default="127.0.0.1:8200",
         metavar="ADDR",
         help="address for dev mode (default 127.0.0.1:8200)",
     )
     server.add_argument(
-        "--dev-root-token-id", metavar="TOKEN", help="root token to use in dev mode"
+        "-dev-root-token-id",
+        "--dev-root-token-id",
+        metavar="TOKEN",
+        help="root token to use in dev mode",
     )
     server.add_argument(
+        "-dev-no-emulator",
         "--dev-no-emulator",
         dest="dev_emulator",
         action="store_false",
@@ -360,11 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
         "for pointing it at a separate emulator or a test tenant",
     )
     server.add_argument(
+        "-log-level",
         "--log-level",
         choices=sorted(LOG_LEVELS),
         help="log level (default: the config's log_level, else info)",
     )
     server.add_argument(
+        "-log-format",
         "--log-format",
         choices=LOG_FORMATS,
         help="standard text lines or JSON lines (default: the config's log_format, else standard)",
@@ -387,7 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a single writer.",
     )
     generate.add_argument(
-        "--config", type=Path, required=True, metavar="FILE", help="the server's HCL config file"
+        "-config",
+        "--config",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the server's HCL config file",
     )
 
     emulator = commands.add_parser(
@@ -420,13 +547,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             config, warnings = load_config(args.config)
             setup_logging(args.log_level or config.log_level, args.log_format or config.log_format)
-            run_loop(run_server(config, warnings))
-    except (StartError, ConfigError, ServerError) as exc:
+            run_loop(run_server(config, warnings, args.config))
+    except ConfigError as exc:
+        if exc.warnings:
+            # The "did you mean" of a typo, before the error the typo caused.
+            setup_logging(getattr(args, "log_level", None) or "info", _log_format(args))
+            for warning in exc.warnings:
+                logger.warning("config: %s", warning)
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except (StartError, ServerError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _log_format(args: argparse.Namespace) -> str:
+    return str(getattr(args, "log_format", None) or "standard")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Protocol, TypedDict
 
 from aiohttp import web
@@ -100,6 +101,8 @@ class BrokerOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     # Audit devices declared in the config file, enabled at start.
     audit_devices: tuple[DeclaredDevice, ...] = ()
+    # Files no audit device may write (the storage's, the seal key), with what each is.
+    reserved_files: dict[Path, str] = field(default_factory=dict)
 
 
 async def _cluster_id(store: Store) -> str:
@@ -149,7 +152,7 @@ async def build_core(options: BrokerOptions) -> Core:
     metrics.add_gauge_source(
         LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED), leases.is_restored)
     )
-    audit = AuditBroker(store.view("sys/audit/"))
+    audit = AuditBroker(store.view("sys/audit/"), options.reserved_files)
     await audit.load(options.audit_devices)
     core = Core(
         settings=settings,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -109,7 +110,15 @@ _INT = re.compile(r"[+-]?\d+")
 
 
 class ConfigError(Exception):
-    """The config file cannot be used; the message is one sentence saying what to fix."""
+    """The config file cannot be used; the message is one sentence saying what to fix.
+
+    `warnings` are those noticed before it: a misspelt key's "did you mean" is told
+    before the error the misspelling causes (a `tls_disabel` makes TLS required).
+    """
+
+    def __init__(self, message: str, warnings: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.warnings = list(warnings)
 
 
 DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
@@ -130,10 +139,12 @@ class ListenerConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StorageConfig:
-    """`storage "tinydb" { path = ... }` (or "log"): the file holding all state."""
+    """`storage "tinydb" { path = ... }` (or "log"): the directory or file holding all state
+    (mount/storage_open.py reads which); `directory` when the path was written ending in /."""
 
     type: str = "tinydb"
     path: Path
+    directory: bool = False
 
 
 DEFAULT_ROLE_ISSUE_LIMIT = 30
@@ -182,6 +193,14 @@ def parse_config(
     """
     document = _parse_hcl(text, source)
     warnings: list[str] = []
+    try:
+        config = _server_config(document, base_dir, warnings)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), warnings) from None
+    return config, warnings
+
+
+def _server_config(document: dict[str, Any], base_dir: Path, warnings: list[str]) -> ServerConfig:
     for key in sorted(document):
         if key in _TOP_LEVEL_KEYS:
             continue
@@ -216,7 +235,7 @@ def parse_config(
     if log_format not in LOG_FORMATS:
         raise ConfigError(f'log_format: "{log_format}" is not one of {", ".join(LOG_FORMATS)}')
     seal_key_file = _string(document, "seal_key_file", "seal_key_file")
-    config = ServerConfig(
+    return ServerConfig(
         listener=listener,
         storage=storage,
         default_lease_ttl=default_ttl,
@@ -233,7 +252,6 @@ def parse_config(
         max_leases_per_mount=_count(document, "max_leases_per_mount", 0),
         audit=_audit_devices(document.get("audit"), base_dir, warnings),
     )
-    return config, warnings
 
 
 # -- HCL shapes ---------------------------------------------------------------------------
@@ -318,8 +336,8 @@ def _storage(
         )
     if kind == "file":
         warnings.append(
-            'storage "file" is read as storage "tinydb": path names the database file, '
-            "not a directory"
+            'storage "file" is read as storage "tinydb": path names a directory if it is one '
+            "or ends in /, else the database file"
         )
     _warn_unused(body, _STORAGE_KEYS, where, warnings)
     path = _string(body, "path", f"{where}: path")
@@ -327,7 +345,9 @@ def _storage(
         raise ConfigError(
             f'{where}: path is required, as in path = "/var/lib/entra-broker/db.json"'
         )
-    return StorageConfig(type=_STORAGE_TYPES[kind], path=base_dir / path)
+    # Path() drops a final slash, and with it Vault's way of naming a new directory.
+    directory = path.endswith(("/", os.sep))
+    return StorageConfig(type=_STORAGE_TYPES[kind], path=base_dir / path, directory=directory)
 
 
 def _audit_devices(raw: Any, base_dir: Path, warnings: list[str]) -> tuple[DeclaredDevice, ...]:

@@ -40,6 +40,7 @@ from mount.storage import (
     _lock,
     check_seal,
     return_freed_memory,
+    temp_path,
 )
 
 __all__ = ["LogStore"]
@@ -100,7 +101,7 @@ class LogStore(GroupCommittedStore):
         cold_prefixes: tuple[str, ...] = COLD_PREFIXES,
     ) -> None:
         self._path = Path(path)
-        self._temp = self._path.with_name(self._path.name + ".tmp")
+        self._temp = temp_path(self._path)
         self._barrier = barrier
         self._compact_factor = compact_factor
         self._compact_min_bytes = compact_min_bytes

@@ -111,7 +111,9 @@ AUDIT_HELP = """\
 PUT enables a device at the path (type "file", options.file_path an absolute path, or
 "stdout" or "discard"): every later request and its response are written to it as JSON
 lines, with tokens, accessors and every string value replaced by an HMAC-SHA256 digest.
-DELETE disables it; devices declared in the config file cannot be disabled here."""
+The file must be the log's own: the seal key, the storage files and any existing file
+that is not an audit log are refused. DELETE disables it; devices declared in the config
+file cannot be disabled here."""
 AUDIT_HASH_HELP = """\
 Returns the "hmac-sha256:..." digest that the device writes for the input, to find a
 known value (a token, a user name) in the audit log."""

@@ -7,8 +7,9 @@ import errno
 import ipaddress
 import logging
 import signal
+import socket
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from mount.app import HTTP_PARSER_LIMITS
 
-__all__ = ["ServerError", "is_loopback", "parse_address", "serve", "tls_context"]
+__all__ = ["ServerError", "bind", "is_loopback", "parse_address", "serve", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,17 +67,18 @@ def tls_context(cert_file: Path, key_file: Path, min_version: str = "tls12") -> 
     return context
 
 
-async def serve(
-    app: web.Application,
-    *,
-    address: str,
-    ssl_context: ssl.SSLContext | None = None,
-    on_ready: Callable[[str], None] | None = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Serve until a signal (or `stop`) arrives, then shut down cleanly."""
+# The listen backlog asyncio's create_server uses, as TCPSite did.
+_BACKLOG = 128
+
+
+def bind(address: str, *, tls: bool) -> list[socket.socket]:
+    """Listening sockets on the address, one per address family it resolves to.
+
+    Bound before anything else is made, so that a busy port stops a start before it
+    creates storage, a seal key or a root token. `serve` then uses these sockets.
+    """
     host, port = parse_address(address)
-    if ssl_context is None and not is_loopback(host):
+    if not tls and not is_loopback(host):
         # Tokens and issued passwords would cross the network in clear.
         logger.warning(
             "listening without TLS on %s, which is not a loopback address: tokens and "
@@ -84,21 +86,60 @@ async def serve(
             "put a TLS-terminating proxy in front",
             address,
         )
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     try:
-        await site.start()
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServerError(f"cannot listen on {address}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, where in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # As asyncio does: the IPv6 socket does not also take the IPv4 address.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(where)
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
     except OSError as exc:
-        await runner.cleanup()
+        for sock in sockets:
+            sock.close()
         reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise ServerError(f"cannot listen on {address}: {reason}") from None
+    return sockets
+
+
+async def serve(
+    app: web.Application,
+    *,
+    address: str,
+    ssl_context: ssl.SSLContext | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    sockets: Sequence[socket.socket] | None = None,
+) -> None:
+    """Serve until a signal (or `stop`) arrives, then shut down cleanly.
+
+    `sockets` are those `bind` made for the address (with the matching `tls`); without
+    them they are made here.
+    """
+    host, port = parse_address(address)
+    if sockets is None:
+        sockets = bind(address, tls=ssl_context is not None)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
+    await runner.setup()
+    try:
+        for sock in sockets:
+            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # The bound socket tells the real port when 0 was asked for.
-    sockets = getattr(site._server, "sockets", None) or []
     if port == 0 and sockets:
         port = sockets[0].getsockname()[1]
     scheme = "https" if ssl_context else "http"

@@ -46,8 +46,16 @@ class SplitStore:
     """
 
     def __init__(self, path: Path, barrier: Barrier | None = None) -> None:
+        path = Path(path)
+        if not path.exists() and leases_path(path).exists():
+            raise StorageError(
+                f"the storage {path} is missing but its lease log {leases_path(path)} exists; "
+                f"restore {path.name} from your backup, or move {leases_path(path).name} away "
+                "to start with empty storage"
+            )
         self._config = TinyDBStore(path, barrier)
         try:
+            self._check_log_is_there()
             self._log = LogStore(leases_path(path), barrier)
         except BaseException:
             self._config.close_now()
@@ -61,6 +69,26 @@ class SplitStore:
 
     def __repr__(self) -> str:
         return f"SplitStore(config={self._config!r}, log={self._log!r})"
+
+    def _check_log_is_there(self) -> None:
+        """Refuse a used TinyDB file whose lease log is gone, rather than start afresh.
+
+        A fresh log would mean no leases to revoke and no root token, so a new one
+        printed: a silent reset. A used file is one holding any entry (the first start
+        writes the cluster id). One written before the split holds its leases and tokens
+        itself (the root token's marker at least), and gets its log by the move below.
+        """
+        log = leases_path(self._config.path)
+        if log.exists():
+            return
+        keys = self._config.keys_now()
+        if keys and not any(_in_log(key) for key in keys):
+            path = self._config.path
+            raise StorageError(
+                f"the lease log {log} of the storage {path} is missing: it holds the leases "
+                "and the tokens, the root token's included; restore it from your backup, or "
+                f"move {path.name} away to start with empty storage"
+            )
 
     def _move_to_log(self) -> None:
         """Move leases and tokens a TinyDB-only file holds (written before the split)

@@ -32,6 +32,8 @@ __all__ = [
     "StorageError",
     "StorageView",
     "check_seal",
+    "lock_path",
+    "temp_path",
     "TinyDBStore",
     "GroupCommittedStore",
     "return_freed_memory",
@@ -118,6 +120,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def lock_path(path: Path) -> Path:
+    """The lock file of a store's file (see _lock)."""
+    return path.with_name(path.name + ".lock")
+
+
+def temp_path(path: Path) -> Path:
+    """Where a store writes the next version of its file before renaming it into place."""
+    return path.with_name(path.name + ".tmp")
+
+
 def _lock(path: Path) -> int:
     """Hold an exclusive lock on `<path>.lock` while the store is open.
 
@@ -125,11 +137,11 @@ def _lock(path: Path) -> int:
     would silently undo each other's writes. The kernel drops the lock when the
     process dies, even by `kill -9`.
     """
-    lock_path = path.with_name(path.name + ".lock")
+    lock = lock_path(path)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise StorageError(f"cannot open storage lock file {lock_path}: {exc.strerror}") from None
+        raise StorageError(f"cannot open storage lock file {lock}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -151,7 +163,7 @@ class AtomicJSONStorage(TinyStorage):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._temp = self.path.with_name(self.path.name + ".tmp")
+        self._temp = temp_path(self.path)
         self._cache: dict[str, dict[str, Any]] | None = None
         self._loaded = False
         self._batch_depth = 0
@@ -561,6 +573,11 @@ class TinyDBStore(GroupCommittedStore):
 
     def _list(self, prefix: str) -> builtins.list[str]:
         return _children(self._ids, prefix)
+
+    def keys_now(self) -> builtins.list[str]:
+        """Every key stored, read at once (for opening only)."""
+        self._ensure_open()
+        return self._executor.submit(lambda: builtins.list(self._ids)).result()
 
     def items_now(self, prefixes: tuple[str, ...]) -> dict[str, Any]:
         """Every key under `prefixes` with its value, read at once (for opening only)."""

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from mount.audit.device import (
@@ -101,8 +102,10 @@ class DeviceEntry:
 class AuditBroker:
     """Enables, disables and lists devices, and hands each request its `AuditTrail`."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, reserved_files: Mapping[Path, str] | None = None) -> None:
         self._storage = storage
+        # Files no device may write to (the storage's, the seal key): see check_audit_file.
+        self._reserved = dict(reserved_files or {})
         self._entries: dict[str, DeviceEntry] = {}
         self._devices: dict[str, FileDevice] = {}
         self._lock = asyncio.Lock()
@@ -242,7 +245,7 @@ class AuditBroker:
 
     def _device(self, entry: DeviceEntry) -> FileDevice:
         options = FileOptions.parse(entry.options, from_config=entry.declared)
-        return FileDevice(entry.path, options, AuditHasher(entry.hmac_key))
+        return FileDevice(entry.path, options, AuditHasher(entry.hmac_key), self._reserved)
 
     async def _save(self, table: Sequence[DeviceEntry]) -> None:
         await self._storage.put(TABLE_KEY, [e.to_storage() for e in table])

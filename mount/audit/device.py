@@ -6,17 +6,26 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import stat
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mount.audit.entries import AuditEvent, FormatOptions, format_event
 from mount.audit.hashing import AuditHasher
-from mount.sdk.errors import InvalidRequestError
+from mount.sdk.errors import InvalidRequestError, VaultError
 
-__all__ = ["DEVICE_TYPES", "AuditWriteError", "DeclaredDevice", "FileDevice", "FileOptions"]
+__all__ = [
+    "DEVICE_TYPES",
+    "AuditWriteError",
+    "DeclaredDevice",
+    "FileDevice",
+    "FileOptions",
+    "check_audit_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +143,70 @@ def _mode(raw: str | None, problems: list[str]) -> int:
     return mode & ~0o111
 
 
+# How the first line of an audit log starts, ours and Vault's alike (after the device's
+# prefix, if any): compact JSON with `time` then `type`. A prefix of the line, searched.
+_AUDIT_LINE = re.compile(rb'\{"time":"[^"\\]*","type":"(?:request|response)"')
+_HEAD_BYTES = 64 * 1024
+
+
+def check_audit_file(file_path: str, reserved: Mapping[Path, str]) -> None:
+    """Refuse a `file_path` the device must not append to: one of `reserved` (the
+    storage's files and the seal key, each with what it is), or an existing file that is
+    not an audit log. Appending to either would corrupt it; an empty file, or an audit
+    log of ours or Vault's, may be written. Blocking: call it off the event loop, or
+    before serving.
+    """
+    if not file_path or file_path.lower() in (STDOUT, DISCARD):
+        return
+    what = _reserved_as(file_path, reserved) or _not_an_audit_log(file_path)
+    if what:
+        raise InvalidRequestError(
+            f'file_path "{file_path}" {what}; an audit device needs a file of its own'
+        )
+
+
+def _reserved_as(file_path: str, reserved: Mapping[Path, str]) -> str:
+    """What the path is among the reserved files, through links too; "" if none."""
+    target = os.path.realpath(file_path)
+    try:
+        found = os.stat(file_path)
+    except OSError:
+        found = None
+    for path, what in reserved.items():
+        if os.path.realpath(path) == target:
+            return f"is {what}"
+        if found is None:
+            continue
+        try:
+            other = os.stat(path)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (found.st_dev, found.st_ino):  # a hard link
+            return f"is {what}"
+    return ""
+
+
+def _not_an_audit_log(file_path: str) -> str:
+    """Why an existing regular file is not an audit log; "" when it is one or is empty,
+    missing, or not a regular file (a terminal, a pipe: nothing in it to spoil)."""
+    try:
+        # Non-blocking: opening a FIFO to read would wait for a writer.
+        fd = os.open(file_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""  # missing, or unreadable: opening it to write tells the rest
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        head = os.read(fd, _HEAD_BYTES)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    if not head or _AUDIT_LINE.search(head.split(b"\n", 1)[0]):
+        return ""
+    return "is an existing file that is not an audit log"
+
+
 class FileDevice:
     """Appends lines to one file through a single writer thread.
 
@@ -146,10 +219,17 @@ class FileDevice:
     permission) the write fails and so does every request waiting on it.
     """
 
-    def __init__(self, name: str, options: FileOptions, hasher: AuditHasher) -> None:
+    def __init__(
+        self,
+        name: str,
+        options: FileOptions,
+        hasher: AuditHasher,
+        reserved: Mapping[Path, str] | None = None,
+    ) -> None:
         self.name = name
         self.options = options
         self.hasher = hasher
+        self._reserved = dict(reserved or {})
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
         self._fd: int | None = None
         self._identity: tuple[int, int] | None = None
@@ -261,6 +341,9 @@ class FileDevice:
             if found is not None and (found.st_dev, found.st_ino) == self._identity:
                 return self._fd
             self._close_file()
+        # Checked at every open, rotation included: a path that came to name the seal
+        # key or a storage file must never be appended to.
+        check_audit_file(path, self._reserved)
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         fd = os.open(path, flags, self.options.mode or 0o600)
@@ -294,5 +377,7 @@ class FileDevice:
 
 def _as_write_error(name: str, exc: Exception) -> AuditWriteError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    if isinstance(exc, VaultError):  # check_audit_file's refusal: its sentence
+        reason = exc.message
     logger.error("audit device failed to write device=%s error=%s", name, reason)
     return AuditWriteError(f"audit device {name} could not write: {reason}")

@@ -232,16 +232,18 @@ def test_corrupt_storage_is_one_sentence(servers, tmp_path):
 
 def test_unreadable_storage_is_one_sentence(tmp_path):
     # The tests may run as root, whom file modes do not stop: a directory where the
-    # storage file should be is unreadable for everyone.
+    # database file should be is unreadable for everyone. (A directory at `path` itself
+    # is the storage directory, as in Vault: it holds broker.db.)
     config = _write_config(tmp_path, free_port())
-    (tmp_path / "data" / "broker.json").mkdir()
+    config.write_text(config.read_text().replace("data/broker.json", "data/"))
+    (tmp_path / "data" / "broker.db").mkdir()
     key = tmp_path / "data" / "seal.key"
     key.write_text(base64.b64encode(bytes(32)).decode())
     key.chmod(0o600)
     error = _start_fails(config)
     assert (
         error
-        == f"Error: cannot read storage file {tmp_path / 'data' / 'broker.json'}: Is a directory"
+        == f"Error: cannot read storage file {tmp_path / 'data' / 'broker.db'}: Is a directory"
     )
 
 

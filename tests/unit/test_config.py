@@ -145,8 +145,35 @@ def test_unquoted_labels_and_file_alias():
     )
     assert config.storage == StorageConfig(type="tinydb", path=BASE / "db.json")
     assert warnings == [
-        'storage "file" is read as storage "tinydb": path names the database file, not a directory'
+        'storage "file" is read as storage "tinydb": path names a directory if it is one '
+        "or ends in /, else the database file"
     ]
+
+
+def test_a_storage_path_ending_in_a_slash_names_a_directory():
+    config, _ = parse('listener "tcp" { tls_disable = true }\nstorage "log" { path = "state/" }')
+    assert config.storage == StorageConfig(type="log", path=BASE / "state", directory=True)
+    assert parse(MINIMAL)[0].storage.directory is False
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (
+            'listener "tcp" { tls_disabel = true }\nstorage "tinydb" { path = "db" }',
+            'listener "tcp": tls_disabel is ignored (did you mean "tls_disable"?)',
+        ),
+        (
+            'listener "tcp" { tls_disable = true }\nstorage "tinydb" { pth = "db" }',
+            'storage "tinydb": pth is ignored (did you mean "path"?)',
+        ),
+    ],
+    ids=["tls_disabel", "pth"],
+)
+def test_the_error_a_typo_causes_carries_its_did_you_mean(text, hint):
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    assert caught.value.warnings == [hint]
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,48 @@ async def test_lease_and_token_writes_cost_the_same_whatever_the_count(tmp_path,
         assert store.config_store.json_storage.writes == tinydb_writes
     await store.close()
     assert written[1] <= written[0] * 1.1, written
+
+
+async def test_a_used_file_whose_lease_log_is_missing_is_refused(tmp_path, key):
+    path = tmp_path / "broker.json"
+    store = SplitStore(path, Barrier(key))
+    await store.put_many({TOKEN: {"root": True}})
+    await store.put(POLICY, {"rules": ""})
+    await store.close()
+    leases_path(path).unlink()
+
+    with pytest.raises(StorageError) as refused:
+        SplitStore(path, Barrier(key))
+    assert str(refused.value) == (
+        f"the lease log {leases_path(path)} of the storage {path} is missing: it holds the "
+        "leases and the tokens, the root token's included; restore it from your backup, or "
+        "move broker.json away to start with empty storage"
+    )
+    assert not leases_path(path).exists()
+    # The refusal let go of the TinyDB file, and left it as it was.
+    again = TinyDBStore(path, Barrier(key))
+    try:
+        assert await again.get(POLICY) == {"rules": ""}
+    finally:
+        await again.close()
+
+
+async def test_a_lease_log_without_its_tinydb_file_is_refused(tmp_path, key):
+    path = tmp_path / "broker.json"
+    store = SplitStore(path, Barrier(key))
+    await store.put(TOKEN, {"root": True})
+    await store.close()
+    path.unlink()
+
+    with pytest.raises(StorageError, match="broker.json is missing but its lease log"):
+        SplitStore(path, Barrier(key))
+    assert not path.exists()
+
+
+async def test_an_opened_but_unused_file_gets_its_lease_log(tmp_path, key):
+    # A first start cut short after TinyDB wrote its header and before the log existed.
+    path = tmp_path / "broker.json"
+    TinyDBStore(path, Barrier(key)).close_now()
+    store = SplitStore(path, Barrier(key))
+    await store.close()
+    assert leases_path(path).exists()
