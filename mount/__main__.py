@@ -53,6 +53,13 @@ def _version() -> str:
 VERSION = _version()
 DEV_USERS = ("alice", "bob", "carol")
 DEV_DOMAIN = "example.test"
+# Every Graph permission some feature needs (docs/entra-setup.md), so that each can be
+# tried in dev mode: passwords, Temporary Access Passes, client secrets, rotate-root.
+DEV_GRAPH_PERMISSIONS = (
+    "User.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
+)
 
 
 class StartError(Exception):
@@ -292,6 +299,7 @@ async def dev_environment() -> AsyncIterator[tuple[Path, EmulatorServer, Emulato
         client_id=str(uuid.uuid4()),
         client_secret=secrets.token_urlsafe(32),
         users=[f"{name}@{DEV_DOMAIN}" for name in DEV_USERS],
+        roles=list(DEV_GRAPH_PERMISSIONS),
     )
     emulator = EmulatorServer(settings, cert_dir=workdir / "emulator")
     try:

@@ -207,6 +207,8 @@ async def build_core(options: BrokerOptions) -> Core:
             + metrics_paths(core),
             help_text=SYS_HELP,
             type_name="system",
+            # Policy names are stored lowercased, as in Vault.
+            case_insensitive=("name",),
             special_paths=SpecialPaths(
                 # Reachable without a token, as in Vault.
                 unauthenticated=("health", "seal-status", "leader"),

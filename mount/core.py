@@ -117,7 +117,18 @@ class Core:
         acl = await self.policies.acl(token.policies)
         if acl.root or api.operation is Operation.HELP:
             return acl
-        path = api.path
+        paths = [api.path]
+        canonical = entry.path + entry.backend.canonical_path(rest)
+        if canonical != api.path:
+            paths.append(canonical)  # the name as the backend will use it must pass too
+        for path in paths:
+            if not await self._allowed(api, entry, rest, acl, path):
+                raise PermissionDeniedError(multierror("permission denied"))
+        return acl
+
+    async def _allowed(
+        self, api: ApiRequest, entry: MountEntry, rest: str, acl: ACL, path: str
+    ) -> bool:
         if api.operation is Operation.LIST and not path.endswith("/"):
             path += "/"  # as Vault: a list is checked against the path with a slash
         caps = acl.capabilities(path)
@@ -139,9 +150,7 @@ class Core:
             allowed = capability_of(api.operation) in caps
         if allowed and entry.backend.special_paths.needs_sudo(rest):
             allowed = "sudo" in caps
-        if not allowed:
-            raise PermissionDeniedError(multierror("permission denied"))
-        return acl
+        return allowed
 
     async def handle(self, api: ApiRequest) -> Response | None:
         """Serve one API request end to end; raises VaultError for the client.

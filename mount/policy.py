@@ -117,7 +117,7 @@ class Policy:
 
 def valid_policy_name(name: str) -> str:
     """The stored form of a policy name (Vault lowercases them), or a 400."""
-    lowered = name.strip().lower()
+    lowered = name.lower()
     if not _NAME.fullmatch(lowered):
         raise InvalidRequestError(
             f'invalid policy name "{name}": use letters, digits and "_.@-", '

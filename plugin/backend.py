@@ -36,6 +36,8 @@ __all__ = ["EntraBackend", "factory"]
 logger = logging.getLogger(__name__)
 
 Record = TypeVar("Record")
+# Graph operation deadlines a retired client stays open for (a handler runs a few).
+_RETIRE_DEADLINES = 4
 
 
 @dataclass(slots=True)
@@ -69,6 +71,9 @@ class EntraBackend(Backend):
         self.rotate_lock = asyncio.Lock()
         self._clients: Clients | None = None
         self._clients_lock = asyncio.Lock()
+        # Clients replaced by a config change, closed once the requests that took them
+        # before the change can have finished (see _retire).
+        self._retiring: dict[asyncio.Task[None], Clients] = {}
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._app_locks: dict[str, asyncio.Lock] = {}
         super().__init__(
@@ -94,6 +99,12 @@ class EntraBackend(Backend):
 
     async def close(self) -> None:
         await self.install_clients(None)
+        retiring, self._retiring = self._retiring, {}
+        for task in retiring:
+            task.cancel()
+        await asyncio.gather(*retiring, return_exceptions=True)
+        for clients in retiring.values():
+            await clients.aclose()
 
     # -- stored records --------------------------------------------------------------
 
@@ -140,11 +151,25 @@ class EntraBackend(Backend):
         return Clients(config, tokens, graph)
 
     async def install_clients(self, clients: Clients | None) -> None:
-        """Make `clients` the cached ones and close the previous ones (None: drop them)."""
+        """Make `clients` the cached ones and retire the previous ones (None: drop them)."""
         async with self._clients_lock:
             old, self._clients = self._clients, clients
         if old is not None and old is not clients:
+            self._retire(old)
+
+    def _retire(self, old: Clients) -> None:
+        """Close `old` later: a request that took it before the config changed is still
+        using it (closing it at once made that request a 500), and each of its Graph
+        operations ends within the deadline, a handler doing a few of them in a row."""
+        grace = _RETIRE_DEADLINES * self.graph_deadline
+
+        async def close_later() -> None:
+            await asyncio.sleep(grace)
+            self._retiring.pop(task, None)
             await old.aclose()
+
+        task = asyncio.create_task(close_later(), name="entra-clients-retire")
+        self._retiring[task] = old
 
     async def graph(self, config: Config) -> GraphClient:
         """The cached Graph client for `config`, rebuilt when the config changed."""
@@ -156,7 +181,7 @@ class EntraBackend(Backend):
             current = self._clients
             current.graph.deadline = self.graph_deadline
         if old is not None:
-            await old.aclose()
+            self._retire(old)
         return current.graph
 
     def user_lock(self, object_id: str) -> asyncio.Lock:

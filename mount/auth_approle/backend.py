@@ -58,6 +58,8 @@ class AppRoleBackend(Backend):
             ],
             help_text=BACKEND_HELP,
             type_name="approle",
+            # Role names are case-insensitive, as in Vault: stored and found lowercased.
+            case_insensitive=("role_name",),
             # Logging in is how a client gets a token in the first place.
             special_paths=SpecialPaths(unauthenticated=("login",)),
         )

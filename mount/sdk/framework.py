@@ -270,10 +270,15 @@ class Backend:
         help_text: str = "",
         type_name: str = "",
         special_paths: SpecialPaths | None = None,
+        case_insensitive: Iterable[str] = (),
     ) -> None:
         self.paths = list(paths)
         self.special_paths = special_paths or SpecialPaths()
         self._compiled = [(p, p.compiled()) for p in self.paths]
+        self._regex = {id(p): regex for p, regex in self._compiled}
+        # Captures whose value the backend folds to lower case (AppRole role names,
+        # policy names): see canonical_path.
+        self.case_insensitive = frozenset(case_insensitive)
         self._sensitive = {
             id(p): frozenset(n for n, f in p.fields.items() if f.sensitive) for p in self.paths
         }
@@ -302,6 +307,33 @@ class Backend:
             self._routes[path] = found
         spec, captures = found
         return spec, dict(captures)
+
+    def canonical_path(self, path: str) -> str:
+        """`path` as the backend will act on it: its case-insensitive captures folded.
+
+        The ACL checks the path as sent; a backend that folds a name's case would
+        otherwise let `role/R1` get round a rule written for `role/r1`, so the core
+        checks this form too.
+        """
+        if not self.case_insensitive:
+            return path
+        try:
+            spec, _ = self.route(path)
+        except UnsupportedPathError:
+            return path
+        match = self._regex[id(spec)].fullmatch(path)
+        if match is None:  # pragma: no cover - route() matched it
+            return path
+        folded, last = [], 0
+        spans = sorted(
+            match.span(name)
+            for name in self.case_insensitive
+            if name in match.re.groupindex and match.group(name) is not None
+        )
+        for start, end in spans:
+            folded += [path[last:start], path[start:end].lower()]
+            last = end
+        return "".join([*folded, path[last:]])
 
     def sensitive_fields(self, path: str) -> frozenset[str]:
         """The fields the path serving `path` declares sensitive (none if unrouted)."""

@@ -7,6 +7,7 @@ The broker thread retries revocations with a 0.2 s backoff base (10 s in product
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -235,3 +236,30 @@ def test_expiry_keeps_serving_other_leases_while_one_revocation_hangs(
 def _no_faults_left(tenant: Tenant):
     yield
     tenant.clear_faults()
+
+
+def test_a_config_write_does_not_fail_a_request_already_talking_to_graph(
+    configured: Setup, tenant: Tenant
+) -> None:
+    """The Graph client a request took stays open while the config write replaces it."""
+    fault = tenant.fault(match=r"^GET /v1\.0/users$", latency_ms=1500, count=2)
+    answers: list[Any] = []
+    listing = threading.Thread(
+        target=lambda: answers.append(configured.api.request("LIST", "entra/users"))
+    )
+    listing.start()
+    try:
+
+        def held() -> bool:
+            listed = {f["id"]: f for f in tenant.admin("GET", "faults")}
+            return listed.get(fault["id"], {}).get("hits") == 1
+
+        wait_until_sync(held, timeout=10)
+        # A new max_graph_calls builds new clients: the old ones must outlive this list.
+        configured.config(max_graph_calls=7)
+    finally:
+        listing.join(timeout=30)
+        tenant.clear_faults()
+    assert len(answers) == 1
+    assert answers[0].status_code == 200, answers[0].text
+    assert "alice@example.test" in answers[0].text

@@ -207,3 +207,18 @@ async def test_errors_never_echo_a_sensitive_field():
             await call(_request(Operation.UPDATE, "lookup/bob", bad))
         assert raised.value.errors and not any(secret in e for e in raised.value.errors)
         assert any("<redacted>" in e for e in raised.value.errors)
+
+
+def test_canonical_path_folds_only_the_case_insensitive_captures():
+    backend = Backend(
+        [
+            Path(
+                f"role/{name_pattern('role_name')}/secret-id/{name_pattern('other')}",
+                {Operation.READ: _read_nothing},
+            )
+        ],
+        case_insensitive=("role_name",),
+    )
+    assert backend.canonical_path("role/MyRole/secret-id/KeepMe") == "role/myrole/secret-id/KeepMe"
+    assert backend.canonical_path("nowhere/Else") == "nowhere/Else"
+    assert Backend([]).canonical_path("Any/Path") == "Any/Path"
