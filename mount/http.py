@@ -123,6 +123,31 @@ def _finite_float(text: str) -> float:
 _BODY_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
+# Deeper bodies are refused at the edge: storage encoding, audit hashing and response
+# encoding recurse once or twice a level, and Python's stack allows about 1000 frames.
+MAX_JSON_DEPTH = 100
+_TOO_DEEP = (
+    f"failed to decode JSON input: exceeded max depth of {MAX_JSON_DEPTH} nested objects "
+    "and arrays; send a flatter JSON object"
+)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (the top one is level 1);
+    walked with a stack of its own, not recursion."""
+    if not isinstance(value, dict | list):
+        return False
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > limit:
+            return True
+        for item in container.values() if isinstance(container, dict) else container:
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1))
+    return False
+
+
 def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
     text = raw.decode("utf-8", errors="replace")
@@ -143,9 +168,9 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     except ValueError as exc:  # non-finite numbers, integers past Python's digit limit
         raise InvalidRequestError(f"failed to decode JSON input: {exc}") from None
     except RecursionError:
-        raise InvalidRequestError(
-            "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
-        ) from None
+        raise InvalidRequestError(_TOO_DEEP) from None
+    if _nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise InvalidRequestError(_TOO_DEEP)
     try:
         # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry; the
         # text came from UTF-8, so only a \u escape can have made one.
