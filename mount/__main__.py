@@ -24,6 +24,7 @@ from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import LOG_FORMATS, ConfigError, ServerConfig, load_config
 from mount.core import Core, CoreSettings
 from mount.leases import LeaseRestoreError
+from mount.listener import ListenerLimits
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.logstore import LogStore
 from mount.sdk.errors import VaultError
@@ -151,8 +152,24 @@ async def run_server(config: ServerConfig, config_warnings: list[str]) -> None:
                     flush=True,
                 )
 
-        app = create_app(core, max_body_bytes=listener.max_request_size)
-        await serve(app, address=listener.address, ssl_context=context, on_ready=ready, stop=stop)
+        app = create_app(
+            core,
+            max_body_bytes=listener.max_request_size,
+            read_timeout=listener.http_read_timeout,
+        )
+        limits = ListenerLimits(
+            read_header_timeout=listener.http_read_header_timeout,
+            idle_timeout=listener.http_idle_timeout,
+            max_connections=listener.max_connections,
+        )
+        await serve(
+            app,
+            address=listener.address,
+            ssl_context=context,
+            on_ready=ready,
+            stop=stop,
+            limits=limits,
+        )
         if failures:
             raise StartError(failures[0].message)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, VaultError
 from mount.sdk.logical import Operation, Response
 
-__all__ = ["ApiRequest", "error_response", "parse_request", "render"]
+__all__ = ["ApiRequest", "BodyTimeoutError", "error_response", "parse_request", "render"]
 
 API_PREFIX = "/v1/"
 _LIST_TRUE = {"true", "True", "TRUE", "t", "T", "1"}
@@ -190,19 +191,37 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     return value
 
 
+async def _read_body(request: web.Request, read_timeout: float) -> bytes:
+    """The whole body, or a 400 for a client that sends it too slowly (Go's ReadTimeout
+    makes Vault's read fail the same way); the connection is closed after the answer."""
+    try:
+        async with asyncio.timeout(read_timeout or None):
+            return await request.read()
+    except TimeoutError:
+        raise BodyTimeoutError(
+            f"the request body did not arrive within {read_timeout:g}s (the listener's "
+            "http_read_timeout); send it at once"
+        ) from None
+
+
+class BodyTimeoutError(InvalidRequestError):
+    """A body that did not arrive in time: answered 400, then the connection closes."""
+
+
 def _dir(path: str) -> str:
     """LIST always addresses a folder: Vault adds the trailing slash the client may omit."""
     return path.rstrip("/") + "/"
 
 
-async def parse_request(request: web.Request) -> ApiRequest:
-    """Map an HTTP request onto Vault's logical operations."""
-    parsed = await _parse(request)
+async def parse_request(request: web.Request, *, read_timeout: float = 0) -> ApiRequest:
+    """Map an HTTP request onto Vault's logical operations; a body must arrive within
+    `read_timeout` seconds (0: no limit)."""
+    parsed = await _parse(request, read_timeout)
     _refuse_wrapping(request.headers.get(WRAP_TTL_HEADER, ""), parsed.data.get("wrap_ttl"))
     return parsed
 
 
-async def _parse(request: web.Request) -> ApiRequest:
+async def _parse(request: web.Request, read_timeout: float) -> ApiRequest:
     path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else ""
     method = request.method.upper()
     query = request.query
@@ -230,7 +249,7 @@ async def _parse(request: web.Request) -> ApiRequest:
     if method in ("PUT", "POST", "PATCH"):
         if path.endswith("/"):
             raise InvalidRequestError("cannot write to a path ending in '/'")
-        body = await request.read()
+        body = await _read_body(request, read_timeout)
         data = decode_body(body, request.content_type)
         operation = Operation.PATCH if method == "PATCH" else Operation.UPDATE
         return ApiRequest(method, operation, path, data, token, remote=remote)

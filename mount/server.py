@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from mount.app import HTTP_PARSER_LIMITS
+from mount.listener import DEFAULT_LIMITS, ListenerLimits, listening_sockets, start_serving
 
 __all__ = ["ServerError", "is_loopback", "parse_address", "serve", "tls_context"]
 
@@ -73,6 +73,7 @@ async def serve(
     ssl_context: ssl.SSLContext | None = None,
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    limits: ListenerLimits = DEFAULT_LIMITS,
 ) -> None:
     """Serve until a signal (or `stop`) arrives, then shut down cleanly."""
     host, port = parse_address(address)
@@ -84,21 +85,18 @@ async def serve(
             "put a TLS-terminating proxy in front",
             address,
         )
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
     try:
-        await site.start()
+        sockets = listening_sockets(host, port)
     except OSError as exc:
-        await runner.cleanup()
         reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise ServerError(f"cannot listen on {address}: {reason}") from None
+    _allow_open_files(limits.max_connections)
+    runner = await start_serving(app, sockets, ssl_context=ssl_context, limits=limits)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     # The bound socket tells the real port when 0 was asked for.
-    sockets = getattr(site._server, "sockets", None) or []
     if port == 0 and sockets:
         port = sockets[0].getsockname()[1]
     scheme = "https" if ssl_context else "http"
@@ -112,6 +110,37 @@ async def serve(
             loop.remove_signal_handler(sig)
         logger.info("shutting down")
         await runner.cleanup()
+
+
+# Descriptors beyond the connections: storage, audit files, the emulator, Graph calls.
+_SPARE_FILES = 256
+
+
+def _allow_open_files(max_connections: int) -> None:
+    """Raise the soft open-file limit so that max_connections can be reached (Go raises
+    it to the hard limit at start); warn when even the hard limit is too low."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    if max_connections <= 0:
+        return
+    wanted = max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        except (ValueError, OSError):
+            raised = soft
+        if raised < wanted:
+            logger.warning(
+                "the open-file limit (%d) is below max_connections (%d) plus %d spare: "
+                "lower max_connections or raise the limit (ulimit -n)",
+                raised,
+                max_connections,
+                _SPARE_FILES,
+            )
 
 
 _T = TypeVar("_T")
