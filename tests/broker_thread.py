@@ -20,7 +20,7 @@ from mount.app import (
 from mount.audit.device import DeclaredDevice
 from mount.barrier import Barrier
 from mount.core import Core, CoreSettings
-from mount.listener import DEFAULT_LIMITS, ListenerLimits, listening_sockets, start_serving
+from mount.listener import listening_sockets, start_serving
 from mount.split_store import leases_path
 from mount.storage_open import open_store
 
@@ -39,7 +39,6 @@ class BrokerThread:
     # Wraps the opened store before the core is built (a test holding some reads back).
     wrap_store: Callable[[Store], Store] | None = None
     audit_devices: tuple[DeclaredDevice, ...] = ()
-    limits: ListenerLimits = DEFAULT_LIMITS
     port: int = 0
     core: Core | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -103,7 +102,7 @@ class BrokerThread:
             await ensure_root_token(self.core, ROOT_TOKEN)
             # The server's own listener (mount/listener.py), as `entra-broker server` runs.
             sockets = listening_sockets("127.0.0.1", self.port)
-            runner = await start_serving(create_app(self.core), sockets, limits=self.limits)
+            runner = await start_serving(create_app(self.core), sockets)
             self.port = sockets[0].getsockname()[1]
             self._stop = asyncio.Event()
             ready.set()
