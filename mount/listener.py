@@ -410,7 +410,7 @@ class ListenerSite(web.BaseSite):
 
         try:
             await asyncio.get_running_loop().connect_accepted_socket(factory, conn)
-        except (OSError, ssl.SSLError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one connection's failure, not the loop's
             self._lost_before_serving(conn, made, exc)
 
     async def _serve_tls(self, conn: socket.socket, context: ssl.SSLContext) -> None:
@@ -447,7 +447,7 @@ class ListenerSite(web.BaseSite):
             await loop.connect_accepted_socket(
                 factory, conn, ssl=context, ssl_handshake_timeout=timeout
             )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed or timed-out handshake
             self._lost_before_serving(conn, made, exc)
 
     def _lost_before_serving(
