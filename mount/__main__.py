@@ -26,6 +26,7 @@ from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.config import LOG_FORMATS, ConfigError, ListenerConfig, ServerConfig, load_config
 from mount.core import Core, CoreSettings
 from mount.leases import LeaseRestoreError
+from mount.listener import ListenerLimits
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.logstore import LogStore
 from mount.sdk.errors import InvalidRequestError, VaultError
@@ -242,7 +243,11 @@ async def _run_bound(
             print(_root_token_banner(root, config_file), flush=True)
 
         listener = config.listener
-        app = create_app(core, max_body_bytes=listener.max_request_size)
+        app = create_app(
+            core,
+            max_body_bytes=listener.max_request_size,
+            read_timeout=listener.http_read_timeout,
+        )
         await serve(
             app,
             address=listener.address,
@@ -250,6 +255,7 @@ async def _run_bound(
             on_ready=ready,
             stop=stop,
             sockets=sockets,
+            limits=listener_limits(listener),
         )
         if failures:
             raise StartError(failures[0].message)
@@ -353,6 +359,15 @@ async def run_dev(options: DevOptions) -> None:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def listener_limits(listener: ListenerConfig) -> ListenerLimits:
+    """The listener stanza's connection rules, for the server."""
+    return ListenerLimits(
+        read_header_timeout=listener.http_read_header_timeout,
+        idle_timeout=listener.http_idle_timeout,
+        max_connections=listener.max_connections,
+    )
 
 
 async def _serve_dev(

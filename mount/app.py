@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 CORE_KEY = web.AppKey("core", Core)
 Factory = Callable[[BackendConfig], Awaitable[Backend]]
 MAX_BODY_BYTES = 1024 * 1024
+READ_TIMEOUT = 30.0  # Vault's http_read_timeout
 
 
 # HTTP parser limits for the runner (aiohttp's defaults are 8190 bytes a line): long
@@ -277,8 +278,17 @@ async def ensure_root_token(core: Core, token_id: str | None = None) -> str | No
     return token
 
 
-def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Application:
-    """The HTTP application around a built core; its cleanup context runs the expiry worker."""
+def create_app(
+    core: Core,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    read_timeout: float = READ_TIMEOUT,
+) -> web.Application:
+    """The HTTP application around a built core; its cleanup context runs the expiry worker.
+
+    `read_timeout` bounds the reading of a request body (the listener's
+    `http_read_timeout`; the header has its own timer in mount/listener.py).
+    """
     enable_list_method()
     app = web.Application(
         # The request counter is outermost: it sees the status error_middleware chose.
@@ -288,7 +298,7 @@ def create_app(core: Core, *, max_body_bytes: int = MAX_BODY_BYTES) -> web.Appli
     app[CORE_KEY] = core
 
     async def api(request: web.Request) -> web.StreamResponse:
-        parsed = await parse_request(request)
+        parsed = await parse_request(request, read_timeout=read_timeout)
         return render(await core.handle(parsed), request_id=parsed.request_id)
 
     async def root(request: web.Request) -> web.StreamResponse:

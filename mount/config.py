@@ -42,6 +42,10 @@ _LISTENER_KEYS = {
     "tls_key_file",
     "tls_min_version",
     "max_request_size",
+    "http_read_header_timeout",
+    "http_read_timeout",
+    "http_idle_timeout",
+    "max_connections",
 }
 # Vault's names; TLS 1.0 and 1.1 are refused (broken, and off in current OpenSSL builds).
 TLS_VERSIONS = ("tls12", "tls13")
@@ -122,6 +126,7 @@ class ConfigError(Exception):
 
 
 DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,12 @@ class ListenerConfig:
     tls_min_version: str = "tls12"
     # Largest request body accepted, in bytes (Vault's listener option of the same name).
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    # Vault's listener timeouts, in seconds, with Vault's defaults.
+    http_read_header_timeout: float = 10.0
+    http_read_timeout: float = 30.0
+    http_idle_timeout: float = 300.0
+    # Open connections at most (ours: Vault has no such bound); 0: no limit.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,7 +306,10 @@ def _listener(
     where = f'listener "{kind}"'
     if kind != "tcp":
         raise ConfigError(f'{where}: unsupported listener type; only listener "tcp" is supported')
-    _warn_unused(body, _LISTENER_KEYS, where, warnings)
+    if "http_write_timeout" in body:
+        # Vault's, but not implemented (Vault's default is none): no "did you mean".
+        warnings.append(f"{where}: http_write_timeout is ignored; responses have no timeout")
+    _warn_unused(body, _LISTENER_KEYS | {"http_write_timeout"}, where, warnings)
     address = _string(body, "address", f"{where}: address") or DEFAULT_ADDRESS
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -321,6 +335,10 @@ def _listener(
         tls_cert_file=base_dir / cert if cert else None,
         tls_key_file=base_dir / key if key else None,
         tls_min_version=min_version,
+        http_read_header_timeout=_seconds(body, "http_read_header_timeout", where, 10.0),
+        http_read_timeout=_seconds(body, "http_read_timeout", where, 30.0),
+        http_idle_timeout=_seconds(body, "http_idle_timeout", where, 300.0),
+        max_connections=_count(body, "max_connections", DEFAULT_MAX_CONNECTIONS),
     )
 
 
@@ -473,6 +491,27 @@ def _count(document: Mapping[str, Any], key: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"{key}: must be a whole number, 0 or more (0 turns the limit off)")
     return value
+
+
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(body: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    """A listener timeout: Vault's duration syntax, fractions kept ("500ms"); 0 or
+    absent is the default, as in Vault."""
+    if key not in body or body[key] is None:
+        return default
+    value = _scalar(body[key], f"{where}: {key}")
+    try:
+        seconds = parse_duration(value).total_seconds()  # Vault's errors for bad input
+    except DurationError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}") from None
+    text = value.strip() if isinstance(value, str) else ""
+    parts = _GO_PART.findall(text)
+    if parts and "".join(number + unit for number, unit in parts) == text:
+        seconds = sum(float(number) * _GO_UNITS[unit] for number, unit in parts)
+    return seconds or default
 
 
 def _duration(

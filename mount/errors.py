@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from mount.http import error_response
+from mount.http import BodyTimeoutError, error_response
 from mount.sdk.errors import InvalidRequestError, VaultError
 
 __all__ = ["error_middleware"]
@@ -22,6 +22,15 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
     """Typed errors keep their status and message; anything else is a logged, generic 500."""
     try:
         return await handler(request)
+    except BodyTimeoutError as exc:
+        # Answered at once, then the connection closes: the rest of a stalled body is
+        # not waited for (aiohttp would linger 10 s reading it), as in Go.
+        response = error_response(exc)
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+        return response
     except VaultError as exc:
         return error_response(exc)
     except web.HTTPRequestEntityTooLarge:

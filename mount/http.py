@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass, field
@@ -11,10 +12,11 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from multidict import MultiMapping
 
+from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, VaultError
 from mount.sdk.logical import Operation, Response
 
-__all__ = ["ApiRequest", "error_response", "parse_request", "render"]
+__all__ = ["ApiRequest", "BodyTimeoutError", "error_response", "parse_request", "render"]
 
 API_PREFIX = "/v1/"
 _LIST_TRUE = {"true", "True", "TRUE", "t", "T", "1"}
@@ -122,6 +124,31 @@ def _finite_float(text: str) -> float:
 _BODY_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
+# Deeper bodies are refused at the edge: storage encoding, audit hashing and response
+# encoding recurse once or twice a level, and Python's stack allows about 1000 frames.
+MAX_JSON_DEPTH = 100
+_TOO_DEEP = (
+    f"failed to decode JSON input: exceeded max depth of {MAX_JSON_DEPTH} nested objects "
+    "and arrays; send a flatter JSON object"
+)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (the top one is level 1);
+    walked with a stack of its own, not recursion."""
+    if not isinstance(value, dict | list):
+        return False
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        container, depth = pending.pop()
+        if depth > limit:
+            return True
+        for item in container.values() if isinstance(container, dict) else container:
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1))
+    return False
+
+
 def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """Parse a write body: JSON whatever the Content-Type, forms only when declared."""
     text = raw.decode("utf-8", errors="replace")
@@ -142,9 +169,9 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     except ValueError as exc:  # non-finite numbers, integers past Python's digit limit
         raise InvalidRequestError(f"failed to decode JSON input: {exc}") from None
     except RecursionError:
-        raise InvalidRequestError(
-            "failed to decode JSON input: exceeded max depth; send a flatter JSON object"
-        ) from None
+        raise InvalidRequestError(_TOO_DEEP) from None
+    if _nested_deeper_than(value, MAX_JSON_DEPTH):
+        raise InvalidRequestError(_TOO_DEEP)
     try:
         # Python accepts lone surrogates (a \ud800 escape) that UTF-8 cannot carry; the
         # text came from UTF-8, so only a \u escape can have made one.
@@ -164,13 +191,37 @@ def decode_body(raw: bytes, content_type: str) -> dict[str, Any]:
     return value
 
 
+async def _read_body(request: web.Request, read_timeout: float) -> bytes:
+    """The whole body, or a 400 for a client that sends it too slowly (Go's ReadTimeout
+    makes Vault's read fail the same way); the connection is closed after the answer."""
+    try:
+        async with asyncio.timeout(read_timeout or None):
+            return await request.read()
+    except TimeoutError:
+        raise BodyTimeoutError(
+            f"the request body did not arrive within {read_timeout:g}s (the listener's "
+            "http_read_timeout); send it at once"
+        ) from None
+
+
+class BodyTimeoutError(InvalidRequestError):
+    """A body that did not arrive in time: answered 400, then the connection closes."""
+
+
 def _dir(path: str) -> str:
     """LIST always addresses a folder: Vault adds the trailing slash the client may omit."""
     return path.rstrip("/") + "/"
 
 
-async def parse_request(request: web.Request) -> ApiRequest:
-    """Map an HTTP request onto Vault's logical operations."""
+async def parse_request(request: web.Request, *, read_timeout: float = 0) -> ApiRequest:
+    """Map an HTTP request onto Vault's logical operations; a body must arrive within
+    `read_timeout` seconds (0: no limit)."""
+    parsed = await _parse(request, read_timeout)
+    _refuse_wrapping(request.headers.get(WRAP_TTL_HEADER, ""), parsed.data.get("wrap_ttl"))
+    return parsed
+
+
+async def _parse(request: web.Request, read_timeout: float) -> ApiRequest:
     path = request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else ""
     method = request.method.upper()
     query = request.query
@@ -198,11 +249,38 @@ async def parse_request(request: web.Request) -> ApiRequest:
     if method in ("PUT", "POST", "PATCH"):
         if path.endswith("/"):
             raise InvalidRequestError("cannot write to a path ending in '/'")
-        body = await request.read()
+        body = await _read_body(request, read_timeout)
         data = decode_body(body, request.content_type)
         operation = Operation.PATCH if method == "PATCH" else Operation.UPDATE
         return ApiRequest(method, operation, path, data, token, remote=remote)
     raise InvalidRequestError("cannot handle internal-only request operation")
+
+
+WRAP_TTL_HEADER = "X-Vault-Wrap-TTL"
+_NO_WRAPPING_YET = "response wrapping is not supported by this server yet; retry without "
+
+
+def _refuse_wrapping(header: str, parameter: Any) -> None:
+    """Until wrapping exists, a request asking for it is refused (after Vault's own header
+    checks) rather than answered in clear: the client expects a wrapping token, and the
+    secret it asked to have wrapped must not be handed out, nor created."""
+    if header and _wrap_seconds(header, f"error parsing {WRAP_TTL_HEADER} header: ") != 0:
+        raise InvalidRequestError(_NO_WRAPPING_YET + f"-wrap-ttl / {WRAP_TTL_HEADER}")
+    if parameter is not None and _wrap_seconds(str(parameter), "wrap_ttl: ") != 0:
+        raise InvalidRequestError(_NO_WRAPPING_YET + "the wrap_ttl parameter")
+
+
+def _wrap_seconds(text: str, where: str) -> float:
+    """The requested wrap TTL as Vault reads it; zero asks for no wrapping."""
+    text = text.strip()
+    if text.startswith("-"):
+        raise InvalidRequestError(where + "requested wrap ttl cannot be negative")
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except DurationError as exc:
+        raise InvalidRequestError(where + str(exc)) from None
+    # A sub-second TTL ("500ms") reads as 0 whole seconds, yet asks for wrapping.
+    return seconds or float(any(digit in text for digit in "123456789"))
 
 
 # One encoder for every answer: json.dumps with options builds a new one per call.

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from mount.app import HTTP_PARSER_LIMITS
+from mount.listener import DEFAULT_LIMITS, ListenerLimits, listening_sockets, start_serving
 
 __all__ = ["ServerError", "bind", "is_loopback", "parse_address", "serve", "tls_context"]
 
@@ -67,10 +67,6 @@ def tls_context(cert_file: Path, key_file: Path, min_version: str = "tls12") -> 
     return context
 
 
-# The listen backlog asyncio's create_server uses, as TCPSite did.
-_BACKLOG = 128
-
-
 def bind(address: str, *, tls: bool) -> list[socket.socket]:
     """Listening sockets on the address, one per address family it resolves to.
 
@@ -87,27 +83,12 @@ def bind(address: str, *, tls: bool) -> list[socket.socket]:
             address,
         )
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        return listening_sockets(host, port)
     except socket.gaierror as exc:
         raise ServerError(f"cannot listen on {address}: {exc.strerror}") from None
-    sockets: list[socket.socket] = []
-    try:
-        for family, kind, proto, _, where in dict.fromkeys(found):
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                # As asyncio does: the IPv6 socket does not also take the IPv4 address.
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(where)
-            sock.listen(_BACKLOG)
-            sock.setblocking(False)
     except OSError as exc:
-        for sock in sockets:
-            sock.close()
         reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise ServerError(f"cannot listen on {address}: {reason}") from None
-    return sockets
 
 
 async def serve(
@@ -118,6 +99,7 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     sockets: Sequence[socket.socket] | None = None,
+    limits: ListenerLimits = DEFAULT_LIMITS,
 ) -> None:
     """Serve until a signal (or `stop`) arrives, then shut down cleanly.
 
@@ -127,14 +109,8 @@ async def serve(
     host, port = parse_address(address)
     if sockets is None:
         sockets = bind(address, tls=ssl_context is not None)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
-    await runner.setup()
-    try:
-        for sock in sockets:
-            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
-    except BaseException:
-        await runner.cleanup()
-        raise
+    _allow_open_files(limits.max_connections)
+    runner = await start_serving(app, sockets, ssl_context=ssl_context, limits=limits)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,6 +129,37 @@ async def serve(
             loop.remove_signal_handler(sig)
         logger.info("shutting down")
         await runner.cleanup()
+
+
+# Descriptors beyond the connections: storage, audit files, the emulator, Graph calls.
+_SPARE_FILES = 256
+
+
+def _allow_open_files(max_connections: int) -> None:
+    """Raise the soft open-file limit so that max_connections can be reached (Go raises
+    it to the hard limit at start); warn when even the hard limit is too low."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    if max_connections <= 0:
+        return
+    wanted = max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        except (ValueError, OSError):
+            raised = soft
+        if raised < wanted:
+            logger.warning(
+                "the open-file limit (%d) is below max_connections (%d) plus %d spare: "
+                "lower max_connections or raise the limit (ulimit -n)",
+                raised,
+                max_connections,
+                _SPARE_FILES,
+            )
 
 
 _T = TypeVar("_T")

@@ -8,11 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
-
 import plugin
 from mount.app import (
-    HTTP_PARSER_LIMITS,
     BrokerOptions,
     EngineMount,
     Store,
@@ -23,6 +20,7 @@ from mount.app import (
 from mount.audit.device import DeclaredDevice
 from mount.barrier import Barrier
 from mount.core import Core, CoreSettings
+from mount.listener import listening_sockets, start_serving
 from mount.split_store import leases_path
 from mount.storage_open import open_store
 
@@ -102,18 +100,10 @@ class BrokerThread:
                 )
             )
             await ensure_root_token(self.core, ROOT_TOKEN)
-            runner = web.AppRunner(
-                create_app(self.core),
-                access_log=None,
-                handle_signals=False,
-                **HTTP_PARSER_LIMITS,
-            )
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", self.port, reuse_address=True)
-            await site.start()
-            server = site._server
-            assert server is not None
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            # The server's own listener (mount/listener.py), as `entra-broker server` runs.
+            sockets = listening_sockets("127.0.0.1", self.port)
+            runner = await start_serving(create_app(self.core), sockets)
+            self.port = sockets[0].getsockname()[1]
             self._stop = asyncio.Event()
             ready.set()
             await self._stop.wait()

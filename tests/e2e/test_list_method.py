@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import hvac
 
@@ -101,3 +102,25 @@ def test_hvac_list_between_reads_on_its_session(broker: BrokerThread) -> None:
         assert client.lookup_token()["data"]["policies"] == ["root"]
         assert "root" in client.sys.list_acl_policies()["data"]["keys"]
     assert client.lookup_token()["data"]["policies"] == ["root"]
+
+
+def test_list_pipelined_behind_a_get_split_across_reads(broker: BrokerThread) -> None:
+    conn = RawConnection(broker)
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        get = _request("GET", "auth/token/lookup-self")
+        cut = get.index(b"X-Vault-Token") + 5  # mid-header
+        conn.send(get[:cut])
+        # Only so the two writes arrive as two reads (tests/unit/test_list_method.py
+        # feeds the parser such cuts deterministically); the answers below do not
+        # depend on it.
+        time.sleep(0.05)
+        conn.send(get[cut:] + _request("LIST", "sys/policies/acl"))
+        first, second = conn.answer(), conn.answer()
+        assert first[0] == 200 and first[1]["data"]["policies"] == ["root"]  # type: ignore[index]
+        assert second[0] == 200 and "root" in second[1]["data"]["keys"]  # type: ignore[index]
+        # The connection goes on serving both kinds.
+        conn.send(_request("LIST", "sys/policies/acl") + _request("GET", "auth/token/lookup-self"))
+        assert conn.answer()[0] == 200 and conn.answer()[0] == 200
+    finally:
+        conn.close()
