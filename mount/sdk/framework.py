@@ -17,6 +17,7 @@ from typing import Any
 from mount.sdk import openapi
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import (
+    REDACTED,
     InvalidRequestError,
     UnsupportedOperationError,
     UnsupportedPathError,
@@ -87,6 +88,16 @@ class _ConversionError(ValueError):
     pass
 
 
+# A bad value is quoted in its error up to this many characters: a megabyte of nested
+# JSON must not come back in full.
+_SHOWN_MAX = 80
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "..."
+
+
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -100,7 +111,7 @@ def _convert(ftype: FieldType, value: Any) -> Any:
             return "true" if value else "false"
         if isinstance(value, int | float | str):
             return str(value)
-        raise _ConversionError(f"'{value}' expected type 'string', got unconvertible type")
+        raise _ConversionError(f"'{_shown(value)}' expected type 'string', got unconvertible type")
     if ftype is FieldType.INT:
         if isinstance(value, bool):
             return int(value)
@@ -110,7 +121,7 @@ def _convert(ftype: FieldType, value: Any) -> Any:
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
             return int(value.strip())
-        raise _ConversionError(f"cannot parse '{value}' as int")
+        raise _ConversionError(f"cannot parse '{_shown(value)}' as int")
     if ftype is FieldType.BOOL:
         if isinstance(value, bool):
             return value
@@ -132,7 +143,7 @@ def _convert(ftype: FieldType, value: Any) -> Any:
             return [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
             return [str(v) for v in value]
-        raise _ConversionError(f"'{value}' expected a list of strings")
+        raise _ConversionError(f"'{_shown(value)}' expected a list of strings")
     if ftype is FieldType.MAP:
         if isinstance(value, dict):
             return value
@@ -154,11 +165,14 @@ class FieldData:
             try:
                 value = _convert(spec.type, raw[name])
             except (ValueError, OverflowError) as exc:  # incl. _ConversionError
-                problems.append(f'error converting input for field "{name}": {exc}')
+                # A sensitive value is never quoted, not even cut short.
+                reason = f"expected type '{spec.type.value}'" if spec.sensitive else str(exc)
+                problems.append(f'error converting input for field "{name}": {reason}')
                 continue
             if spec.allowed is not None and value not in spec.allowed:
                 choices = ", ".join(f'"{a}"' for a in spec.allowed)
-                problems.append(f'invalid value "{value}" for field "{name}"; use one of {choices}')
+                shown = REDACTED if spec.sensitive else _shown(value)
+                problems.append(f'invalid value "{shown}" for field "{name}"; use one of {choices}')
                 continue
             self._values[name] = value
         if problems:

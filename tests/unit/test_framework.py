@@ -222,3 +222,18 @@ def test_canonical_path_folds_only_the_case_insensitive_captures():
     assert backend.canonical_path("role/MyRole/secret-id/KeepMe") == "role/myrole/secret-id/KeepMe"
     assert backend.canonical_path("nowhere/Else") == "nowhere/Else"
     assert Backend([]).canonical_path("Any/Path") == "Any/Path"
+
+
+def test_a_bad_value_is_quoted_only_in_part_and_a_sensitive_one_not_at_all():
+    schema = {
+        "count": Field(FieldType.INT, "A count."),
+        "secret": Field(FieldType.INT, "A secret.", sensitive=True),
+    }
+    huge = "x" * 5000 + "TAIL"
+    secret = "s" * 100 + "HIDDEN"
+    with pytest.raises(InvalidRequestError) as raised:
+        FieldData(schema, {"count": huge, "secret": [secret]})
+    count_error, secret_error = raised.value.errors
+    assert len(count_error) < 200 and "TAIL" not in count_error and "xxx..." in count_error
+    assert "s" * 10 not in secret_error and "HIDDEN" not in secret_error
+    assert secret_error.endswith("""field "secret": expected type 'int'""")
