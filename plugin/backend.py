@@ -27,7 +27,7 @@ from plugin import (
     secret_creds,
     secret_tap,
 )
-from plugin.graph import DEFAULT_DEADLINE, GraphClient, tls_context
+from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
 from plugin.token import TokenProvider
 
@@ -63,6 +63,8 @@ class EntraBackend(Backend):
         self.conf = conf
         # Seconds one Graph operation (retries included) may take; tests lower it.
         self.graph_deadline = DEFAULT_DEADLINE
+        # The longest Retry-After from Graph that is honoured; tests lower it.
+        self.graph_max_retry_after = DEFAULT_MAX_RETRY_AFTER
         # Seconds rotate-root waits for Entra to accept a new secret; tests lower it.
         self.rotate_accept_deadline = path_rotate_root.DEFAULT_ACCEPT_DEADLINE
         # One rotation of the engine's own secret at a time.
@@ -155,6 +157,7 @@ class EntraBackend(Backend):
                 logger.debug("graph client built client_id=%s", config.client_id)
             current = self._clients
             current.graph.deadline = self.graph_deadline
+            current.graph.max_retry_after = self.graph_max_retry_after
         if old is not None:
             await old.aclose()
         return current.graph
