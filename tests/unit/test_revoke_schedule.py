@@ -89,17 +89,19 @@ class Harness:
             clock=self.clock,
         )
 
-    async def issue(self) -> str:
-        await self.leases.start_restore()
+    async def issue(self, credential: str = "cred-1", holder: str | None = None) -> str:
+        if not self.leases.is_restored():
+            await self.leases.start_restore()
 
         async def create() -> dict[str, Any]:
-            return {"credential": "cred-1"}
+            return {"credential": credential}
 
         spec = SecretSpec(
             type="noop",
-            internal={"credential": "cred-1"},
+            internal={"credential": credential},
             ttl=timedelta(hours=1),
             max_ttl=timedelta(hours=2),
+            holder_key=holder,
         )
         lease, _ = await self.leases.issue(
             mount=MOUNT,
@@ -286,3 +288,21 @@ async def test_a_lease_parked_for_good_by_an_older_version_is_retried_at_start()
     assert again.lease(lease_id).due == clock.now
     assert await again.leases.revoke_now(lease_id, scheduled=True) is True
     assert again.upstream.revoked == ["cred-1"]
+
+
+async def test_a_new_credential_of_the_holder_supersedes_an_irrevocable_lease():
+    """Rotate mode: the new reset killed the old password, and a retry of the old lease
+    must not kill the new one."""
+    h = Harness()
+    old = await h.issue("cred-1", holder="user/alice")
+    h.upstream.failures = [denied()]
+    await h.leases.revoke(old, sync=False)
+    await h.scheduled_attempt(old)
+    assert h.lease(old).state is LeaseState.IRREVOCABLE
+    retry_at = h.lease(old).revoke_at
+    new = await h.issue("cred-2", holder="user/alice")
+    assert h.leases.get(old) is None and h.leases.irrevocable() == []
+    h.clock.now = retry_at
+    assert await h.leases.revoke_now(old, scheduled=True) is True
+    assert h.upstream.calls == 1 and h.upstream.revoked == []
+    assert h.lease(new).state is LeaseState.ACTIVE
