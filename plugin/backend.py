@@ -16,6 +16,7 @@ from mount.sdk import (
     Storage,
     UnavailableError,
     VaultError,
+    format_duration,
 )
 from plugin import (
     path_config,
@@ -117,6 +118,26 @@ class EntraBackend(Backend):
         return await _load(
             storage, ROLE_PREFIX + name, Role.from_storage, f'role "{name}"', f"roles/{name}"
         )
+
+    def issue_ttls(
+        self, role: Role, requested: timedelta | None = None
+    ) -> tuple[timedelta, timedelta, list[str]]:
+        """(ttl, max_ttl, warnings) for a new lease of `role`: Vault's CalculateTTL.
+
+        The requested ttl, else the role's, else the mount's default; capped at the
+        effective max TTL (the role's max_ttl within the mount's), with Vault's warning.
+        """
+        max_ttl = self.conf.max_lease_ttl
+        if role.max_ttl and (not max_ttl or role.max_ttl < max_ttl):
+            max_ttl = role.max_ttl
+        ttl = requested or role.ttl or self.conf.default_lease_ttl
+        if max_ttl and ttl > max_ttl:
+            warning = (
+                f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
+                f'"{format_duration(max_ttl)}"; TTL value is capped accordingly'
+            )
+            return max_ttl, max_ttl, [warning]
+        return ttl, max_ttl, []
 
     def lease_ttls(self, role: Role) -> tuple[timedelta, timedelta]:
         """(ttl, max_ttl) for a lease of `role`: zero means the mount's default, ttl <= max."""
