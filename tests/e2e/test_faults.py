@@ -1,7 +1,7 @@
 """When Entra fails: no credential without a lease, and no lease forgotten while it works.
 
 Faults are injected in the emulator (its admin API), so the broker sees real HTTP errors.
-The broker thread retries revocations with a 0.2 s backoff base (10 s in production).
+The broker thread retries revocations with a 0.2 s backoff base (1 s in production).
 """
 
 from __future__ import annotations

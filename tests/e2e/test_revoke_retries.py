@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.broker_thread import BrokerThread
-from tests.e2e.conftest import ALICE, BOB, Setup, Tenant
+from tests.e2e.conftest import ALICE, BOB, Api, Setup, Tenant
 from tests.waiting import wait_until_sync
 
 RESET = "PATCH /v1.0/users/.*"
@@ -144,3 +144,33 @@ def test_a_lost_permission_is_retried_slowly_until_it_is_restored(
     tenant.wait_signs_in_fails(BOB, password, timeout=settings.revoke_slow_interval + 8)
     wait_until_sync(lambda: configured.lease_keys("entra/creds/bob") == [], timeout=10)
     assert irrevocable(configured)["lease_count"] == 0
+
+
+@pytest.mark.slow
+def test_throttled_revocation_with_the_production_schedule(tmp_path: Path, tenant: Tenant) -> None:
+    """The production knobs (1 s base, 60 s cap, Retry-After honoured up to 60 s, 30 s per
+    Graph operation): the password dies within about a minute of Entra's return."""
+    thread = BrokerThread(tmp_path / "production", revoke_backoff_base=1.0)
+    thread.start()
+    try:
+        setup = Setup(Api(thread.url), tenant)
+        setup.config()
+        setup.role("alice", ttl="1h")
+        secret = setup.creds("alice")
+        tenant.fault(match=RESET, status=503, retry_after=120)
+        failed = setup.api.request(
+            "PUT", "sys/leases/revoke", json={"lease_id": secret["lease_id"]}
+        )
+        assert failed.status_code == 502, failed.text
+        # The throttling lasts 65 s (a scenario's length, not a wait for a condition),
+        # past the first retry, at 60 s (the Retry-After, capped).
+        time.sleep(65)
+        assert tenant.signs_in(ALICE, secret["data"]["password"])
+        cleared = time.monotonic()
+        tenant.clear_faults()
+        tenant.wait_signs_in_fails(ALICE, secret["data"]["password"], timeout=75)
+        took = time.monotonic() - cleared
+        print(f"\nproduction schedule: password dead {took:.1f}s after the throttling ended")
+        assert took <= 62.0
+    finally:
+        thread.stop()
