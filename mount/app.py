@@ -97,7 +97,10 @@ class BrokerOptions:
     store: Store
     settings: CoreSettings = field(default_factory=CoreSettings)
     engines: list[EngineMount] = field(default_factory=list)
-    revoke_backoff_base: float = 10.0
+    # A failed revocation's retry schedule (see LeaseSettings); tests shorten it.
+    revoke_backoff_base: float = 1.0
+    revoke_backoff_max: float = 60.0
+    revoke_slow_interval: float = 600.0
     max_revoke_attempts: int = 6
     max_body_bytes: int = MAX_BODY_BYTES
     # Audit devices declared in the config file, enabled at start.
@@ -142,6 +145,8 @@ async def build_core(options: BrokerOptions) -> Core:
             default_lease_ttl=settings.default_lease_ttl,
             max_lease_ttl=settings.max_lease_ttl,
             revoke_backoff_base=options.revoke_backoff_base,
+            revoke_backoff_max=options.revoke_backoff_max,
+            revoke_slow_interval=options.revoke_slow_interval,
             max_revoke_attempts=options.max_revoke_attempts,
             role_issue_limit=settings.role_issue_limit,
             role_issue_interval=settings.role_issue_interval,

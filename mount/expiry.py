@@ -1,11 +1,11 @@
-"""The expiry worker: revokes leases when they are due, retrying failures with backoff."""
+"""The expiry worker: revokes leases when they are due, and retries failed revocations
+when their next attempt is due (the schedule is the lease manager's: `Lease.due`)."""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import logging
-import time
 from collections.abc import Callable
 
 from mount.leases import Lease, LeaseManager, LeaseState, log_lease_event
@@ -28,12 +28,13 @@ class ExpiryWorker:
         leases: LeaseManager,
         *,
         concurrency: int = 16,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         stop_grace: float = 5.0,
     ) -> None:
         self.stop_grace = stop_grace
         self._leases = leases
-        self._clock = clock
+        # The lease manager's clock by default: due times are read from it.
+        self._clock = clock or leases.clock
         self._heap: list[tuple[float, str]] = []
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
@@ -92,7 +93,7 @@ class ExpiryWorker:
             async with self._slots:
                 logger.debug("lease due, revoking lease_id=%s", lease_id)
                 self._note_expiry(lease_id)
-                await self._leases.revoke_now(lease_id)
+                await self._leases.revoke_now(lease_id, scheduled=True)
         except Exception:
             logger.exception("expiry worker failed lease_id=%s", lease_id)
         finally:

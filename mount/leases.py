@@ -2,7 +2,10 @@
 
 Invariant: a lease is persisted before its credential exists, and removed only after the
 backend confirmed the credential is gone (or the credential was superseded by a newer
-lease of the same holder, whose issue already replaced it).
+lease of the same holder, whose issue already replaced it, or an operator force-revoked
+it). A revocation that fails is retried on a schedule until one of those happens; past
+`max_revoke_attempts` (or at once for a failure no quick retry cures) the lease also shows
+as irrevocable, for operators, but its retries go on.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import bisect
 import contextlib
 import enum
 import logging
+import math
 import random
 import sys
 import time
@@ -23,7 +27,13 @@ from typing import Any, Protocol
 from mount.barrier import BarrierError
 from mount.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
-from mount.sdk.errors import InvalidRequestError, RateLimitedError, UpstreamError, VaultError
+from mount.sdk.errors import (
+    InvalidRequestError,
+    RateLimitedError,
+    UnavailableError,
+    UpstreamError,
+    VaultError,
+)
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import BatchStorage, IssueFn, SecretRequest, SecretSpec, Storage
 from mount.sdk.telemetry import (
@@ -43,6 +53,7 @@ __all__ = [
     "LeaseRestoreError",
     "LeaseSettings",
     "LeaseState",
+    "RevocationPendingError",
     "RevokeScheduler",
     "SecretResolver",
     "log_lease_event",
@@ -69,7 +80,9 @@ def _shared_int(number: int) -> int:
 class LeaseState(enum.Enum):
     PENDING = "pending"  # persisted, credential being created
     ACTIVE = "active"
-    IRREVOCABLE = "irrevocable"  # revocation gave up; kept for operators
+    # Revocation failed past the attempt count, or for a reason no quick retry cures:
+    # shown to operators, and still retried on its schedule (`revoke_at`).
+    IRREVOCABLE = "irrevocable"
 
 
 _STATES = {state.value: state for state in LeaseState}
@@ -111,11 +124,13 @@ class Lease:
     @property
     def due(self) -> float | None:
         """When the expiry worker must act on this lease (None: never on its own)."""
-        if self.state is LeaseState.IRREVOCABLE:
-            return None
-        if self.state is LeaseState.PENDING:
+        if self.state is not LeaseState.ACTIVE:
             return self.revoke_at
         return self.revoke_at if self.revoke_at is not None else self.expire_time
+
+    def in_backoff(self, now: float) -> bool:
+        """Whether a failed revocation waits for its next scheduled attempt."""
+        return self.revoke_attempts > 0 and self.revoke_at is not None and self.revoke_at > now
 
     def to_storage(self) -> dict[str, Any]:
         # Field by field, not dataclasses.asdict: asdict deep-copies recursively, 3-4% of
@@ -182,6 +197,18 @@ class LeaseRestoreError(VaultError):
     """A stored lease cannot be read back at start: the server must not go on without it."""
 
 
+class RevocationPendingError(VaultError):
+    """A revoke asked for while the lease's failed revocation waits for its next attempt.
+
+    It answers with the status of the last failure (502 for Graph): the credential still
+    exists, and the retry is the broker's to make, on its schedule.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class SecretResolver(Protocol):
     """Finds the secret type and storage view of the mount a lease belongs to."""
 
@@ -194,12 +221,20 @@ class RevokeScheduler(Protocol):
 
 @dataclass(slots=True)
 class LeaseSettings:
-    """Lease-wide knobs; the revocation backoff follows Vault (2^n x base, +-50% jitter)."""
+    """Lease-wide knobs.
+
+    A failed revocation is retried after base x 2^(n-1) seconds (n: failed attempts), at
+    most `revoke_backoff_max`, jittered down by up to half, and never before a Retry-After
+    the upstream asked for (up to that maximum). A failure no quick retry cures (a lost
+    permission) is retried every `revoke_slow_interval`, with the same jitter. Past
+    `max_revoke_attempts` the lease is listed as irrevocable; the retries go on.
+    """
 
     default_lease_ttl: int
     max_lease_ttl: int
-    revoke_backoff_base: float = 10.0
-    revoke_backoff_max: float = 600.0
+    revoke_backoff_base: float = 1.0
+    revoke_backoff_max: float = 60.0
+    revoke_slow_interval: float = 600.0
     max_revoke_attempts: int = 6
     force_revoke_timeout: float = 10.0
     # At most this many credential issues per path (one role) per interval; 0: no limit.
@@ -234,6 +269,9 @@ class LeaseManager:
         self._per_mount: dict[str, int] = defaultdict(int)
         self._holder_locks: dict[str, asyncio.Lock] = {}
         self._lease_locks: dict[str, asyncio.Lock] = {}
+        # The HTTP status of each lease's last failed revocation (in memory: after a
+        # restart a revoke joining the schedule answers 502).
+        self._revoke_status: dict[str, int] = {}
         self.scheduler: RevokeScheduler | None = None
         self.issue_limiter = IssueRateLimiter(
             settings.role_issue_limit, settings.role_issue_interval
@@ -339,7 +377,7 @@ class LeaseManager:
                 f"cannot restore lease {lease_id}: its stored value is not a lease record "
                 f"({type(exc).__name__}); restore the storage from a backup"
             ) from None
-        if lease.state is LeaseState.PENDING:
+        if lease.state is LeaseState.PENDING and not lease.revoke_attempts:
             # The process died while issuing: the credential may exist, so revoke it.
             lease = replace(lease, revoke_at=self._clock())
             log_lease_event(
@@ -348,6 +386,16 @@ class LeaseManager:
                 "pending lease found at start, revoking",
                 lease,
             )
+        elif lease.revoke_at is None and lease.state is not LeaseState.ACTIVE:
+            # Parked for good by an older version: retried again from now on.
+            lease = replace(lease, revoke_at=self._clock())
+            log_lease_event(
+                logging.WARNING,
+                "irrevocable_rescheduled",
+                "irrevocable lease found at start, retrying its revocation",
+                lease,
+            )
+        # Any other lease keeps its stored schedule (revoke_at, revoke_attempts).
         self._remember(lease)
         if self.scheduler is not None:
             self.scheduler.schedule(lease)
@@ -408,6 +456,7 @@ class LeaseManager:
             self._dropped.add(lease_id)
         lease = self._leases.pop(lease_id, None)
         self._lease_locks.pop(lease_id, None)
+        self._revoke_status.pop(lease_id, None)
         if lease is not None:
             for counts, key in ((self._per_path, lease.path), (self._per_mount, lease.mount)):
                 counts[key] -= 1
@@ -441,6 +490,11 @@ class LeaseManager:
         return self._lease_locks.setdefault(lease_id, asyncio.Lock())
 
     # -- queries ------------------------------------------------------------------
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock lease times are read from (the expiry worker uses it too)."""
+        return self._clock
 
     def get(self, lease_id: str) -> Lease | None:
         """The lease if it is in memory (during the restore, maybe not yet: see `_find`)."""
@@ -601,12 +655,9 @@ class LeaseManager:
             for old in earlier:
                 await held.enter_async_context(self._lease_lock(old))
             # The new credential replaced the holder's earlier ones: their leases end
-            # here, without a backend call, since nothing of theirs is left to revoke.
-            superseded = [
-                self._leases[old]
-                for old in earlier
-                if old in self._leases and self._leases[old].state is not LeaseState.IRREVOCABLE
-            ]
+            # here, without a backend call, since nothing of theirs is left to revoke
+            # (irrevocable ones too: a retry of theirs would kill the new credential).
+            superseded = [self._leases[old] for old in earlier if old in self._leases]
             changes.update({ended.lease_id: None for ended in superseded})
             await self._write_activation(lease, changes)
         for ended in superseded:
@@ -735,11 +786,12 @@ class LeaseManager:
             await self._queue_revoke_locked(current)
 
     async def _queue_revoke_locked(self, lease: Lease) -> None:
+        if lease.revoke_at is not None:
+            # Queued already, or a failed revocation waiting for its next attempt: this
+            # revoke joins that attempt rather than spending one (see revoke_now).
+            return
         now = self._clock()
         queued = replace(lease, expire_time=min(lease.expire_time, now), revoke_at=now)
-        if lease.state is LeaseState.IRREVOCABLE:
-            # An operator's revoke gives a parked lease a fresh round of attempts.
-            queued = replace(queued, state=LeaseState.ACTIVE, revoke_attempts=0)
         await self._write({lease.lease_id: queued})
 
     async def revoke_by_token(self, accessor: str) -> int:
@@ -819,11 +871,17 @@ class LeaseManager:
             SecretRequest(storage=storage, internal=lease.internal, lease_path=lease.path)
         )
 
-    async def revoke_now(self, lease_id: str, *, raise_errors: bool = False) -> bool:
+    async def revoke_now(
+        self, lease_id: str, *, raise_errors: bool = False, scheduled: bool = False
+    ) -> bool:
         """Run the backend's revoke; on success forget the lease, else schedule a retry.
 
-        Returns True when the lease is gone. Failures are retried with backoff and, after
-        `max_revoke_attempts`, the lease is kept as irrevocable for an operator.
+        Returns True when the lease is gone. Failures are retried on the schedule of
+        `LeaseSettings`, forever; past `max_revoke_attempts` the lease is also listed as
+        irrevocable. `scheduled` is the expiry worker's attempt: it runs only if the lease
+        is still due. Any other caller (a client's revoke) arriving while a failed
+        revocation waits for its next attempt joins it: no backend call, no attempt
+        spent; with `raise_errors` it gets a RevocationPendingError naming the last error.
         """
         lease = self._leases.get(lease_id)
         if lease is None:
@@ -836,15 +894,24 @@ class LeaseManager:
             else None
         )
         if holder_lock is None:
-            return await self._revoke_locked(lease_id, raise_errors)
+            return await self._revoke_locked(lease_id, raise_errors, scheduled)
         async with holder_lock:
-            return await self._revoke_locked(lease_id, raise_errors)
+            return await self._revoke_locked(lease_id, raise_errors, scheduled)
 
-    async def _revoke_locked(self, lease_id: str, raise_errors: bool) -> bool:
+    async def _revoke_locked(self, lease_id: str, raise_errors: bool, scheduled: bool) -> bool:
         async with self._lease_lock(lease_id):
             lease = self._leases.get(lease_id)
             if lease is None:
                 return True
+            now = self._clock()
+            if scheduled:
+                due = lease.due
+                if due is None or due > now:
+                    return False  # attempted (and rescheduled) or renewed meanwhile
+            elif lease.in_backoff(now):
+                if raise_errors:
+                    raise self._pending_error(lease, now)
+                return False
             try:
                 await self._backend_revoke(lease)
             except Exception as exc:
@@ -856,8 +923,30 @@ class LeaseManager:
                 return False
             await self._write({lease_id: None})
             self._count_revocation(lease, RevokeResult.OK)
-            log_lease_event(logging.INFO, "revoked", "lease revoked", lease)
+            if lease.revoke_attempts:
+                log_lease_event(
+                    logging.INFO,
+                    "revoked",
+                    "lease revoked",
+                    lease,
+                    failed_attempts=lease.revoke_attempts,
+                )
+            else:
+                log_lease_event(logging.INFO, "revoked", "lease revoked", lease)
             return True
+
+    def _pending_error(self, lease: Lease, now: float) -> RevocationPendingError:
+        assert lease.revoke_at is not None
+        wait = format_duration(max(0, math.ceil(lease.revoke_at - now)))
+        attempts = (
+            "1 attempt" if lease.revoke_attempts == 1 else f"{lease.revoke_attempts} attempts"
+        )
+        return RevocationPendingError(
+            f"revoking lease {lease.lease_id} failed ({attempts}) and is retried "
+            f"automatically in {wait}; this request started no other attempt. "
+            f"Last error: {lease.revoke_error}",
+            self._revoke_status.get(lease.lease_id, UpstreamError.status),
+        )
 
     def _count_revocation(self, lease: Lease, result: RevokeResult) -> None:
         self.metrics.incr(REVOCATIONS, {"mount": lease.mount, "result": result.value})
@@ -866,47 +955,48 @@ class LeaseManager:
         attempts = lease.revoke_attempts + 1
         reason = _safe_error(exc)
         now = self._clock()
-        # An upstream that refuses for good (a permission withdrawn, the engine's own
-        # secret rejected) will refuse every retry: park the lease at once, with why.
-        unrecoverable = isinstance(exc, UpstreamError) and not exc.retryable
-        if unrecoverable or attempts >= self.settings.max_revoke_attempts:
-            prefix = "unrecoverable" if unrecoverable else "out of retries"
-            failed = replace(
-                lease,
-                state=LeaseState.IRREVOCABLE,
-                revoke_attempts=attempts,
-                revoke_error=f"{prefix}: {reason}"[:240],
-                revoke_at=None,
-            )
-            result = RevokeResult.IRREVOCABLE
-            log_lease_event(
-                logging.ERROR,
-                "irrevocable",
-                "lease irrevocable",
-                lease,
-                attempts=attempts,
-                error=reason,
-            )
+        settings = self.settings
+        quick = _retryable(exc)
+        if quick:
+            delay = _backoff(attempts, settings, _asked_wait(exc))
         else:
-            delay = _backoff(attempts, self.settings)
-            failed = replace(
-                lease,
-                expire_time=min(lease.expire_time, now),
-                revoke_attempts=attempts,
-                revoke_error=reason[:240],
-                revoke_at=now + delay,
-            )
+            # A permission withdrawn, the engine's own secret rejected: only a fix cures
+            # it, and restoring the permission must be enough, so retry slowly, forever.
+            delay = _jittered(settings.revoke_slow_interval)
+        was_parked = lease.state is LeaseState.IRREVOCABLE
+        parked = was_parked or not quick or attempts >= settings.max_revoke_attempts
+        if not parked:
+            error = reason
+        elif quick:
+            error = f"failed {attempts} times, retrying: {reason}"
+        else:
+            every = format_duration(int(settings.revoke_slow_interval))
+            error = f"not retryable, retried every {every}: {reason}"
+        failed = replace(
+            lease,
+            state=LeaseState.IRREVOCABLE if parked else lease.state,
+            expire_time=min(lease.expire_time, now),
+            revoke_attempts=attempts,
+            revoke_error=error[:240],
+            revoke_at=now + delay,
+        )
+        fields: dict[str, str | int | float] = {
+            "attempt": attempts,
+            "retry_in": round(delay, 1),
+            "error": reason,
+        }
+        if parked and not was_parked:
+            result = RevokeResult.IRREVOCABLE
+            log_lease_event(logging.ERROR, "irrevocable", "lease irrevocable", lease, **fields)
+        else:
             result = RevokeResult.RETRIED
             log_lease_event(
-                logging.WARNING,
-                "revoke_retry",
-                "lease revoke failed, retrying",
-                lease,
-                attempt=attempts,
-                retry_in=round(delay, 1),
-                error=reason,
+                logging.WARNING, "revoke_retry", "lease revoke failed, retrying", lease, **fields
             )
         await self._write({lease.lease_id: failed})
+        self._revoke_status[lease.lease_id] = (
+            exc.status if isinstance(exc, VaultError) else VaultError.status
+        )
         self._count_revocation(lease, result)
 
     async def tidy(self, mounts: Iterable[str]) -> int:
@@ -949,9 +1039,32 @@ def _clamp(value: int, fallback: int) -> int:
     return min(value, fallback) if fallback > 0 else value
 
 
-def _backoff(attempt: int, settings: LeaseSettings) -> float:
-    base = min(settings.revoke_backoff_base * 2.0 ** (attempt - 1), settings.revoke_backoff_max)
-    return base * random.uniform(0.5, 1.5)
+def _retryable(exc: BaseException) -> bool:
+    """Whether a quick retry may cure a failed revocation (throttling, 5xx, timeouts)."""
+    if isinstance(exc, UpstreamError):
+        return exc.retryable
+    return isinstance(exc, UnavailableError | RateLimitedError | TimeoutError | OSError)
+
+
+def _asked_wait(exc: BaseException) -> float | None:
+    """The upstream's Retry-After carried by the error, if any."""
+    if isinstance(exc, UpstreamError | RateLimitedError):
+        return exc.retry_after
+    return None
+
+
+def _jittered(delay: float) -> float:
+    """Between half of `delay` and all of it: spreads retries, never later than asked."""
+    return delay * random.uniform(0.5, 1.0)
+
+
+def _backoff(attempt: int, settings: LeaseSettings, retry_after: float | None = None) -> float:
+    """Seconds before the next quick retry; the exponent is bounded (it runs forever)."""
+    cap = settings.revoke_backoff_max
+    delay = _jittered(min(settings.revoke_backoff_base * 2.0 ** min(attempt - 1, 32), cap))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, cap)
 
 
 def _safe_error(exc: BaseException) -> str:

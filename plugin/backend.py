@@ -16,6 +16,7 @@ from mount.sdk import (
     Storage,
     UnavailableError,
     VaultError,
+    format_duration,
 )
 from plugin import (
     path_config,
@@ -27,7 +28,7 @@ from plugin import (
     secret_creds,
     secret_tap,
 )
-from plugin.graph import DEFAULT_DEADLINE, GraphClient, tls_context
+from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
 from plugin.token import TokenProvider
 
@@ -65,6 +66,8 @@ class EntraBackend(Backend):
         self.conf = conf
         # Seconds one Graph operation (retries included) may take; tests lower it.
         self.graph_deadline = DEFAULT_DEADLINE
+        # The longest Retry-After from Graph that is honoured; tests lower it.
+        self.graph_max_retry_after = DEFAULT_MAX_RETRY_AFTER
         # Seconds rotate-root waits for Entra to accept a new secret; tests lower it.
         self.rotate_accept_deadline = path_rotate_root.DEFAULT_ACCEPT_DEADLINE
         # One rotation of the engine's own secret at a time.
@@ -127,6 +130,26 @@ class EntraBackend(Backend):
             storage, ROLE_PREFIX + name, Role.from_storage, f'role "{name}"', f"roles/{name}"
         )
 
+    def issue_ttls(
+        self, role: Role, requested: timedelta | None = None
+    ) -> tuple[timedelta, timedelta, list[str]]:
+        """(ttl, max_ttl, warnings) for a new lease of `role`: Vault's CalculateTTL.
+
+        The requested ttl, else the role's, else the mount's default; capped at the
+        effective max TTL (the role's max_ttl within the mount's), with Vault's warning.
+        """
+        max_ttl = self.conf.max_lease_ttl
+        if role.max_ttl and (not max_ttl or role.max_ttl < max_ttl):
+            max_ttl = role.max_ttl
+        ttl = requested or role.ttl or self.conf.default_lease_ttl
+        if max_ttl and ttl > max_ttl:
+            warning = (
+                f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
+                f'"{format_duration(max_ttl)}"; TTL value is capped accordingly'
+            )
+            return max_ttl, max_ttl, [warning]
+        return ttl, max_ttl, []
+
     def lease_ttls(self, role: Role) -> tuple[timedelta, timedelta]:
         """(ttl, max_ttl) for a lease of `role`: zero means the mount's default, ttl <= max."""
         max_ttl = role.max_ttl or self.conf.max_lease_ttl
@@ -180,6 +203,7 @@ class EntraBackend(Backend):
                 logger.debug("graph client built client_id=%s", config.client_id)
             current = self._clients
             current.graph.deadline = self.graph_deadline
+            current.graph.max_retry_after = self.graph_max_retry_after
         if old is not None:
             self._retire(old)
         return current.graph

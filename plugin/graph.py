@@ -30,6 +30,7 @@ from plugin.graph_transport import ConnectionPerCallTransport
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_RETRY_AFTER",
     "DIRECTORY_ROLE_TYPE",
     "GraphBusyError",
     "GraphDirectoryRole",
@@ -49,6 +50,9 @@ DEFAULT_DEADLINE = 30.0  # seconds for one operation, retries included
 DEFAULT_TIMEOUT = 10.0  # seconds for one HTTP exchange
 DEFAULT_MAX_CONCURRENT = 32  # Graph calls in flight at once, for the whole engine
 DEFAULT_QUEUE_TIMEOUT = 10.0  # seconds a call may wait for a free slot before a 503
+# The longest Retry-After honoured: a password that should be dead waits no longer than
+# this for Graph to take calls again (a longer ask costs one more throttled call).
+DEFAULT_MAX_RETRY_AFTER = 60.0
 
 # Graph error codes we act on (https://learn.microsoft.com/graph/errors); codes are
 # stable, messages are not, so nothing here ever looks at the message text.
@@ -186,10 +190,16 @@ class GraphError(UpstreamError):
         request_id: str = "",
         retryable: bool = False,
         may_have_applied: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         if request_id:
             message = f"{message} (request-id {request_id})"
-        super().__init__(message, retryable=retryable, may_have_applied=may_have_applied)
+        super().__init__(
+            message,
+            retryable=retryable,
+            may_have_applied=may_have_applied,
+            retry_after=retry_after,
+        )
         self.graph_status = graph_status
         self.code = code
         self.request_id = request_id
@@ -290,9 +300,10 @@ class GraphBusyError(GraphError):
 class GraphClient:
     """The Graph calls the engine makes, with retries inside one deadline per operation.
 
-    429 and 503 wait for Retry-After; other 5xx, timeouts and dropped connections back
-    off with jitter; a 401 refreshes the token once. Errors are GraphError sentences
-    chosen by Graph's error code; request bodies and tokens never reach errors or logs.
+    429 and 503 wait for Retry-After (at most `max_retry_after`); other 5xx, timeouts and
+    dropped connections back off with jitter; a 401 refreshes the token once. Errors are
+    GraphError sentences chosen by Graph's error code; request bodies and tokens never
+    reach errors or logs.
     """
 
     def __init__(
@@ -307,6 +318,7 @@ class GraphClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         metrics: MetricsSink | None = None,
     ) -> None:
         self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
@@ -320,6 +332,7 @@ class GraphClient:
         # Entra outage is never amplified into an unbounded backlog.
         self.max_concurrent = max_concurrent
         self.queue_timeout = queue_timeout
+        self.max_retry_after = max_retry_after
         self._slots = asyncio.Semaphore(max_concurrent)
         self._not_before = 0.0
         self._tokens = tokens
@@ -686,7 +699,10 @@ class GraphClient:
                 if not maybe_applied:
                     raise
                 raise GraphError(
-                    exc.message, retryable=exc.retryable, may_have_applied=True
+                    exc.message,
+                    retryable=exc.retryable,
+                    may_have_applied=True,
+                    retry_after=exc.retry_after,
                 ) from None
             await self._wait_for_slot(what, end, maybe_applied)
             remaining = end - loop.time()
@@ -743,10 +759,11 @@ class GraphClient:
                 continue
             if mutating and status >= 500:
                 maybe_applied = True
+            wait = self._asked_wait(response) if status in (429, 503) else None
             error = self._status_error(status, code, request_id, op, subject, what, maybe_applied)
+            error.retry_after = wait
             last_error = error
             if status in _RETRY_STATUSES:
-                wait = _retry_after(response) if status in (429, 503) else None
                 if wait is not None:
                     # Every caller waits it out, not just this one: Graph counts
                     # throttled requests against us too.
@@ -754,6 +771,11 @@ class GraphClient:
                 if await self._pause(wait, attempt, end, method, path, status, request_id):
                     continue
             raise error
+
+    def _asked_wait(self, response: httpx.Response) -> float | None:
+        """Graph's Retry-After in seconds, at most `max_retry_after`; None when absent."""
+        wait = _retry_after(response)
+        return None if wait is None else min(wait, self.max_retry_after)
 
     async def _wait_for_slot(self, what: str, end: float, maybe_applied: bool) -> None:
         """Take a call slot after any shared Retry-After, within the queue and call limits."""
@@ -766,6 +788,7 @@ class GraphClient:
                     f"{what}, beyond this request's {self.deadline:g}s limit; try again later",
                     retryable=True,
                     may_have_applied=maybe_applied,
+                    retry_after=hold,
                 )
             self._count_throttle_wait(hold)
             await asyncio.sleep(hold)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,12 @@ FIELDS = {
         "Name of the role whose credential to issue: a new password or Temporary Access "
         "Pass for its user, or a new client secret of its application.",
     ),
+    "ttl": Field(
+        FieldType.DURATION,
+        "The lease TTL to ask for; absent or 0 uses the role's ttl. Above the effective "
+        "max TTL (the role's max_ttl within the server's max_lease_ttl) it is capped, "
+        "with a warning.",
+    ),
 }
 
 
@@ -61,11 +68,12 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     if role is None:
         raise InvalidRequestError(f"unknown role: {name}")
     config = await b.require_config(req.storage)
+    requested: timedelta | None = d.get("ttl")
     if role.credential_type is CredentialType.TEMPORARY_ACCESS_PASS:
-        return tap_creds(b, role, config)
+        return tap_creds(b, role, config, requested)
     if role.credential_type is CredentialType.CLIENT_SECRET:
-        return client_secret_creds(b, role, config)
-    ttl, max_ttl = b.lease_ttls(role)
+        return client_secret_creds(b, role, config, requested)
+    ttl, max_ttl, warnings = b.issue_ttls(role, requested)
     internal = CredsInternal(
         role=name, object_id=role.object_id, user_principal_name=role.user_principal_name
     )
@@ -100,6 +108,7 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
             exclusive=role.mode is Mode.EXCLUSIVE,
         ),
         issue=issue,
+        warnings=warnings,
     )
 
 

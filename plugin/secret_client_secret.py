@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +58,11 @@ def _display_name(role: str) -> str:
     return f"entra-broker {role} {secrets.token_hex(8)}"
 
 
-def client_secret_creds(b: EntraBackend, role: Role, config: Config) -> Response:
+def client_secret_creds(
+    b: EntraBackend, role: Role, config: Config, requested: timedelta | None = None
+) -> Response:
     """The lease spec and the issue step for a new client secret of the role's application."""
-    ttl, max_ttl = b.lease_ttls(role)
+    ttl, max_ttl, warnings = b.issue_ttls(role, requested)
     marker = _display_name(role.name)
     internal: dict[str, Any] = {
         **ClientSecretInternal(
@@ -95,7 +97,7 @@ def client_secret_creds(b: EntraBackend, role: Role, config: Config) -> Response
     return Response(
         secret=SecretSpec(type=SECRET_TYPE, internal=internal, ttl=ttl, max_ttl=max_ttl),
         issue=issue,
-        warnings=[PROPAGATION_WARNING],
+        warnings=[*warnings, PROPAGATION_WARNING],
     )
 
 

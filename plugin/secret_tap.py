@@ -41,9 +41,11 @@ def lifetime_minutes(ttl: timedelta) -> int:
     return max(int(TAP_MIN.total_seconds() // 60), min(int(TAP_MAX.total_seconds() // 60), minutes))
 
 
-def tap_creds(b: EntraBackend, role: Role, config: Config) -> Response:
+def tap_creds(
+    b: EntraBackend, role: Role, config: Config, requested: timedelta | None = None
+) -> Response:
     """The lease spec and the issue step for a Temporary Access Pass of the role's user."""
-    ttl, _ = b.lease_ttls(role)
+    ttl, _, warnings = b.issue_ttls(role, requested)
     ttl = min(ttl, TAP_MAX)
     minutes = lifetime_minutes(ttl)
     internal: dict[str, Any] = TapInternal(
@@ -83,7 +85,6 @@ def tap_creds(b: EntraBackend, role: Role, config: Config) -> Response:
             "is_usable_once": tap.is_usable_once,
         }
 
-    warnings = []
     if ttl < TAP_MIN:
         warnings.append(
             f"Entra's shortest Temporary Access Pass lifetime is 10 minutes: the pass is "

@@ -34,6 +34,8 @@ class BrokerThread:
     data_dir: Path
     settings: CoreSettings = field(default_factory=CoreSettings)
     revoke_backoff_base: float = 0.2
+    revoke_backoff_max: float = 60.0
+    revoke_slow_interval: float = 600.0
     max_revoke_attempts: int = 6
     seal_key: bytes = b"k" * 32
     # Wraps the opened store before the core is built (a test holding some reads back).
@@ -95,6 +97,8 @@ class BrokerThread:
                     settings=self.settings,
                     engines=[EngineMount("entra/", "entra", plugin.factory)],
                     revoke_backoff_base=self.revoke_backoff_base,
+                    revoke_backoff_max=self.revoke_backoff_max,
+                    revoke_slow_interval=self.revoke_slow_interval,
                     max_revoke_attempts=self.max_revoke_attempts,
                     audit_devices=self.audit_devices,
                 )

@@ -9,7 +9,7 @@
     ├── UnsupportedOperationError (405)
     ├── ConflictError (409)
     ├── RateLimitedError (429, carries retry_after)
-    ├── UpstreamError (502, carries retryable / may_have_applied)
+    ├── UpstreamError (502, carries retryable / may_have_applied / retry_after)
     └── UnavailableError (503)
 
 Messages are shown to API clients: they say what to fix and never hold a secret.
@@ -131,17 +131,24 @@ class UpstreamError(VaultError):
 
     `retryable`: trying again later may work. `may_have_applied`: the upstream may have
     carried out the change although we saw an error (a timeout, a 5xx), so the mount
-    must assume the side effect happened and undo it.
+    must assume the side effect happened and undo it. `retry_after`: seconds the upstream
+    asked us to wait before the next try (its Retry-After), None when it said nothing.
     """
 
     status = 502
 
     def __init__(
-        self, message: str, *, retryable: bool = False, may_have_applied: bool = False
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        may_have_applied: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.may_have_applied = may_have_applied
+        self.retry_after = retry_after
 
 
 class UnavailableError(VaultError):

@@ -50,7 +50,7 @@ class RevokeResult(enum.Enum):
 
     OK = "ok"  # the backend confirmed the credential is gone
     RETRIED = "retried"  # an attempt failed; another is scheduled
-    IRREVOCABLE = "irrevocable"  # attempts gave up; the lease is parked for an operator
+    IRREVOCABLE = "irrevocable"  # past the attempt count: shown to operators, still retried
     FORCED = "forced"  # revoke-force dropped the lease, whatever the backend said
     SUPERSEDED = "superseded"  # a newer lease of the same holder replaced the credential
 
@@ -99,7 +99,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         LEASES_IRREVOCABLE,
         MetricKind.GAUGE,
-        "Leases whose revocation gave up, kept for an operator (sys/leases?type=irrevocable).",
+        "Leases whose revocation failed past the attempt count, still retried "
+        "(sys/leases?type=irrevocable).",
         ("mount", "role"),
     ),
     MetricSpec(

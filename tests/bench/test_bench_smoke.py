@@ -21,6 +21,7 @@ RUNS = {
     "bench_issue.py": ["--clients", "4", "--seconds", "1", "--latency-ms", "20"],
     "bench_expiry.py": ["--leases", "50", "--window", "2", "--lead", "8", "--grace", "30"],
     "profile_lookup.py": ["--seconds", "0.5", "--top", "3"],
+    "bench_revoke_faults.py": ["--waves", "1", "--rounds", "1", "--short"],
 }
 
 

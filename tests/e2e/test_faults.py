@@ -1,7 +1,7 @@
 """When Entra fails: no credential without a lease, and no lease forgotten while it works.
 
 Faults are injected in the emulator (its admin API), so the broker sees real HTTP errors.
-The broker thread retries revocations with a 0.2 s backoff base (10 s in production).
+The broker thread retries revocations with a 0.2 s backoff base (1 s in production).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ def test_revocation_refused_for_good_is_kept_as_irrevocable(
         "PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False}
     )
     assert queued.status_code == 202
-    # A withdrawn permission refuses every retry: the lease is parked at once, with the
-    # reason, and never dropped.
+    # A withdrawn permission refuses every quick retry: the lease shows as irrevocable at
+    # once, with the reason, is never dropped, and is retried every 10 minutes.
     wait_until_sync(lambda: irrevocable(configured)["lease_count"] == 1, timeout=20, interval=0.2)
     (parked,) = irrevocable(configured)["leases"]
     assert parked["lease_id"] == lease_id
-    assert parked["error"].startswith("unrecoverable: ")
+    assert parked["error"].startswith("not retryable, retried every 10m: ")
     assert "Authorization_RequestDenied" in parked["error"]
     count = configured.api.request("GET", "sys/leases/count?type=irrevocable").json()["data"]
     assert count["lease_count"] == 1 and sum(count["counts"].values()) == 1

@@ -224,7 +224,10 @@ async def test_failed_revocation_retries_then_parks_irrevocable(broker):
     listed = json.loads(text)["data"]
     assert listed["lease_count"] == 1
     assert listed["leases"][0]["lease_id"] == lease_id
-    assert listed["leases"][0]["error"].startswith("out of retries: upstream unavailable")
+    # Shown as irrevocable past the attempt count, and still scheduled for retries.
+    error = listed["leases"][0]["error"]
+    assert re.fullmatch(r"failed [3-9] times, retrying: upstream unavailable", error), error
+    assert broker.core.leases.get(lease_id).revoke_at is not None
     status, text = await broker.call("GET", "sys/leases/count?type=irrevocable")
     assert json.loads(text)["data"]["lease_count"] == 1
     assert await broker.call("GET", "sys/leases/count") == (404, '{"errors":[]}\n')
@@ -285,12 +288,13 @@ async def test_tidy_answers_202_with_warning(broker):
     assert body["warnings"][0].startswith("Tidy operation successfully started.")
 
 
-async def test_operator_revoke_retries_an_irrevocable_lease(broker):
+async def test_an_irrevocable_lease_is_revoked_by_its_own_retry(broker):
     broker.engine.fail_revokes = 3
     lease_id = (await broker.creds())["lease_id"]
     await broker.call("PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False})
     await wait_until(lambda: broker.core.leases.irrevocable() != [], timeout=5)
-    # Entra answers again: a plain (queued) revoke now succeeds.
+    # The upstream answers again: the next scheduled attempt succeeds, nobody asks twice
+    # (a queued revoke meanwhile joins that attempt).
     assert await broker.call(
         "PUT", "sys/leases/revoke", json={"lease_id": lease_id, "sync": False}
     ) == (202, "")
@@ -344,7 +348,8 @@ async def test_a_permanent_refusal_parks_the_lease_at_once(broker):
     assert lease.revoke_attempts == 1
     status, text = await broker.call("GET", "sys/leases?type=irrevocable")
     error = json.loads(text)["data"]["leases"][0]["error"]
-    assert error == "unrecoverable: upstream denied the reset"
+    assert error == "not retryable, retried every 10m: upstream denied the reset"
+    assert broker.core.leases.get(lease_id).revoke_at is not None  # retried slowly
 
 
 async def test_lease_count_quotas_per_role_and_mount(aiohttp_client):

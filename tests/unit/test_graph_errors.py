@@ -198,6 +198,29 @@ async def test_throttling_beyond_the_deadline_gives_up_at_once_without_side_effe
     assert "throttled" in caught.value.message
 
 
+async def test_a_throttled_call_carries_the_retry_after_capped_for_every_caller():
+    """The lease manager schedules the next revocation from it (issue 13, point 21)."""
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        return httpx.Response(503, headers={"Retry-After": "120"})
+
+    client = _client(handler, deadline=2.0)
+    client.max_retry_after = 30.0
+    with pytest.raises(GraphError) as caught:
+        await client.set_password(OBJECT_ID, PASSWORD)
+    assert caught.value.retryable and caught.value.retry_after == 30.0
+    # The next call waits out the same (capped) hold without reaching Graph, and says so.
+    with pytest.raises(GraphError) as held:
+        await client.set_password(OBJECT_ID, PASSWORD)
+    await client.aclose()
+    assert len(calls) == 1
+    assert held.value.retryable and held.value.retry_after is not None
+    assert 29.0 < held.value.retry_after <= 30.0
+    assert "Retry-After" in held.value.message
+
+
 async def test_retry_after_is_honoured_then_success():
     answers = iter(
         [httpx.Response(429, headers={"Retry-After": "0.05"}), httpx.Response(503), None]
