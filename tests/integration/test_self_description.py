@@ -59,3 +59,33 @@ async def test_openapi_lists_every_routed_path(setup):
     assert "/entra/creds/{name}" in document["paths"]
     assert "get" in document["paths"]["/entra/creds/{name}"]
     assert "/entra/roles/{name}" in document["paths"]
+
+
+async def test_openapi_lists_both_forms_of_the_lease_paths_and_declares_every_answer(setup):
+    _, client = setup
+    response = await client.get("/v1/sys/internal/specs/openapi", headers={"X-Vault-Token": ROOT})
+    document = await response.json()
+    paths = document["paths"]
+    # The body forms (the lease id in the body) as well as the URL forms.
+    for base in ("/sys/leases/renew", "/sys/leases/revoke", "/sys/renew", "/sys/revoke"):
+        assert "post" in paths[base], base
+        assert "post" in paths[base + "/{url_lease_id}"], base
+        assert "url_lease_id" not in str(paths[base].get("parameters", [])), base
+    schemas = document["components"]["schemas"]
+    assert set(schemas["VaultResponse"]["required"]) >= {"request_id", "lease_id", "data"}
+    assert schemas["VaultErrors"]["required"] == ["errors"]
+    operations = [
+        (url, method, op)
+        for url, item in paths.items()
+        for method, op in item.items()
+        if method in ("get", "post", "delete", "patch")
+    ]
+    assert len(operations) >= 60
+    for url, method, op in operations:
+        responses = op["responses"]
+        assert "application/json" in responses["200"]["content"], (url, method)
+        assert responses["4XX"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/VaultErrors"
+        }, (url, method)
+    health = paths["/sys/health"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert "initialized" in health["schema"]["required"]
