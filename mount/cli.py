@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from mount.config.parse import LOG_FORMATS, ConfigError, load_config
+from mount.config.model import LOG_FORMATS, ConfigError
+from mount.config.parse import load_config
 from mount.http.server import run_loop
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.run import generate_root, run_server

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import plugin
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
-from mount.config.parse import ListenerConfig, ServerConfig
+from mount.config.model import ListenerConfig, ServerConfig
 from mount.core import Core, CoreSettings
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.http.listener import ListenerLimits

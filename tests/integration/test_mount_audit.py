@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mount.audit.device import DeclaredDevice
-from mount.config.parse import ConfigError
+from mount.config.model import ConfigError
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine
