@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import mount.build  # noqa: E402
-import plugin.backend  # noqa: E402
-from mount.core import Core  # noqa: E402
+import mount.build
+import plugin.backend
+from mount.core import Core
 
 
 def main() -> int:
