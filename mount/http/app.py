@@ -22,7 +22,8 @@ from mount.http.errors import error_middleware
 from mount.http.list_method import enable_list_method
 from mount.http.metrics import request_metrics_middleware
 from mount.leases.expiry import ExpiryWorker
-from mount.leases.manager import LeaseManager, LeaseSettings
+from mount.leases.manager import LeaseManager
+from mount.leases.settings import LeaseSettings
 from mount.metrics import BrokerMetrics, LeaseGauges
 from mount.mounts import MountEntry, MountTable
 from mount.policy.store import PolicyStore

@@ -8,7 +8,9 @@ import heapq
 import logging
 from collections.abc import Callable
 
-from mount.leases.manager import Lease, LeaseManager, LeaseState, log_lease_event
+from mount.leases.events import log_lease_event
+from mount.leases.manager import LeaseManager
+from mount.leases.record import Lease, LeaseState
 from mount.sdk.telemetry import EXPIRY_LAG
 
 __all__ = ["ExpiryWorker"]

@@ -13,18 +13,20 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import enum
 import logging
 import math
 import random
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
+from mount.leases.events import lease_logger as logger
+from mount.leases.events import log_lease_event, safe_error
 from mount.leases.ratelimit import IssueRateLimiter
+from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
+from mount.leases.settings import LeaseSettings
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import (
     InvalidRequestError,
@@ -48,149 +50,17 @@ from mount.storage.store import StorageError, return_freed_memory
 from mount.tokens.store import random_id, rfc3339
 
 __all__ = [
-    "Lease",
     "LeaseManager",
     "LeaseRestoreError",
-    "LeaseSettings",
-    "LeaseState",
     "RevocationPendingError",
     "RevokeScheduler",
     "SecretResolver",
-    "log_lease_event",
 ]
 
-logger = logging.getLogger(__name__)
-
-LEASE_PREFIX = "expire/id/"
 # The background restore lets requests in after this many leases (~10 ms of work).
 _RESTORE_SLICE = 500
 # A restore this long logs its progress (TinyDB takes seconds per 10,000 leases).
 _RESTORE_REPORT_SECONDS = 5.0
-# Durations repeat across leases (a few TTLs): one int object each, up to a bound.
-_SHARED_INTS: dict[int, int] = {}
-_SHARED_INTS_MAX = 10_000
-
-
-def _shared_int(number: int) -> int:
-    if len(_SHARED_INTS) < _SHARED_INTS_MAX:
-        return _SHARED_INTS.setdefault(number, number)
-    return _SHARED_INTS.get(number, number)
-
-
-class LeaseState(enum.Enum):
-    PENDING = "pending"  # persisted, credential being created
-    ACTIVE = "active"
-    # Revocation failed past the attempt count, or for a reason no quick retry cures:
-    # shown to operators, and still retried on its schedule (`revoke_at`).
-    IRREVOCABLE = "irrevocable"
-
-
-_STATES = {state.value: state for state in LeaseState}
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """One lease; `internal` is the backend's revoke data (never a secret)."""
-
-    lease_id: str
-    mount: str
-    secret_type: str
-    internal: dict[str, Any]
-    issue_time: float
-    expire_time: float
-    ttl: int
-    max_ttl: int
-    renewable: bool
-    state: LeaseState = LeaseState.ACTIVE
-    last_renewal: float | None = None
-    holder_key: str | None = None
-    # Checked out exclusively: no other lease of the same holder may be issued meanwhile.
-    exclusive: bool = False
-    token_accessor: str = ""
-    revoke_attempts: int = 0
-    revoke_error: str = ""
-    # When the next revocation attempt is due (set once revocation has started or failed).
-    revoke_at: float | None = None
-
-    @property
-    def path(self) -> str:
-        return self.lease_id.rsplit("/", 1)[0]
-
-    @property
-    def role(self) -> str:
-        """The role it was issued for: the last element of its request path (creds/<role>)."""
-        return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def due(self) -> float | None:
-        """When the expiry worker must act on this lease (None: never on its own)."""
-        if self.state is not LeaseState.ACTIVE:
-            return self.revoke_at
-        return self.revoke_at if self.revoke_at is not None else self.expire_time
-
-    def in_backoff(self, now: float) -> bool:
-        """Whether a failed revocation waits for its next scheduled attempt."""
-        return self.revoke_attempts > 0 and self.revoke_at is not None and self.revoke_at > now
-
-    def to_storage(self) -> dict[str, Any]:
-        # Field by field, not dataclasses.asdict: asdict deep-copies recursively, 3-4% of
-        # the broker's CPU per issued credential. The store encodes the result at once.
-        return {
-            "lease_id": self.lease_id,
-            "mount": self.mount,
-            "secret_type": self.secret_type,
-            "internal": dict(self.internal),
-            "issue_time": self.issue_time,
-            "expire_time": self.expire_time,
-            "ttl": self.ttl,
-            "max_ttl": self.max_ttl,
-            "renewable": self.renewable,
-            "state": self.state.value,
-            "last_renewal": self.last_renewal,
-            "holder_key": self.holder_key,
-            "exclusive": self.exclusive,
-            "token_accessor": self.token_accessor,
-            "revoke_attempts": self.revoke_attempts,
-            "revoke_error": self.revoke_error,
-            "revoke_at": self.revoke_at,
-        }
-
-    @classmethod
-    def from_storage(cls, data: Mapping[str, Any]) -> Lease:
-        # Field by field rather than cls(**data): 100,000 of these run at start-up.
-        # Mount, type, accessor and the internal field names repeat across thousands of
-        # leases; one shared copy each saves ~350 bytes a lease.
-        get = data.get
-        return cls(
-            lease_id=data["lease_id"],
-            mount=sys.intern(data["mount"]),
-            secret_type=sys.intern(data["secret_type"]),
-            internal={sys.intern(name): value for name, value in data["internal"].items()},
-            issue_time=data["issue_time"],
-            expire_time=data["expire_time"],
-            ttl=_shared_int(data["ttl"]),
-            max_ttl=_shared_int(data["max_ttl"]),
-            renewable=data["renewable"],
-            state=_STATES[get("state", "active")],
-            last_renewal=get("last_renewal"),
-            holder_key=get("holder_key"),
-            exclusive=get("exclusive", False),
-            token_accessor=sys.intern(get("token_accessor", "")),
-            revoke_attempts=get("revoke_attempts", 0),
-            revoke_error=get("revoke_error", ""),
-            revoke_at=get("revoke_at"),
-        )
-
-    def lookup_data(self, now: float) -> dict[str, Any]:
-        return {
-            "expire_time": rfc3339(self.expire_time),
-            "id": self.lease_id,
-            "issue_time": rfc3339(self.issue_time),
-            "last_renewal": None if self.last_renewal is None else rfc3339(self.last_renewal),
-            "path": self.path,
-            "renewable": self.renewable,
-            "ttl": max(0, int(self.expire_time - round(now))),
-        }
 
 
 class LeaseRestoreError(VaultError):
@@ -217,32 +87,6 @@ class SecretResolver(Protocol):
 
 class RevokeScheduler(Protocol):
     def schedule(self, lease: Lease) -> None: ...
-
-
-@dataclass(slots=True)
-class LeaseSettings:
-    """Lease-wide knobs.
-
-    A failed revocation is retried after base x 2^(n-1) seconds (n: failed attempts), at
-    most `revoke_backoff_max`, jittered down by up to half, and never before a Retry-After
-    the upstream asked for (up to that maximum). A failure no quick retry cures (a lost
-    permission) is retried every `revoke_slow_interval`, with the same jitter. Past
-    `max_revoke_attempts` the lease is listed as irrevocable; the retries go on.
-    """
-
-    default_lease_ttl: int
-    max_lease_ttl: int
-    revoke_backoff_base: float = 1.0
-    revoke_backoff_max: float = 60.0
-    revoke_slow_interval: float = 600.0
-    max_revoke_attempts: int = 6
-    force_revoke_timeout: float = 10.0
-    # At most this many credential issues per path (one role) per interval; 0: no limit.
-    role_issue_limit: int = 0
-    role_issue_interval: float = 60.0
-    # Most leases alive at once per role (request path) and per mount; 0: no limit.
-    max_leases_per_role: int = 0
-    max_leases_per_mount: int = 0
 
 
 class LeaseManager:
@@ -695,7 +539,7 @@ class LeaseManager:
                 "issue_failed",
                 "lease dropped, issue failed",
                 lease,
-                error=_safe_error(exc),
+                error=safe_error(exc),
             )
             return
         # Unknown outcome (timeout, 5xx, cancellation): assume the credential exists.
@@ -707,7 +551,7 @@ class LeaseManager:
             "issue_unknown",
             "issue outcome unknown, revoking",
             lease,
-            error=_safe_error(exc),
+            error=safe_error(exc),
         )
 
     # -- renew ----------------------------------------------------------------------
@@ -844,13 +688,13 @@ class LeaseManager:
                 await asyncio.wait_for(
                     self._backend_revoke(lease), self.settings.force_revoke_timeout
                 )
-            except Exception as exc:  # noqa: BLE001 - force means: errors do not stop us
+            except Exception as exc:  # force means: errors do not stop us
                 log_lease_event(
                     logging.WARNING,
                     "force_revoke_error",
                     "force revoke ignored a backend error",
                     lease,
-                    error=_safe_error(exc),
+                    error=safe_error(exc),
                 )
             async with self._lease_lock(lease_id):
                 if lease_id not in self._leases:
@@ -953,7 +797,7 @@ class LeaseManager:
 
     async def _revoke_failed(self, lease: Lease, exc: Exception) -> None:
         attempts = lease.revoke_attempts + 1
-        reason = _safe_error(exc)
+        reason = safe_error(exc)
         now = self._clock()
         settings = self.settings
         quick = _retryable(exc)
@@ -1009,29 +853,6 @@ class LeaseManager:
         return len(stale)
 
 
-def log_lease_event(
-    level: int, event: str, message: str, lease: Lease, **fields: str | int | float
-) -> None:
-    """One log line per lease event, with the fields every such line carries.
-
-    Fields go through `extra=`: the JSON format shows them as keys, the standard format
-    appends them as key=value (mount/logging_setup.py). Only identifiers and outcomes:
-    the lease id, its role and mount, and the accessor (never the token) of its owner.
-    """
-    logger.log(
-        level,
-        message,
-        extra={
-            "event": event,
-            "lease_id": lease.lease_id,
-            "role": lease.role,
-            "mount": lease.mount,
-            "accessor": lease.token_accessor,
-            **fields,
-        },
-    )
-
-
 def _clamp(value: int, fallback: int) -> int:
     """0 means "use the default"; anything above the system maximum is capped to it."""
     if value <= 0:
@@ -1065,13 +886,6 @@ def _backoff(attempt: int, settings: LeaseSettings, retry_after: float | None = 
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, cap)
-
-
-def _safe_error(exc: BaseException) -> str:
-    """A loggable reason: our typed errors carry safe messages; others only their type."""
-    if isinstance(exc, VaultError):
-        return exc.message or type(exc).__name__
-    return type(exc).__name__
 
 
 async def _walk(storage: Storage, prefix: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from mount.leases.manager import Lease
+from mount.leases.record import Lease
 from mount.tokens.store import rfc3339
 
 

@@ -16,14 +16,9 @@ from typing import Any
 
 import pytest
 
-from mount.leases.manager import (
-    LEASE_PREFIX,
-    Lease,
-    LeaseManager,
-    LeaseSettings,
-    LeaseState,
-    RevocationPendingError,
-)
+from mount.leases.manager import LeaseManager, RevocationPendingError
+from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
+from mount.leases.settings import LeaseSettings
 from mount.sdk import SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
 from mount.storage.store import MemoryStore
