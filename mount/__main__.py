@@ -26,7 +26,7 @@ from mount.core import Core, CoreSettings
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.http.listener import ListenerLimits
 from mount.http.server import ServerError, bind, run_loop, serve, tls_context
-from mount.leases.manager import LeaseRestoreError
+from mount.leases.restore import LeaseRestoreError
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.sdk.errors import InvalidRequestError, VaultError
 from mount.sdk.logical import Operation

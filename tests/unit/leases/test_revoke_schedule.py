@@ -15,8 +15,9 @@ from datetime import timedelta
 
 import pytest
 
-from mount.leases.manager import LeaseManager, RevocationPendingError
+from mount.leases.manager import LeaseManager
 from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
+from mount.leases.revocation import RevocationPendingError
 from mount.leases.settings import LeaseSettings
 from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
