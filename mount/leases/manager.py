@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from mount.ids import random_id, rfc3339
 from mount.leases.events import log_lease_event, safe_error
 from mount.leases.journal import LeaseJournal, RevokeScheduler
 from mount.leases.quota import check_lease_counts
@@ -37,7 +38,6 @@ from mount.sdk.telemetry import (
     NullSink,
     RevokeResult,
 )
-from mount.tokens.store import random_id, rfc3339
 
 __all__ = ["LeaseManager"]
 

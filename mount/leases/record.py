@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mount.tokens.store import rfc3339
+from mount.ids import rfc3339
 
 __all__ = ["LEASE_PREFIX", "Lease", "LeaseState"]
 
