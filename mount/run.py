@@ -19,7 +19,7 @@ from mount.core import Core, CoreSettings
 from mount.http.app import create_app
 from mount.http.listener import ListenerLimits
 from mount.http.server import bind, serve, tls_context
-from mount.leases.manager import LeaseRestoreError
+from mount.leases.restore import LeaseRestoreError
 from mount.sdk.errors import InvalidRequestError
 from mount.startup import StartError
 from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key

@@ -160,8 +160,8 @@ async def test_renew_past_max_ttl_fails_with_vault_error(broker):
     # Move the issue time back instead of waiting out the max TTL.
     from dataclasses import replace
 
-    broker.core.leases._leases[lease_id] = replace(
-        lease, issue_time=lease.issue_time - 5, expire_time=lease.expire_time + 5
+    broker.core.leases._table.remember(
+        replace(lease, issue_time=lease.issue_time - 5, expire_time=lease.expire_time + 5)
     )
     status, text = await broker.call("PUT", "sys/leases/renew", json={"lease_id": lease_id})
     assert status == 400

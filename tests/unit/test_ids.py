@@ -8,7 +8,7 @@ import time
 import uuid
 
 from mount.ids import new_request_id, rfc3339
-from mount.leases.manager import Lease
+from mount.leases.record import Lease
 
 
 def _uncached(epoch: float) -> str:
