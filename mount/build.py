@@ -15,10 +15,11 @@ from mount.audit.device import DeclaredDevice
 from mount.auth.methods import AuthMethods
 from mount.auth.token import paths as token_paths
 from mount.core import Core, CoreSettings
+from mount.leases.gauges import LeaseGauges
 from mount.leases.manager import LeaseManager
 from mount.leases.revocation import SecretResolver
 from mount.leases.settings import LeaseSettings
-from mount.metrics import BrokerMetrics, LeaseGauges
+from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.store import PolicyStore
 from mount.sdk.framework import Backend, SpecialPaths

@@ -149,13 +149,3 @@ def test_the_host_imports_only_downwards():
         if above:
             upward[_module_name(path)] = above
     assert upward == {}
-
-
-def test_the_emulator_imports_neither_host_nor_engine():
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(
-            n for n in _imports(path) if n.split(".")[0] in ("mount", "plugin")
-        )
-        for path in (ROOT / "plugin" / "emulator").rglob("*.py")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
