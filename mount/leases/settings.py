@@ -18,8 +18,8 @@ class LeaseSettings:
     `max_revoke_attempts` the lease is listed as irrevocable; the retries go on.
     """
 
-    default_lease_ttl: int
-    max_lease_ttl: int
+    default_lease_ttl: int = 768 * 3600  # Vault's 32 days
+    max_lease_ttl: int = 768 * 3600
     revoke_backoff_base: float = 1.0
     revoke_backoff_max: float = 60.0
     revoke_slow_interval: float = 600.0

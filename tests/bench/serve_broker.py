@@ -90,7 +90,7 @@ async def main() -> None:
         core = await build_core(
             BrokerOptions(
                 store=store,
-                settings=CoreSettings(role_issue_limit=0, storage_type=args.store),
+                settings=CoreSettings(storage_type=args.store).with_leases(role_issue_limit=0),
                 engines=[EngineMount("entra/", "entra", plugin.factory)],
             )
         )

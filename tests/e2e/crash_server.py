@@ -44,7 +44,7 @@ def main() -> int:
     build_core = mount.build.build_core
 
     async def shortened(options: mount.build.BrokerOptions) -> Core:
-        return await build_core(replace(options, **changes))
+        return await build_core(replace(options, settings=options.settings.with_leases(**changes)))
 
     # Before mount.run is imported: it binds build_core by name.
     mount.build.build_core = shortened  # type: ignore[assignment]

@@ -119,7 +119,7 @@ def limited_broker(tmp_path: Path) -> Iterator[BrokerThread]:
 
     broker = BrokerThread(
         tmp_path / "broker",
-        settings=CoreSettings(role_issue_limit=LIMIT, role_issue_interval=WINDOW),
+        settings=CoreSettings().with_leases(role_issue_limit=LIMIT, role_issue_interval=WINDOW),
     ).start()
     yield broker
     broker.stop()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
-from mount.core import Core
+from mount.core import Core, CoreSettings
 from mount.http.app import create_app
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
@@ -47,9 +47,8 @@ async def broker(aiohttp_client):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
+            settings=CoreSettings().with_leases(revoke_backoff_base=0.05, max_revoke_attempts=3),
             engines=[EngineMount("noop/", "noop", engine.factory)],
-            revoke_backoff_base=0.05,
-            max_revoke_attempts=3,
         )
     )
     await ensure_root_token(core, ROOT)
@@ -311,7 +310,7 @@ async def _limited_client(aiohttp_client, roles, **settings):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
-            settings=CoreSettings(**settings),
+            settings=CoreSettings().with_leases(**settings),
             engines=[EngineMount("noop/", "noop", engine.factory)],
         )
     )
