@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import plugin
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
@@ -36,8 +37,9 @@ from mount.storage.open import StorageLayout, storage_layout
 from mount.storage.split import SplitStore
 from mount.storage.store import StorageError
 from mount.tokens.store import TokenStore, random_id
-from plugin.emulator import EmulatorServer, EmulatorSettings
-from plugin.emulator import cli as emulator_cli
+
+if TYPE_CHECKING:  # dev mode and `entra-broker emulator` import it when run, never a server
+    from emulator import EmulatorServer, EmulatorSettings
 
 __all__ = ["main"]
 
@@ -299,6 +301,8 @@ async def generate_root(config: ServerConfig) -> str:
 @contextlib.asynccontextmanager
 async def dev_environment() -> AsyncIterator[tuple[Path, EmulatorServer, EmulatorSettings]]:
     """A temporary directory and an in-process Entra emulator, removed on exit."""
+    from emulator import EmulatorServer, EmulatorSettings
+
     workdir = Path(tempfile.mkdtemp(prefix="entra-broker-dev-"))
     settings = EmulatorSettings(
         tenant_id=str(uuid.uuid4()),
@@ -451,7 +455,9 @@ Check that an issued password signs in at the emulator, with the password in PAS
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, emulator_options: bool = True) -> argparse.ArgumentParser:
+    """The command line; without `emulator_options` the emulator sub-command has no flags,
+    so that parsing any other command does not import the emulator."""
     parser = argparse.ArgumentParser(
         prog="entra-broker",
         description="Short-lived Azure Entra ID credentials through the HashiCorp Vault API.",
@@ -545,14 +551,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the Entra ID emulator alone",
         description="Run a local Entra tenant (login and Graph) over HTTPS, for tests and demos.",
     )
-    emulator_cli.add_arguments(emulator)
+    if emulator_options:
+        from emulator.cli import add_arguments
+
+        add_arguments(emulator)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(emulator_options="emulator" in argv).parse_args(argv)
     if args.command == "emulator":
-        return int(emulator_cli.run(args))
+        from emulator.cli import run
+
+        return int(run(args))
     try:
         if args.command == "operator":
             config, _ = load_config(args.config)

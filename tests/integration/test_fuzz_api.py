@@ -40,6 +40,7 @@ from yarl import URL
 
 import mount.http.app
 import plugin
+from emulator import EmulatorServer, EmulatorSettings
 from mount.core import Core
 from mount.http.app import (
     HTTP_PARSER_LIMITS,
@@ -54,7 +55,6 @@ from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field
 from mount.storage.store import MemoryStore
-from plugin.emulator import EmulatorServer, EmulatorSettings
 
 ROOT = "root"
 TENANT = "8f1c2d3e-0000-4000-8000-00000000aaaa"

@@ -9,7 +9,7 @@ import ssl
 import httpx
 import pytest
 
-from plugin.emulator import EmulatorServer, EmulatorSettings
+from emulator import EmulatorServer, EmulatorSettings
 from plugin.graph import GraphClient, GraphError
 from plugin.graph_transport import ConnectionPerCallTransport
 from tests.server_process import free_port

@@ -11,12 +11,12 @@ from types import TracebackType
 
 from aiohttp import web
 
-from plugin.emulator.app import create_emulator_app
-from plugin.emulator.certs import CA_FILE, CertificateFiles, write_certificates
-from plugin.emulator.faults import FaultBook
-from plugin.emulator.keys import CALLS_KEY, FAULTS_KEY, STATE_KEY
-from plugin.emulator.settings import EmulatorSettings
-from plugin.emulator.state import TenantState
+from emulator.app import create_emulator_app
+from emulator.certs import CA_FILE, CertificateFiles, write_certificates
+from emulator.faults import FaultBook
+from emulator.keys import CALLS_KEY, FAULTS_KEY, STATE_KEY
+from emulator.settings import EmulatorSettings
+from emulator.state import TenantState
 
 __all__ = ["EmulatorServer", "ThreadedEmulator"]
 

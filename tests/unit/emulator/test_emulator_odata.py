@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.emulator.odata import (
+from emulator.odata import (
     make_skiptoken,
     parse_filter,
     parse_select,
@@ -12,9 +12,9 @@ from plugin.emulator.odata import (
     parse_top,
     render_user,
 )
-from plugin.emulator.responses import GraphProblem
-from plugin.emulator.settings import EmulatorSettings
-from plugin.emulator.state import TenantState
+from emulator.responses import GraphProblem
+from emulator.settings import EmulatorSettings
+from emulator.state import TenantState
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.emulator.credentials import Application, CertificateError, iso
-from plugin.emulator.keys import STATE_KEY
-from plugin.emulator.responses import admin_error
+from emulator.credentials import Application, CertificateError, iso
+from emulator.keys import STATE_KEY
+from emulator.responses import admin_error
 
 __all__ = ["add_credential_admin_routes", "application_json"]
 

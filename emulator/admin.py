@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.emulator.directory import DirectoryRole, DirectoryRoleError
-from plugin.emulator.faults import FaultSpecError
-from plugin.emulator.keys import CALLS_KEY, FAULTS_KEY, STATE_KEY
-from plugin.emulator.responses import admin_error
-from plugin.emulator.state import User, UserError
+from emulator.directory import DirectoryRole, DirectoryRoleError
+from emulator.faults import FaultSpecError
+from emulator.keys import CALLS_KEY, FAULTS_KEY, STATE_KEY
+from emulator.responses import admin_error
+from emulator.state import User, UserError
 
 __all__ = ["add_admin_routes", "directory_role_json", "user_json"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.emulator.faults import DEFAULT_HOLD_SECONDS, FaultBook, FaultSpecError
+from emulator.faults import DEFAULT_HOLD_SECONDS, FaultBook, FaultSpecError
 
 
 def test_a_counted_fault_is_used_up_then_removed():

@@ -5,11 +5,11 @@ For tests, dev mode and demos; state lives in memory and dies with the process.
 
 from __future__ import annotations
 
-from plugin.emulator.app import create_emulator_app
-from plugin.emulator.client import PasswordCheckError, check_password
-from plugin.emulator.server import EmulatorServer, ThreadedEmulator
-from plugin.emulator.settings import EmulatorSettings
-from plugin.emulator.state import TenantState, User
+from emulator.app import create_emulator_app
+from emulator.client import PasswordCheckError, check_password
+from emulator.server import EmulatorServer, ThreadedEmulator
+from emulator.settings import EmulatorSettings
+from emulator.state import TenantState, User
 
 __all__ = [
     "EmulatorServer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.emulator.policy import complies
+from emulator.policy import complies
 from plugin.passwords import generate_password
 
 UPN = "alice@example.test"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jwt
 
-from plugin.emulator.credentials import Application
+from emulator.credentials import Application
 
 __all__ = ["ASSERTION_TYPE", "AssertionRefused", "verify_client_assertion"]
 

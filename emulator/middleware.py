@@ -10,9 +10,9 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from plugin.emulator.faults import Fault
-from plugin.emulator.keys import CALLS_KEY, CLIENT_REQUEST_ID, CLOSING_KEY, FAULTS_KEY, REQUEST_ID
-from plugin.emulator.responses import (
+from emulator.faults import Fault
+from emulator.keys import CALLS_KEY, CLIENT_REQUEST_ID, CLOSING_KEY, FAULTS_KEY, REQUEST_ID
+from emulator.responses import (
     GraphProblem,
     admin_error,
     graph_code_for,

@@ -10,12 +10,12 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from plugin.emulator.assertions import ASSERTION_TYPE, AssertionRefused, verify_client_assertion
-from plugin.emulator.credentials import Application, SecretCheck
-from plugin.emulator.keys import STATE_KEY, TOKENS_KEY
-from plugin.emulator.responses import oauth_error
-from plugin.emulator.state import SignIn, TenantState
-from plugin.emulator.tokens import TOKEN_LIFETIME, client_info
+from emulator.assertions import ASSERTION_TYPE, AssertionRefused, verify_client_assertion
+from emulator.credentials import Application, SecretCheck
+from emulator.keys import STATE_KEY, TOKENS_KEY
+from emulator.responses import oauth_error
+from emulator.state import SignIn, TenantState
+from emulator.tokens import TOKEN_LIFETIME, client_info
 
 __all__ = ["add_login_routes", "base_url"]
 

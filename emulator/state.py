@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from plugin.emulator.credentials import (
+from emulator.credentials import (
     DEFAULT_PASSWORD_LIFETIME,
     Application,
     KeyCredential,
@@ -21,8 +21,8 @@ from plugin.emulator.credentials import (
     SecretCheck,
     TemporaryAccessPass,
 )
-from plugin.emulator.directory import DirectoryRole, DirectoryRoleError, find_template
-from plugin.emulator.settings import EmulatorSettings
+from emulator.directory import DirectoryRole, DirectoryRoleError, find_template
+from emulator.settings import EmulatorSettings
 
 __all__ = ["ApplicationError", "SignIn", "TenantState", "User", "UserError"]
 

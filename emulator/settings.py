@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plugin.emulator.tokens import TOKEN_LIFETIME
+from emulator.tokens import TOKEN_LIFETIME
 
 __all__ = ["DEFAULT_ROLES", "EmulatorSettings"]
 

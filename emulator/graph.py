@@ -9,10 +9,10 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from plugin.emulator.directory import render_directory_role
-from plugin.emulator.keys import STATE_KEY, TOKENS_KEY
-from plugin.emulator.login import base_url
-from plugin.emulator.odata import (
+from emulator.directory import render_directory_role
+from emulator.keys import STATE_KEY, TOKENS_KEY
+from emulator.login import base_url
+from emulator.odata import (
     make_skiptoken,
     parse_filter,
     parse_select,
@@ -20,10 +20,10 @@ from plugin.emulator.odata import (
     parse_top,
     render_user,
 )
-from plugin.emulator.policy import complies
-from plugin.emulator.responses import GraphProblem
-from plugin.emulator.state import TenantState, User
-from plugin.emulator.tokens import InvalidTokenError
+from emulator.policy import complies
+from emulator.responses import GraphProblem
+from emulator.state import TenantState, User
+from emulator.tokens import InvalidTokenError
 
 __all__ = [
     "DIRECTORY_ROLE_READ_ROLES",

@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from plugin.emulator.directory import DirectoryRoleError, find_template
-from plugin.emulator.server import EmulatorServer
-from plugin.emulator.settings import DEFAULT_ROLES, EmulatorSettings
+from emulator.directory import DirectoryRoleError, find_template
+from emulator.server import EmulatorServer
+from emulator.settings import DEFAULT_ROLES, EmulatorSettings
 
 __all__ = ["SECRET_ENV", "add_arguments", "parse_directory_roles", "parse_listen", "run"]
 

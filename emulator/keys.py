@@ -7,10 +7,10 @@ from collections import Counter
 
 from aiohttp import web
 
-from plugin.emulator.faults import FaultBook
-from plugin.emulator.settings import EmulatorSettings
-from plugin.emulator.state import TenantState
-from plugin.emulator.tokens import TokenIssuer
+from emulator.faults import FaultBook
+from emulator.settings import EmulatorSettings
+from emulator.state import TenantState
+from emulator.tokens import TokenIssuer
 
 __all__ = [
     "CALLS_KEY",

@@ -7,12 +7,12 @@ from collections import Counter
 
 from aiohttp import web
 
-from plugin.emulator.admin import add_admin_routes
-from plugin.emulator.admin_credentials import add_credential_admin_routes
-from plugin.emulator.faults import FaultBook
-from plugin.emulator.graph import add_graph_routes
-from plugin.emulator.graph_credentials import add_credential_routes
-from plugin.emulator.keys import (
+from emulator.admin import add_admin_routes
+from emulator.admin_credentials import add_credential_admin_routes
+from emulator.faults import FaultBook
+from emulator.graph import add_graph_routes
+from emulator.graph_credentials import add_credential_routes
+from emulator.keys import (
     CALLS_KEY,
     CLOSING_KEY,
     FAULTS_KEY,
@@ -20,11 +20,11 @@ from plugin.emulator.keys import (
     STATE_KEY,
     TOKENS_KEY,
 )
-from plugin.emulator.login import add_login_routes
-from plugin.emulator.middleware import MIDDLEWARES
-from plugin.emulator.settings import EmulatorSettings
-from plugin.emulator.state import TenantState
-from plugin.emulator.tokens import TokenIssuer
+from emulator.login import add_login_routes
+from emulator.middleware import MIDDLEWARES
+from emulator.settings import EmulatorSettings
+from emulator.state import TenantState
+from emulator.tokens import TokenIssuer
 
 __all__ = ["create_emulator_app"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.emulator.keys import CLIENT_REQUEST_ID, REQUEST_ID
+from emulator.keys import CLIENT_REQUEST_ID, REQUEST_ID
 
 __all__ = [
     "GraphProblem",

@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from plugin.emulator.responses import GraphProblem
-from plugin.emulator.state import User
+from emulator.responses import GraphProblem
+from emulator.state import User
 
 __all__ = [
     "DEFAULT_PROPERTIES",

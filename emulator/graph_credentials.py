@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.emulator.credentials import TAP_MAX_MINUTES, TAP_MIN_MINUTES, Application
-from plugin.emulator.graph import _BAD_JSON, _find, _granted, _require, _user_key
-from plugin.emulator.keys import STATE_KEY
-from plugin.emulator.login import base_url
-from plugin.emulator.responses import GraphProblem
-from plugin.emulator.state import ApplicationError
+from emulator.credentials import TAP_MAX_MINUTES, TAP_MIN_MINUTES, Application
+from emulator.graph import _BAD_JSON, _find, _granted, _require, _user_key
+from emulator.keys import STATE_KEY
+from emulator.login import base_url
+from emulator.responses import GraphProblem
+from emulator.state import ApplicationError
 
 __all__ = [
     "APPLICATION_READ_ROLES",

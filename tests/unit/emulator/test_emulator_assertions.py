@@ -9,8 +9,8 @@ from typing import Any
 import jwt
 import pytest
 
-from plugin.emulator.assertions import AssertionRefused, verify_client_assertion
-from plugin.emulator.credentials import Application, KeyCredential, thumbprints
+from emulator.assertions import AssertionRefused, verify_client_assertion
+from emulator.credentials import Application, KeyCredential, thumbprints
 from tests.client_certificates import ClientCertificate, make_client_certificate
 
 APP_ID = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"

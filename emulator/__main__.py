@@ -1,4 +1,4 @@
-"""`python -m plugin.emulator --listen 127.0.0.1:8443 --cert-dir DIR ...`."""
+"""`python -m emulator --listen 127.0.0.1:8443 --cert-dir DIR ...`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import logging
 import sys
 
-from plugin.emulator.cli import add_arguments, run
+from emulator.cli import add_arguments, run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m plugin.emulator",
+        prog="python -m emulator",
         description="A local Entra ID tenant (login and Microsoft Graph) over HTTPS.",
     )
     add_arguments(parser)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from plugin.emulator.cli import SECRET_ENV, add_arguments, parse_listen, run
+from emulator.cli import SECRET_ENV, add_arguments, parse_listen, run
 
 
 def _parse(*argv: str) -> argparse.Namespace:
