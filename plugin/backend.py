@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 from mount.sdk import (
     Backend,
     BackendConfig,
+    BackendFactory,
     InvalidRequestError,
     Storage,
     UnavailableError,
     VaultError,
     format_duration,
 )
+from plugin import metrics as engine_metrics
 from plugin import (
     path_config,
     path_creds,
@@ -25,7 +27,7 @@ from plugin import (
     path_rotate_root,
     path_users,
     secret_client_secret,
-    secret_creds,
+    secret_password,
     secret_tap,
 )
 from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
@@ -64,6 +66,8 @@ class EntraBackend(Backend):
 
     def __init__(self, conf: BackendConfig) -> None:
         self.conf = conf
+        # Before any Graph client exists: the mount exports the series from the start.
+        conf.metrics.declare(engine_metrics.METRICS)
         # Seconds one Graph operation (retries included) may take; tests lower it.
         self.graph_deadline = DEFAULT_DEADLINE
         # The longest Retry-After from Graph that is honoured; tests lower it.
@@ -88,7 +92,7 @@ class EntraBackend(Backend):
                 *path_rotate_root.paths(self),
             ],
             secrets=[
-                secret_creds.secret_type(self),
+                secret_password.secret_type(self),
                 secret_tap.secret_type(self),
                 secret_client_secret.secret_type(self),
             ],
@@ -237,6 +241,10 @@ async def _load(
 async def factory(conf: BackendConfig) -> Backend:
     """Build the engine for one mount."""
     return EntraBackend(conf)
+
+
+# mypy checks that the engine's entry point is what a host calls.
+_FACTORY: BackendFactory = factory
 
 
 BACKEND_HELP = """\

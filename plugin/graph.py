@@ -19,12 +19,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from mount.sdk import MetricsSink, NullSink, UpstreamError
-from mount.sdk.telemetry import (
-    GRAPH_REQUEST_DURATION,
-    GRAPH_REQUESTS,
-    GRAPH_THROTTLE_WAIT_SECONDS,
-    GRAPH_THROTTLE_WAITS,
-)
+from plugin import metrics as engine_metrics
 from plugin.client_certificate import ca_bundle_pem
 from plugin.graph_transport import ConnectionPerCallTransport
 
@@ -323,6 +318,7 @@ class GraphClient:
     ) -> None:
         self.base_url = f"{graph_endpoint.rstrip('/')}/v1.0"
         self.metrics: MetricsSink = metrics or NullSink()
+        self.metrics.declare(engine_metrics.METRICS)  # once per sink; the backend did already
         self.deadline = deadline
         # Objects per page of a membership list; Graph may send fewer, never more.
         self.page_size = DEFAULT_PAGE_SIZE
@@ -841,12 +837,12 @@ class GraphClient:
         return True
 
     def _count_attempt(self, method: str, status: str, seconds: float) -> None:
-        self.metrics.incr(GRAPH_REQUESTS, {"method": method, "status": status})
-        self.metrics.observe(GRAPH_REQUEST_DURATION, {"method": method}, seconds)
+        self.metrics.incr(engine_metrics.GRAPH_REQUESTS, {"method": method, "status": status})
+        self.metrics.observe(engine_metrics.GRAPH_REQUEST_DURATION, {"method": method}, seconds)
 
     def _count_throttle_wait(self, seconds: float) -> None:
-        self.metrics.incr(GRAPH_THROTTLE_WAITS)
-        self.metrics.incr(GRAPH_THROTTLE_WAIT_SECONDS, value=seconds)
+        self.metrics.incr(engine_metrics.GRAPH_THROTTLE_WAITS)
+        self.metrics.incr(engine_metrics.GRAPH_THROTTLE_WAIT_SECONDS, value=seconds)
 
     # -- error sentences ---------------------------------------------------------------
 

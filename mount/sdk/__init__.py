@@ -13,6 +13,7 @@ from mount.sdk.errors import (
     UpstreamError,
     VaultError,
 )
+from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, SecretType, name_pattern
 from mount.sdk.logical import (
     BackendConfig,
@@ -32,6 +33,7 @@ from mount.sdk.telemetry import MetricsSink, NullSink
 __all__ = [
     "Backend",
     "BackendConfig",
+    "BackendFactory",
     "ConflictError",
     "DurationError",
     "Field",
