@@ -54,7 +54,8 @@ class CertificateError(ValueError):
 def thumbprints(certificate: x509.Certificate) -> tuple[str, str]:
     """The base64url SHA-1 and SHA-256 of the DER certificate (JWT x5t and x5t#S256)."""
     der = certificate.public_bytes(serialization.Encoding.DER)
-    return _b64url(hashlib.sha1(der).digest()), _b64url(hashlib.sha256(der).digest())  # noqa: S324
+    # x5t is SHA-1 by its definition (RFC 7517), x5t#S256 SHA-256.
+    return _b64url(hashlib.sha1(der).digest()), _b64url(hashlib.sha256(der).digest())
 
 
 class SecretCheck(enum.Enum):
@@ -115,7 +116,7 @@ class KeyCredential:
 
     def to_graph(self) -> dict[str, object]:
         return {
-            "customKeyIdentifier": hashlib.sha1(  # noqa: S324 - Graph's thumbprint is SHA-1
+            "customKeyIdentifier": hashlib.sha1(  # Graph's thumbprint is SHA-1
                 self.certificate.public_bytes(serialization.Encoding.DER)
             )
             .hexdigest()

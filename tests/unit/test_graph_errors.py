@@ -1,4 +1,4 @@
-"""Graph error mapping and retry decisions (plugin/graph.py), over httpx.MockTransport.
+"""Graph error mapping and retry decisions (plugin/graph/), over httpx.MockTransport.
 
 The flows themselves run against the emulator in tests/integration; here only what an
 emulator cannot easily produce: malformed answers and exactly classified failures.
