@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from mount.sdk import (
@@ -32,6 +33,7 @@ from plugin import (
 )
 from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
+from plugin.record_cache import RecordCache
 from plugin.token import TokenProvider
 
 __all__ = ["EntraBackend", "factory"]
@@ -82,6 +84,8 @@ class EntraBackend(Backend):
         # before the change can have finished (see _retire).
         self._retiring: dict[asyncio.Task[None], Clients] = {}
         self._user_locks: dict[str, asyncio.Lock] = {}
+        # The parsed config and roles; every write of them goes through it.
+        self.records = RecordCache()
         self._app_locks: dict[str, asyncio.Lock] = {}
         super().__init__(
             paths=[
@@ -116,7 +120,11 @@ class EntraBackend(Backend):
     # -- stored records --------------------------------------------------------------
 
     async def load_config(self, storage: Storage) -> Config | None:
-        return await _load(storage, CONFIG_KEY, Config.from_storage, "the configuration", "config")
+        return await self.records.get(
+            storage,
+            CONFIG_KEY,
+            partial(_load, storage, CONFIG_KEY, Config.from_storage, "the configuration", "config"),
+        )
 
     async def require_config(self, storage: Storage, *, unavailable: bool = False) -> Config:
         """The stored config; a 400 (503 for background work) saying to write it first."""
@@ -130,8 +138,11 @@ class EntraBackend(Backend):
         return config
 
     async def load_role(self, storage: Storage, name: str) -> Role | None:
-        return await _load(
-            storage, ROLE_PREFIX + name, Role.from_storage, f'role "{name}"', f"roles/{name}"
+        key = ROLE_PREFIX + name
+        return await self.records.get(
+            storage,
+            key,
+            partial(_load, storage, key, Role.from_storage, f'role "{name}"', f"roles/{name}"),
         )
 
     def issue_ttls(

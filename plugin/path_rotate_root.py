@@ -94,7 +94,7 @@ async def _rotate(b: EntraBackend, req: Request) -> Response:
                 "config was written while rotate-root ran; the rotation was abandoned, "
                 "run rotate-root again"
             )
-        await req.storage.put(CONFIG_KEY, new_config.to_storage())
+        await b.records.put(req.storage, CONFIG_KEY, new_config.to_storage())
     except BaseException as exc:
         await clients.aclose()
         removed = await _remove_quietly(graph, app.object_id, created.key_id)

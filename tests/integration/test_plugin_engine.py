@@ -299,6 +299,17 @@ async def test_config_delete_drops_the_connection(ready):
     assert "write entra/config first" in caught.value.message
 
 
+async def test_a_config_write_is_seen_by_the_next_creds_read(ready):
+    """The parsed config is cached between requests; a write drops it."""
+    await ready.creds("alice")
+    assert await ready.configure(max_graph_calls=3) is None
+    _, data = await ready.creds("alice")
+    assert await ready.signs_in(ALICE, data["password"])
+    # The issue step builds its Graph client from the config the creds read saw: a stale
+    # cached config would have replaced the clients the write installed.
+    assert ready.backend._clients.config.max_graph_calls == 3
+
+
 # -- roles -------------------------------------------------------------------------
 
 
