@@ -7,7 +7,7 @@ from pathlib import Path
 from plugin.graph import GraphDirectoryRole
 from plugin.privileged import PRIVILEGED_ROLES, privileged_role_names
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+OPERATIONS = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from plugin.graph import MAX_PAGES, GraphDirectoryRole, GraphError
-from tests.unit.test_graph_errors import OBJECT_ID, _client
+from tests.unit.plugin.graph.test_graph_errors import OBJECT_ID, _client
 
 BASE = "https://graph.test/v1.0"
 MEMBERSHIPS = f"{BASE}/users/{OBJECT_ID}/transitiveMemberOf"
