@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from mount.ids import random_id, rfc3339
 from mount.leases.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import (
@@ -45,7 +46,6 @@ from mount.sdk.telemetry import (
 )
 from mount.storage.barrier import BarrierError
 from mount.storage.store import StorageError, return_freed_memory
-from mount.tokens.store import random_id, rfc3339
 
 __all__ = [
     "Lease",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 
 from tests.server_process import OutputCollected, bao_run, free_port
@@ -45,11 +44,3 @@ def test_a_server_started_from_a_config_file_never_imports_the_emulator(tmp_path
         if server.proc.stdout is not None:
             server.proc.stdout.close()
     assert "emulator modules: []" in server.lines, "\n".join(server.lines)
-
-
-def test_importing_the_command_line_does_not_import_the_emulator():
-    code = (
-        "import sys, mount.__main__ as m; m.build_parser(emulator_options=False); "
-        "assert not any(n == 'emulator' or n.startswith('emulator.') for n in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
