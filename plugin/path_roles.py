@@ -303,27 +303,7 @@ async def _application_role_write(
     app_object_id = str(d.get("application_object_id") or "").strip() or (
         base.application_object_id if base else ""
     )
-    problems = []
-    if not app_object_id:
-        problems.append("application_object_id is required for a client_secret role")
-    elif not _GUID.fullmatch(app_object_id):
-        problems.append(
-            "application_object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f "
-            "(the application's object id, not its client id)"
-        )
-    for field_name in ("user_principal_name", "object_id"):
-        if d.provided(field_name) and str(d.get(field_name)).strip():
-            problems.append(
-                f"{field_name} applies to roles that bind a user; a client_secret role binds "
-                "the application named by application_object_id"
-            )
-    if d.provided("mode") and d.get("mode") == Mode.EXCLUSIVE.value:
-        problems.append(
-            "mode=exclusive applies to roles that bind a user; the client secrets of a "
-            "client_secret role's leases coexist, each with its own key"
-        )
-    if ttl and max_ttl and ttl > max_ttl:
-        problems.append("ttl cannot be greater than max_ttl")
+    problems = _application_role_problems(d, app_object_id, ttl, max_ttl)
     if problems:
         raise InvalidRequestError(errors=problems)
 
@@ -356,6 +336,33 @@ async def _application_role_write(
         app.app_id,
     )
     return None
+
+
+def _application_role_problems(
+    d: FieldData, app_object_id: str, ttl: timedelta, max_ttl: timedelta
+) -> list[str]:
+    problems = []
+    if not app_object_id:
+        problems.append("application_object_id is required for a client_secret role")
+    elif not _GUID.fullmatch(app_object_id):
+        problems.append(
+            "application_object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f "
+            "(the application's object id, not its client id)"
+        )
+    for field_name in ("user_principal_name", "object_id"):
+        if d.provided(field_name) and str(d.get(field_name)).strip():
+            problems.append(
+                f"{field_name} applies to roles that bind a user; a client_secret role binds "
+                "the application named by application_object_id"
+            )
+    if d.provided("mode") and d.get("mode") == Mode.EXCLUSIVE.value:
+        problems.append(
+            "mode=exclusive applies to roles that bind a user; the client secrets of a "
+            "client_secret role's leases coexist, each with its own key"
+        )
+    if ttl and max_ttl and ttl > max_ttl:
+        problems.append("ttl cannot be greater than max_ttl")
+    return problems
 
 
 async def role_delete(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
