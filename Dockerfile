@@ -5,6 +5,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mount ./mount
 COPY plugin ./plugin
+COPY emulator ./emulator
 RUN pip install --no-cache-dir . && rm -rf /src
 
 # A user of its own; /certs and /data are created here so that named volumes mounted

@@ -150,7 +150,7 @@ def _add_emulator_command(commands: argparse._SubParsersAction[argparse.Argument
 
 def emulator_parser() -> argparse.ArgumentParser:
     """The `entra-broker emulator` command's own parser (imports the emulator)."""
-    from plugin.emulator import cli as emulator_cli
+    from emulator import cli as emulator_cli
 
     parser = argparse.ArgumentParser(prog="entra-broker emulator", description=EMULATOR_DESCRIPTION)
     emulator_cli.add_arguments(parser)
@@ -170,7 +170,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     if args.command == "emulator":
-        from plugin.emulator import cli as emulator_cli
+        from emulator import cli as emulator_cli
 
         return int(emulator_cli.run(args))
     try:

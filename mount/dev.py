@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator import EmulatorServer, EmulatorSettings
 from mount.build import ensure_root_token
 from mount.core import Core, CoreSettings
 from mount.http.app import create_app
@@ -26,7 +27,6 @@ from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 from mount.startup import StartError
 from mount.storage.open import StorageLayout
-from plugin.emulator import EmulatorServer, EmulatorSettings
 
 __all__ = ["DevOptions", "configure_dev", "dev_environment", "run_dev"]
 

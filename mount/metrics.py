@@ -33,6 +33,7 @@ from mount.sdk.telemetry import (
     MetricKind,
     MetricSpec,
     check_sample,
+    declare_specs,
 )
 
 __all__ = [
@@ -109,20 +110,27 @@ class BrokerMetrics:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self.started = clock()
-        self._series: dict[str, dict[LabelKey, _Series]] = {
-            spec.name: {} for spec in METRICS if spec.kind is not MetricKind.GAUGE
-        }
+        # The host's table, then each engine's series in the order they were declared.
+        self._specs: dict[str, MetricSpec] = {}
+        self._series: dict[str, dict[LabelKey, _Series]] = {}
         # The counters' part of _series, so that a sample is never taken for another kind.
-        self._counters = {
-            spec.name: self._series[spec.name]
-            for spec in METRICS
-            if spec.kind is MetricKind.COUNTER
-        }
+        self._counters: dict[str, dict[LabelKey, _Series]] = {}
+        self.declare(METRICS)
         self._gauge_sources: list[GaugeSource] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_RegistryView(self))
 
     # -- the sink ---------------------------------------------------------------------
+
+    def declare(self, specs: Iterable[MetricSpec]) -> None:
+        """Export `specs` too (an engine's own series, declared when its mount is built)."""
+        specs = list(specs)
+        declare_specs(self._specs, specs)
+        for spec in specs:
+            if spec.kind is not MetricKind.GAUGE and spec.name not in self._series:
+                self._series[spec.name] = {}
+                if spec.kind is MetricKind.COUNTER:
+                    self._counters[spec.name] = self._series[spec.name]
 
     def incr(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
         if value < 0 or math.isnan(value):
@@ -132,12 +140,12 @@ class BrokerMetrics:
         if series is None:
             # The first sample of a series is checked against its declaration; the ones
             # after it have the same name and labels (every API request counts one).
-            check_sample(name, MetricKind.COUNTER, labels or {})
+            check_sample(name, MetricKind.COUNTER, labels or {}, self._specs)
             series = self._series[name].setdefault(key, _Series())
         series.add(value, ())
 
     def observe(self, name: str, labels: Mapping[str, str] | None, value: float) -> None:
-        spec = check_sample(name, MetricKind.HISTOGRAM, labels or {})
+        spec = check_sample(name, MetricKind.HISTOGRAM, labels or {}, self._specs)
         self._series[name].setdefault(_key(labels), _Series()).add(value, spec.buckets)
 
     def add_gauge_source(self, source: GaugeSource) -> None:
@@ -152,7 +160,7 @@ class BrokerMetrics:
             found = self._series[name].get(_key(labels))
             if found is None:
                 return 0.0
-            spec = next(s for s in METRICS if s.name == name)
+            spec = self._specs[name]
             return found.sum if spec.kind is MetricKind.COUNTER else float(found.count)
         wanted = _key(labels)
         return sum(g.value for g in self.gauges() if g.name == name and _key(g.labels) == wanted)
@@ -165,14 +173,14 @@ class BrokerMetrics:
         found: list[GaugeSample] = []
         for source in self._gauge_sources:
             for sample in source():
-                check_sample(sample.name, MetricKind.GAUGE, sample.labels)
+                check_sample(sample.name, MetricKind.GAUGE, sample.labels, self._specs)
                 found.append(sample)
         return found
 
     def families(self) -> Iterator[Metric]:
         """Prometheus metric families, in table order (what the registry collects)."""
         gauges = self.gauges()
-        for spec in METRICS:
+        for spec in self._specs.values():
             if spec.kind is MetricKind.GAUGE:
                 gauge = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
                 for sample in gauges:
@@ -215,7 +223,7 @@ class BrokerMetrics:
         stamp = datetime.fromtimestamp(round(now), UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
         counters: list[dict[str, Any]] = []
         samples: list[dict[str, Any]] = []
-        for spec in METRICS:
+        for spec in self._specs.values():
             if spec.kind is MetricKind.GAUGE:
                 continue
             target = counters if spec.kind is MetricKind.COUNTER else samples

@@ -7,17 +7,20 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from mount.sdk import (
     Backend,
     BackendConfig,
+    BackendFactory,
     InvalidRequestError,
     Storage,
     UnavailableError,
     VaultError,
     format_duration,
 )
+from plugin import metrics as engine_metrics
 from plugin import (
     path_config,
     path_creds,
@@ -25,11 +28,12 @@ from plugin import (
     path_rotate_root,
     path_users,
     secret_client_secret,
-    secret_creds,
+    secret_password,
     secret_tap,
 )
 from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
+from plugin.record_cache import RecordCache
 from plugin.token import TokenProvider
 
 __all__ = ["EntraBackend", "factory"]
@@ -64,6 +68,8 @@ class EntraBackend(Backend):
 
     def __init__(self, conf: BackendConfig) -> None:
         self.conf = conf
+        # Before any Graph client exists: the mount exports the series from the start.
+        conf.metrics.declare(engine_metrics.METRICS)
         # Seconds one Graph operation (retries included) may take; tests lower it.
         self.graph_deadline = DEFAULT_DEADLINE
         # The longest Retry-After from Graph that is honoured; tests lower it.
@@ -78,6 +84,8 @@ class EntraBackend(Backend):
         # before the change can have finished (see _retire).
         self._retiring: dict[asyncio.Task[None], Clients] = {}
         self._user_locks: dict[str, asyncio.Lock] = {}
+        # The parsed config and roles; every write of them goes through it.
+        self.records = RecordCache()
         self._app_locks: dict[str, asyncio.Lock] = {}
         super().__init__(
             paths=[
@@ -88,7 +96,7 @@ class EntraBackend(Backend):
                 *path_rotate_root.paths(self),
             ],
             secrets=[
-                secret_creds.secret_type(self),
+                secret_password.secret_type(self),
                 secret_tap.secret_type(self),
                 secret_client_secret.secret_type(self),
             ],
@@ -112,7 +120,11 @@ class EntraBackend(Backend):
     # -- stored records --------------------------------------------------------------
 
     async def load_config(self, storage: Storage) -> Config | None:
-        return await _load(storage, CONFIG_KEY, Config.from_storage, "the configuration", "config")
+        return await self.records.get(
+            storage,
+            CONFIG_KEY,
+            partial(_load, storage, CONFIG_KEY, Config.from_storage, "the configuration", "config"),
+        )
 
     async def require_config(self, storage: Storage, *, unavailable: bool = False) -> Config:
         """The stored config; a 400 (503 for background work) saying to write it first."""
@@ -126,8 +138,11 @@ class EntraBackend(Backend):
         return config
 
     async def load_role(self, storage: Storage, name: str) -> Role | None:
-        return await _load(
-            storage, ROLE_PREFIX + name, Role.from_storage, f'role "{name}"', f"roles/{name}"
+        key = ROLE_PREFIX + name
+        return await self.records.get(
+            storage,
+            key,
+            partial(_load, storage, key, Role.from_storage, f'role "{name}"', f"roles/{name}"),
         )
 
     def issue_ttls(
@@ -237,6 +252,10 @@ async def _load(
 async def factory(conf: BackendConfig) -> Backend:
     """Build the engine for one mount."""
     return EntraBackend(conf)
+
+
+# mypy checks that the engine's entry point is what a host calls.
+_FACTORY: BackendFactory = factory
 
 
 BACKEND_HELP = """\

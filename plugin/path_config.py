@@ -189,7 +189,7 @@ async def config_write(b: EntraBackend, req: Request, d: FieldData) -> Response 
         raise InvalidRequestError(exc.message) from None
     warnings = permission_warnings(token)
     try:
-        await req.storage.put(CONFIG_KEY, config.to_storage())
+        await b.records.put(req.storage, CONFIG_KEY, config.to_storage())
     except BaseException:
         await clients.aclose()
         raise
@@ -204,7 +204,7 @@ async def config_write(b: EntraBackend, req: Request, d: FieldData) -> Response 
 
 
 async def config_delete(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
-    await req.storage.delete(CONFIG_KEY)
+    await b.records.delete(req.storage, CONFIG_KEY)
     await b.install_clients(None)
     logger.info("config deleted")
     return None

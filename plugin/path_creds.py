@@ -1,8 +1,7 @@
-"""The `creds/<name>` path: a fresh password for the role's user, under a lease."""
+"""The `creds/<name>` path: the role's credential under a lease, issued by its type's module."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -12,29 +11,21 @@ from mount.sdk import (
     FieldData,
     FieldType,
     InvalidRequestError,
-    Issued,
     Operation,
     Path,
     Request,
     Response,
-    SecretSpec,
     name_pattern,
 )
-from plugin.graph import BAD_REQUEST, GraphClient, GraphError
-from plugin.models import CredentialType, CredsInternal, Mode
-from plugin.passwords import alias_of, generate_password
-from plugin.privileged import check_at_issue
+from plugin.models import CredentialType
 from plugin.secret_client_secret import client_secret_creds
+from plugin.secret_password import password_creds
 from plugin.secret_tap import tap_creds
 
 if TYPE_CHECKING:
     from plugin.backend import EntraBackend
 
-__all__ = ["SECRET_TYPE", "creds_read", "paths", "set_random_password"]
-
-logger = logging.getLogger(__name__)
-
-SECRET_TYPE = "entra_password"
+__all__ = ["creds_read", "paths"]
 
 FIELDS = {
     "name": Field(
@@ -74,74 +65,7 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         return tap_creds(b, role, config, requested)
     if role.credential_type is CredentialType.CLIENT_SECRET:
         return client_secret_creds(b, role, config, requested)
-    ttl, max_ttl, warnings = b.issue_ttls(role, requested)
-    internal = CredsInternal(
-        role=name, object_id=role.object_id, user_principal_name=role.user_principal_name
-    )
-
-    async def issue() -> Issued:
-        # Runs only after the mount has persisted the lease: no password without one.
-        graph = await b.graph(config)
-        # Checked again here, not only at role write (see check_at_issue).
-        await check_at_issue(graph, role, credential="password")
-        password = await set_random_password(
-            b, graph, role.object_id, role.user_principal_name, role.password_length
-        )
-        logger.info(
-            "password issued role=%s object_id=%s upn=%s",
-            name,
-            role.object_id,
-            role.user_principal_name,
-        )
-        return Issued(
-            {
-                "user_principal_name": role.user_principal_name,
-                "object_id": role.object_id,
-                "password": password,
-            }
-        )
-
-    return Response(
-        secret=SecretSpec(
-            type=SECRET_TYPE,
-            internal=internal.to_storage(),
-            ttl=ttl,
-            max_ttl=max_ttl,
-            holder_key=f"user/{role.object_id}",
-            exclusive=role.mode is Mode.EXCLUSIVE,
-        ),
-        issue=issue,
-        warnings=warnings,
-    )
-
-
-async def set_random_password(
-    b: EntraBackend, graph: GraphClient, object_id: str, upn: str, length: int
-) -> str:
-    """Reset a user's password to a fresh random one and return it.
-
-    A password Entra refuses as too weak (Request_BadRequest) is replaced by a second
-    draw once, within the same deadline; resets of one user are serialized.
-    """
-    deadline = graph.deadline_from_now()
-
-    async def attempt() -> str:
-        password = generate_password(length, alias=alias_of(upn))
-        await graph.set_password(object_id, password, subject=upn or object_id, deadline=deadline)
-        return password
-
-    async with b.user_lock(object_id):
-        try:
-            return await attempt()
-        except GraphError as exc:
-            if exc.code != BAD_REQUEST or exc.may_have_applied:
-                raise
-            logger.warning(
-                "password refused, drawing another object_id=%s request_id=%s",
-                object_id,
-                exc.request_id,
-            )
-        return await attempt()
+    return password_creds(b, role, config, requested)
 
 
 CREDS_HELP_SYN = "Issue the role's credential (password, pass or client secret) under a lease."

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mount.sdk import (
     Field,
@@ -20,7 +21,8 @@ from mount.sdk import (
     Response,
     name_pattern,
 )
-from plugin.graph import NOT_FOUND, GraphError
+from plugin.graph import NOT_FOUND, GraphClient, GraphError
+from plugin.graph.models import GraphUser
 from plugin.models import ROLE_PREFIX, CredentialType, Mode, Role
 from plugin.passwords import DEFAULT_LENGTH, MAX_LENGTH, MIN_LENGTH
 from plugin.privileged import refuse_privileged_user
@@ -169,92 +171,23 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         return await _application_role_write(b, req, d, name, existing)
     if existing is not None and not existing.credential_type.binds_user:
         existing = None  # switching from an application role: nothing of it carries over
-    # Update semantics: fields not sent keep the stored role's values (or the defaults).
-    base = existing or Role(name=name, user_principal_name="", object_id="")
-    ttl: timedelta = d.get("ttl") if d.provided("ttl") else base.ttl
-    max_ttl: timedelta = d.get("max_ttl") if d.provided("max_ttl") else base.max_ttl
-    length: int = (
-        d.get("password_length") if d.provided("password_length") else base.password_length
-    )
-    mode = Mode(d.get("mode")) if d.provided("mode") else base.mode
-    allow_privileged: bool = (
-        d.get("allow_privileged_user")
-        if d.provided("allow_privileged_user")
-        else base.allow_privileged_user
-    )
-    upn = str(d.get("user_principal_name") or "").strip()
-    object_id = str(d.get("object_id") or "").strip()
-    defaulted = False
-    if not upn and not object_id:
-        if existing is not None:
-            object_id = existing.object_id
-        else:
-            upn, defaulted = name, True
-
-    problems = []
-    # Entra limits a UPN to 113 characters and an object id is a GUID: anything else
-    # cannot name a user, so it is refused here rather than sent to Graph in a URL.
-    if len(upn) > MAX_UPN_LENGTH:
-        problems.append(
-            f"user_principal_name must be at most {MAX_UPN_LENGTH} characters, as in Entra"
-        )
-    if object_id and not _GUID.fullmatch(object_id):
-        problems.append("object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f")
-    if not MIN_LENGTH <= length <= MAX_LENGTH:
-        problems.append(f"password_length must be between {MIN_LENGTH} and {MAX_LENGTH}")
-    if ttl and max_ttl and ttl > max_ttl:
-        problems.append("ttl cannot be greater than max_ttl")
-    if kind is CredentialType.TEMPORARY_ACCESS_PASS and ttl > MAX_TAP_TTL:
-        problems.append(
-            "ttl of a temporary_access_pass role must be at most 720h (30 days), the longest "
-            "lifetime Entra gives a Temporary Access Pass"
-        )
-    if d.provided("application_object_id") and str(d.get("application_object_id")).strip():
-        problems.append(
-            f"application_object_id applies to client_secret roles only; this role's "
-            f"credential_type is {kind.value}"
-        )
+    draft = _user_role_draft(d, name, existing, kind)
+    upn, object_id, defaulted = _user_named(d, name, existing)
+    problems = _user_role_problems(d, draft, upn, object_id)
     if problems:
         raise InvalidRequestError(errors=problems)
-    is_usable_once: bool = (
-        d.get("is_usable_once") if d.provided("is_usable_once") else base.is_usable_once
-    )
 
     config = await b.require_config(req.storage)
     graph = await b.graph(config)
-    lookup = object_id or upn
-    try:
-        user = await graph.get_user(lookup)
-    except GraphError as exc:
-        if exc.code != NOT_FOUND and exc.graph_status != 404:
-            raise
-        hint = "; set user_principal_name or object_id" if defaulted else ""
-        raise InvalidRequestError(
-            f'Entra user "{lookup}" was not found in tenant {config.tenant_id}{hint}'
-        ) from None
-    if object_id and upn and user.user_principal_name.lower() != upn.lower():
-        raise InvalidRequestError(
-            f'object_id "{object_id}" belongs to "{user.user_principal_name}", not to '
-            f'user_principal_name "{upn}"; give only one of them'
-        )
-    if not allow_privileged:
+    user = await _find_user(graph, config.tenant_id, upn, object_id, defaulted)
+    if not draft.allow_privileged_user:
         await refuse_privileged_user(
             graph, object_id=user.object_id, upn=user.user_principal_name, role=name
         )
-
-    role = Role(
-        name=name,
-        user_principal_name=user.user_principal_name,
-        object_id=user.object_id,
-        ttl=ttl,
-        max_ttl=max_ttl,
-        password_length=length,
-        mode=mode,
-        allow_privileged_user=allow_privileged,
-        credential_type=kind,
-        is_usable_once=is_usable_once,
+    role = dataclasses.replace(
+        draft, user_principal_name=user.user_principal_name, object_id=user.object_id
     )
-    await req.storage.put(ROLE_PREFIX + name, role.to_storage())
+    await b.records.put(req.storage, ROLE_PREFIX + name, role.to_storage())
     logger.info(
         "role written role=%s credential_type=%s object_id=%s upn=%s mode=%s "
         "allow_privileged_user=%s",
@@ -275,6 +208,89 @@ async def role_write(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     return None
 
 
+def _user_role_draft(d: FieldData, name: str, existing: Role | None, kind: CredentialType) -> Role:
+    """The role as written, its user not yet resolved. Update semantics: fields not sent
+    keep the stored role's values (or the defaults)."""
+    base = existing or Role(name=name, user_principal_name="", object_id="")
+
+    def given(field_name: str, default: Any) -> Any:
+        return d.get(field_name) if d.provided(field_name) else default
+
+    return Role(
+        name=name,
+        user_principal_name="",
+        object_id="",
+        ttl=given("ttl", base.ttl),
+        max_ttl=given("max_ttl", base.max_ttl),
+        password_length=given("password_length", base.password_length),
+        mode=Mode(d.get("mode")) if d.provided("mode") else base.mode,
+        allow_privileged_user=given("allow_privileged_user", base.allow_privileged_user),
+        credential_type=kind,
+        is_usable_once=given("is_usable_once", base.is_usable_once),
+    )
+
+
+def _user_named(d: FieldData, name: str, existing: Role | None) -> tuple[str, str, bool]:
+    """(upn, object_id, defaulted): the user to look up; with neither given, the stored
+    role's user, else the role name as the user principal name (defaulted)."""
+    upn = str(d.get("user_principal_name") or "").strip()
+    object_id = str(d.get("object_id") or "").strip()
+    if not upn and not object_id:
+        if existing is not None:
+            return upn, existing.object_id, False
+        return name, object_id, True
+    return upn, object_id, False
+
+
+def _user_role_problems(d: FieldData, draft: Role, upn: str, object_id: str) -> list[str]:
+    problems = []
+    # Entra limits a UPN to 113 characters and an object id is a GUID: anything else
+    # cannot name a user, so it is refused here rather than sent to Graph in a URL.
+    if len(upn) > MAX_UPN_LENGTH:
+        problems.append(
+            f"user_principal_name must be at most {MAX_UPN_LENGTH} characters, as in Entra"
+        )
+    if object_id and not _GUID.fullmatch(object_id):
+        problems.append("object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f")
+    if not MIN_LENGTH <= draft.password_length <= MAX_LENGTH:
+        problems.append(f"password_length must be between {MIN_LENGTH} and {MAX_LENGTH}")
+    if draft.ttl and draft.max_ttl and draft.ttl > draft.max_ttl:
+        problems.append("ttl cannot be greater than max_ttl")
+    if draft.credential_type is CredentialType.TEMPORARY_ACCESS_PASS and draft.ttl > MAX_TAP_TTL:
+        problems.append(
+            "ttl of a temporary_access_pass role must be at most 720h (30 days), the longest "
+            "lifetime Entra gives a Temporary Access Pass"
+        )
+    if d.provided("application_object_id") and str(d.get("application_object_id")).strip():
+        problems.append(
+            f"application_object_id applies to client_secret roles only; this role's "
+            f"credential_type is {draft.credential_type.value}"
+        )
+    return problems
+
+
+async def _find_user(
+    graph: GraphClient, tenant_id: str, upn: str, object_id: str, defaulted: bool
+) -> GraphUser:
+    """The Entra user a role names; a 400 sentence when there is none or the names differ."""
+    lookup = object_id or upn
+    try:
+        user = await graph.get_user(lookup)
+    except GraphError as exc:
+        if exc.code != NOT_FOUND and exc.graph_status != 404:
+            raise
+        hint = "; set user_principal_name or object_id" if defaulted else ""
+        raise InvalidRequestError(
+            f'Entra user "{lookup}" was not found in tenant {tenant_id}{hint}'
+        ) from None
+    if object_id and upn and user.user_principal_name.lower() != upn.lower():
+        raise InvalidRequestError(
+            f'object_id "{object_id}" belongs to "{user.user_principal_name}", not to '
+            f'user_principal_name "{upn}"; give only one of them'
+        )
+    return user
+
+
 async def _application_role_write(
     b: EntraBackend, req: Request, d: FieldData, name: str, existing: Role | None
 ) -> Response | None:
@@ -287,27 +303,7 @@ async def _application_role_write(
     app_object_id = str(d.get("application_object_id") or "").strip() or (
         base.application_object_id if base else ""
     )
-    problems = []
-    if not app_object_id:
-        problems.append("application_object_id is required for a client_secret role")
-    elif not _GUID.fullmatch(app_object_id):
-        problems.append(
-            "application_object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f "
-            "(the application's object id, not its client id)"
-        )
-    for field_name in ("user_principal_name", "object_id"):
-        if d.provided(field_name) and str(d.get(field_name)).strip():
-            problems.append(
-                f"{field_name} applies to roles that bind a user; a client_secret role binds "
-                "the application named by application_object_id"
-            )
-    if d.provided("mode") and d.get("mode") == Mode.EXCLUSIVE.value:
-        problems.append(
-            "mode=exclusive applies to roles that bind a user; the client secrets of a "
-            "client_secret role's leases coexist, each with its own key"
-        )
-    if ttl and max_ttl and ttl > max_ttl:
-        problems.append("ttl cannot be greater than max_ttl")
+    problems = _application_role_problems(d, app_object_id, ttl, max_ttl)
     if problems:
         raise InvalidRequestError(errors=problems)
 
@@ -332,7 +328,7 @@ async def _application_role_write(
         application_object_id=app.object_id,
         client_id=app.app_id,
     )
-    await req.storage.put(ROLE_PREFIX + name, role.to_storage())
+    await b.records.put(req.storage, ROLE_PREFIX + name, role.to_storage())
     logger.info(
         "role written role=%s credential_type=client_secret application_object_id=%s client_id=%s",
         name,
@@ -342,9 +338,36 @@ async def _application_role_write(
     return None
 
 
+def _application_role_problems(
+    d: FieldData, app_object_id: str, ttl: timedelta, max_ttl: timedelta
+) -> list[str]:
+    problems = []
+    if not app_object_id:
+        problems.append("application_object_id is required for a client_secret role")
+    elif not _GUID.fullmatch(app_object_id):
+        problems.append(
+            "application_object_id must be a GUID such as 6c0f5c7e-1b2a-4c3d-9e8f-0a1b2c3d4e5f "
+            "(the application's object id, not its client id)"
+        )
+    for field_name in ("user_principal_name", "object_id"):
+        if d.provided(field_name) and str(d.get(field_name)).strip():
+            problems.append(
+                f"{field_name} applies to roles that bind a user; a client_secret role binds "
+                "the application named by application_object_id"
+            )
+    if d.provided("mode") and d.get("mode") == Mode.EXCLUSIVE.value:
+        problems.append(
+            "mode=exclusive applies to roles that bind a user; the client secrets of a "
+            "client_secret role's leases coexist, each with its own key"
+        )
+    if ttl and max_ttl and ttl > max_ttl:
+        problems.append("ttl cannot be greater than max_ttl")
+    return problems
+
+
 async def role_delete(b: EntraBackend, req: Request, d: FieldData) -> Response | None:
     name = d.get("name")
-    await req.storage.delete(ROLE_PREFIX + name)
+    await b.records.delete(req.storage, ROLE_PREFIX + name)
     logger.info("role deleted role=%s", name)
     return None
 

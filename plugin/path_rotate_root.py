@@ -25,11 +25,12 @@ from mount.sdk import (
     UpstreamError,
 )
 from plugin.graph import GraphApplication, GraphClient, GraphError
+from plugin.graph.models import GraphPasswordCredential
 from plugin.models import CONFIG_KEY, Config
 from plugin.token import TokenError, TokenProvider
 
 if TYPE_CHECKING:
-    from plugin.backend import EntraBackend
+    from plugin.backend import Clients, EntraBackend
 
 __all__ = ["DEFAULT_ACCEPT_DEADLINE", "paths", "rotate_root"]
 
@@ -70,11 +71,31 @@ async def _rotate(b: EntraBackend, req: Request) -> Response:
     graph = await b.graph(config)
     app = await graph.get_application(f"appId={config.client_id}")
     old_key_id, why_unknown = _current_key_id(config, app)
+    created = await _add_secret(graph, app, config)
+    clients = await _switch_to(b, req, config, graph, app, created)
+    await b.install_clients(clients)
 
+    warning = await _remove_old(clients.graph, app, old_key_id, why_unknown)
+    warnings = [warning] if warning else []
+    logger.info(
+        "root credential rotated client_id=%s key_id=%s old_key_id=%s old_removed=%s",
+        config.client_id,
+        created.key_id,
+        old_key_id or "unknown",
+        bool(old_key_id) and not warnings,
+    )
+    data: dict[str, Any] = {"key_id": created.key_id, "end_date_time": created.end_date_time}
+    return Response(data=data, warnings=warnings)
+
+
+async def _add_secret(
+    graph: GraphClient, app: GraphApplication, config: Config
+) -> GraphPasswordCredential:
+    """A new client secret on the engine's application, named so it can be found again."""
     stamp = datetime.now(UTC)
     marker = f"{_MARKER} {stamp.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     try:
-        created = await graph.add_password(
+        return await graph.add_password(
             app.object_id, display_name=marker, end_date_time=stamp + config.root_password_ttl
         )
     except GraphError as exc:
@@ -83,6 +104,17 @@ async def _rotate(b: EntraBackend, req: Request) -> Response:
             await _remove_marked(graph, app.object_id, marker)
         raise
 
+
+async def _switch_to(
+    b: EntraBackend,
+    req: Request,
+    config: Config,
+    graph: GraphClient,
+    app: GraphApplication,
+    created: GraphPasswordCredential,
+) -> Clients:
+    """Clients on the new secret once Entra accepts it, and the config stored with it;
+    on any failure the new secret is removed again and the engine keeps the old one."""
     new_config = dataclasses.replace(
         config, client_secret=created.secret_text, client_secret_key_id=created.key_id
     )
@@ -94,7 +126,7 @@ async def _rotate(b: EntraBackend, req: Request) -> Response:
                 "config was written while rotate-root ran; the rotation was abandoned, "
                 "run rotate-root again"
             )
-        await req.storage.put(CONFIG_KEY, new_config.to_storage())
+        await b.records.put(req.storage, CONFIG_KEY, new_config.to_storage())
     except BaseException as exc:
         await clients.aclose()
         removed = await _remove_quietly(graph, app.object_id, created.key_id)
@@ -114,33 +146,28 @@ async def _rotate(b: EntraBackend, req: Request) -> Response:
                 retryable=True,
             ) from None
         raise
-    await b.install_clients(clients)
+    return clients
 
-    warnings: list[str] = []
-    if old_key_id:
-        try:
-            await clients.graph.remove_password(app.object_id, old_key_id)
-        except GraphError as exc:
-            warnings.append(
-                f"the new client secret is in use, but the old one (keyId {old_key_id}) could "
-                f"not be removed: {exc}; remove it from the application's Certificates & "
-                "secrets"
-            )
-    else:
-        warnings.append(
+
+async def _remove_old(
+    graph: GraphClient, app: GraphApplication, old_key_id: str, why_unknown: str
+) -> str:
+    """Remove the secret the engine used before; a warning when it was not, else ""."""
+    if not old_key_id:
+        return (
             f"the new client secret is in use; the old one was left on the application "
             f"because {why_unknown}: remove it from the application's Certificates & secrets "
             "once nothing else uses it"
         )
-    logger.info(
-        "root credential rotated client_id=%s key_id=%s old_key_id=%s old_removed=%s",
-        config.client_id,
-        created.key_id,
-        old_key_id or "unknown",
-        bool(old_key_id) and not warnings,
-    )
-    data: dict[str, Any] = {"key_id": created.key_id, "end_date_time": created.end_date_time}
-    return Response(data=data, warnings=warnings)
+    try:
+        await graph.remove_password(app.object_id, old_key_id)
+    except GraphError as exc:
+        return (
+            f"the new client secret is in use, but the old one (keyId {old_key_id}) could "
+            f"not be removed: {exc}; remove it from the application's Certificates & "
+            "secrets"
+        )
+    return ""
 
 
 def _current_key_id(config: Config, app: GraphApplication) -> tuple[str, str]:

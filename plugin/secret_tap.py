@@ -55,36 +55,6 @@ def tap_creds(
         tap_id="",
     ).to_storage()
 
-    async def issue() -> Issued:
-        graph = await b.graph(config)
-        # A pass signs the user in like a password does: a Global Administrator's pass is
-        # as dangerous, so the same check runs before each one is created.
-        await check_at_issue(graph, role, credential="Temporary Access Pass")
-        async with b.user_lock(role.object_id):
-            tap = await graph.create_temporary_access_pass(
-                role.object_id,
-                lifetime_in_minutes=minutes,
-                is_usable_once=role.is_usable_once,
-                subject=role.user_principal_name,
-            )
-        logger.info(
-            "temporary access pass issued role=%s object_id=%s upn=%s tap_id=%s minutes=%d",
-            role.name,
-            role.object_id,
-            role.user_principal_name,
-            tap.id,
-            tap.lifetime_in_minutes,
-        )
-        data = {
-            "user_principal_name": role.user_principal_name,
-            "object_id": role.object_id,
-            "temporary_access_pass": tap.temporary_access_pass,
-            "start_date_time": tap.start_date_time,
-            "lifetime_in_minutes": tap.lifetime_in_minutes,
-            "is_usable_once": tap.is_usable_once,
-        }
-        return Issued(data, {**internal, "tap_id": tap.id})
-
     if ttl < TAP_MIN:
         warnings.append(
             f"Entra's shortest Temporary Access Pass lifetime is 10 minutes: the pass is "
@@ -102,9 +72,43 @@ def tap_creds(
             holder_key=f"tap/{role.object_id}",
             exclusive=role.mode is Mode.EXCLUSIVE,
         ),
-        issue=issue,
+        issue=partial(_create_pass, b, role, config, minutes, internal),
         warnings=warnings,
     )
+
+
+async def _create_pass(
+    b: EntraBackend, role: Role, config: Config, minutes: int, internal: dict[str, Any]
+) -> Issued:
+    """The issue step: a pass for the role's user, its id kept in the lease's internal."""
+    graph = await b.graph(config)
+    # A pass signs the user in like a password does: a Global Administrator's pass is
+    # as dangerous, so the same check runs before each one is created.
+    await check_at_issue(graph, role, credential="Temporary Access Pass")
+    async with b.user_lock(role.object_id):
+        tap = await graph.create_temporary_access_pass(
+            role.object_id,
+            lifetime_in_minutes=minutes,
+            is_usable_once=role.is_usable_once,
+            subject=role.user_principal_name,
+        )
+    logger.info(
+        "temporary access pass issued role=%s object_id=%s upn=%s tap_id=%s minutes=%d",
+        role.name,
+        role.object_id,
+        role.user_principal_name,
+        tap.id,
+        tap.lifetime_in_minutes,
+    )
+    data = {
+        "user_principal_name": role.user_principal_name,
+        "object_id": role.object_id,
+        "temporary_access_pass": tap.temporary_access_pass,
+        "start_date_time": tap.start_date_time,
+        "lifetime_in_minutes": tap.lifetime_in_minutes,
+        "is_usable_once": tap.is_usable_once,
+    }
+    return Issued(data, {**internal, "tap_id": tap.id})
 
 
 async def tap_revoke(b: EntraBackend, req: SecretRequest) -> None:

@@ -169,7 +169,7 @@ class TokenProvider:
         app = self._app or self._build()
         try:
             result = app.acquire_token_for_client(scopes=[self.scope])
-        except Exception as exc:  # noqa: BLE001 - requests/msal errors become one sentence
+        except Exception as exc:  # requests/msal errors become one sentence
             raise self._network_error(exc) from None
         return self._token_from(result)
 
@@ -198,7 +198,7 @@ class TokenProvider:
                 f'could not read the OpenID configuration of tenant "{config.tenant_id}" '
                 f"at {config.login_url}; check tenant_id and authority_host"
             ) from None
-        except Exception as exc:  # noqa: BLE001 - requests errors become one sentence
+        except Exception as exc:  # requests errors become one sentence
             raise self._network_error(exc) from None
         self._app = app
         logger.debug(

@@ -13,6 +13,7 @@ from mount.sdk.errors import (
     UpstreamError,
     VaultError,
 )
+from mount.sdk.factory import BackendFactory
 from mount.sdk.fields import Field, FieldData, FieldType, name_pattern
 from mount.sdk.framework import Backend, Path, SecretType
 from mount.sdk.logical import (
@@ -33,6 +34,7 @@ from mount.sdk.telemetry import MetricsSink, NullSink
 __all__ = [
     "Backend",
     "BackendConfig",
+    "BackendFactory",
     "ConflictError",
     "DurationError",
     "Field",

@@ -1,18 +1,19 @@
-"""The metric table and the sink a backend reports to: every series, declared once.
+"""The host's metric table and the sink a backend reports to: every series, declared once.
 
 The mount implements the sink on a Prometheus registry (mount/metrics.py); backends only
 see the `MetricsSink` protocol through `BackendConfig.metrics`, so an engine never imports
-a metrics library. A name, kind or label set that is not in `METRICS` is refused at once,
+a metrics library. A name, kind or label set that is not declared is refused at once,
 so a misspelt series fails a test instead of vanishing from dashboards.
 
-Engine series (the Graph calls of the Entra engine) are declared here too: one table
-documents every series the broker can export (docs/operations.md mirrors it).
+`METRICS` holds what the host itself emits. An engine declares its own series (the Entra
+engine's Graph calls: plugin/metrics.py) to the sink it is given when it is built, and
+the host exports them after its own (docs/operations.md lists both).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,10 +21,6 @@ __all__ = [
     "API_REQUESTS",
     "CREDS_ISSUED",
     "EXPIRY_LAG",
-    "GRAPH_REQUESTS",
-    "GRAPH_REQUEST_DURATION",
-    "GRAPH_THROTTLE_WAITS",
-    "GRAPH_THROTTLE_WAIT_SECONDS",
     "LEASES_ACTIVE",
     "LEASES_IRREVOCABLE",
     "LEASE_RENEWALS",
@@ -36,6 +33,7 @@ __all__ = [
     "REVOCATIONS",
     "RevokeResult",
     "check_sample",
+    "declare_specs",
 ]
 
 
@@ -79,14 +77,8 @@ LEASE_RENEWALS = PREFIX + "lease_renewals_total"
 REVOCATIONS = PREFIX + "revocations_total"
 EXPIRY_LAG = PREFIX + "expiry_lag_seconds"
 API_REQUESTS = PREFIX + "requests_total"
-GRAPH_REQUESTS = PREFIX + "graph_requests_total"
-GRAPH_REQUEST_DURATION = PREFIX + "graph_request_duration_seconds"
-GRAPH_THROTTLE_WAITS = PREFIX + "graph_throttle_waits_total"
-GRAPH_THROTTLE_WAIT_SECONDS = PREFIX + "graph_throttle_wait_seconds_total"
 
-# Buckets in seconds. Graph answers in tens to hundreds of milliseconds, and an operation
-# may take up to its 30 s deadline; expiry lag should stay under a second or two.
-_GRAPH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Buckets in seconds: expiry lag should stay under a second or two.
 _LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -134,39 +126,24 @@ METRICS: tuple[MetricSpec, ...] = (
         "HTTP API requests answered, by method and status code.",
         ("method", "status"),
     ),
-    MetricSpec(
-        GRAPH_REQUESTS,
-        MetricKind.COUNTER,
-        "Microsoft Graph HTTP attempts, by method and status (error: no answer).",
-        ("method", "status"),
-    ),
-    MetricSpec(
-        GRAPH_REQUEST_DURATION,
-        MetricKind.HISTOGRAM,
-        "Seconds per Microsoft Graph HTTP attempt, answered or not.",
-        ("method",),
-        _GRAPH_BUCKETS,
-    ),
-    MetricSpec(
-        GRAPH_THROTTLE_WAITS,
-        MetricKind.COUNTER,
-        "Waits for a Retry-After that Microsoft Graph asked for (429 or 503).",
-    ),
-    MetricSpec(
-        GRAPH_THROTTLE_WAIT_SECONDS,
-        MetricKind.COUNTER,
-        "Seconds spent waiting for a Retry-After that Microsoft Graph asked for.",
-    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in METRICS}
 
 
-def check_sample(name: str, kind: MetricKind, labels: Mapping[str, str]) -> MetricSpec:
-    """The spec of `name`; MetricError unless its kind and label names are as declared."""
-    spec = _BY_NAME.get(name)
+def check_sample(
+    name: str,
+    kind: MetricKind,
+    labels: Mapping[str, str],
+    declared: Mapping[str, MetricSpec] = _BY_NAME,
+) -> MetricSpec:
+    """The spec of `name` in `declared` (default: the host's table); MetricError unless
+    its kind and label names are as declared."""
+    spec = declared.get(name)
     if spec is None:
-        raise MetricError(f"metric {name} is not declared in mount.sdk.telemetry.METRICS")
+        raise MetricError(
+            f"metric {name} is not declared in mount.sdk.telemetry.METRICS or by its engine"
+        )
     if spec.kind is not kind:
         raise MetricError(f"metric {name} is a {spec.kind.value}, not a {kind.value}")
     if tuple(sorted(labels)) != tuple(sorted(spec.labels)):
@@ -174,8 +151,21 @@ def check_sample(name: str, kind: MetricKind, labels: Mapping[str, str]) -> Metr
     return spec
 
 
+def declare_specs(declared: dict[str, MetricSpec], specs: Iterable[MetricSpec]) -> None:
+    """Add `specs` to `declared`: the same spec twice is one, another under a taken name
+    a MetricError (two mounts of one engine declare the same series)."""
+    for spec in specs:
+        known = declared.setdefault(spec.name, spec)
+        if known != spec:
+            raise MetricError(f"metric {spec.name} is already declared otherwise: {known}")
+
+
 class MetricsSink(Protocol):
-    """Where a backend reports what it did; implementations check against `METRICS`."""
+    """Where a backend reports what it did; implementations check against what is declared:
+    the host's `METRICS` and the series backends declared."""
+
+    def declare(self, specs: Iterable[MetricSpec]) -> None:
+        """A backend's own series, declared when it is built, before it reports any."""
 
     def incr(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
         """Add `value` (>= 0) to a counter."""
@@ -191,8 +181,14 @@ class NullSink:
     name still fails, so such tests guard the table too.
     """
 
+    def __init__(self) -> None:
+        self._declared = dict(_BY_NAME)
+
+    def declare(self, specs: Iterable[MetricSpec]) -> None:
+        declare_specs(self._declared, specs)
+
     def incr(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
-        check_sample(name, MetricKind.COUNTER, labels or {})
+        check_sample(name, MetricKind.COUNTER, labels or {}, self._declared)
 
     def observe(self, name: str, labels: Mapping[str, str] | None, value: float) -> None:
-        check_sample(name, MetricKind.HISTOGRAM, labels or {})
+        check_sample(name, MetricKind.HISTOGRAM, labels or {}, self._declared)

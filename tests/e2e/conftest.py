@@ -26,7 +26,7 @@ import httpx
 import hvac
 import pytest
 
-from plugin.emulator import EmulatorSettings, ThreadedEmulator, check_password
+from emulator import EmulatorSettings, ThreadedEmulator, check_password
 from tests.broker_thread import ROOT_TOKEN, BrokerThread
 from tests.waiting import wait_until_sync
 

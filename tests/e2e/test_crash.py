@@ -67,7 +67,7 @@ from typing import Any
 import httpx
 import pytest
 
-from plugin.emulator import check_password
+from emulator import check_password
 from tests.e2e.conftest import parse_time
 from tests.e2e.crash_traffic import Received, RoleSpec, TrafficDriver
 

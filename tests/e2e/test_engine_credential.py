@@ -18,7 +18,7 @@ import hvac
 import pytest
 from cryptography.hazmat.primitives import hashes
 
-from plugin.emulator import EmulatorSettings, ThreadedEmulator
+from emulator import EmulatorSettings, ThreadedEmulator
 from tests.broker_thread import ROOT_TOKEN, BrokerThread
 from tests.client_certificates import ClientCertificate, make_client_certificate
 from tests.e2e.conftest import ALICE, CLIENT, SECRET, TENANT, USERS, Bao, Setup, Tenant, table

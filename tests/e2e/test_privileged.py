@@ -12,7 +12,7 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from plugin.emulator import EmulatorSettings, ThreadedEmulator
+from emulator import EmulatorSettings, ThreadedEmulator
 from tests.e2e.conftest import (
     BOB,
     CLIENT,

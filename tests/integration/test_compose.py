@@ -27,9 +27,9 @@ import jsonschema
 import pytest
 import yaml
 
+from emulator import check_password
+from emulator.cli import SECRET_ENV
 from mount.cli import parse_arguments
-from plugin.emulator import check_password
-from plugin.emulator.cli import SECRET_ENV
 from tests.server_process import BIN, Server, bao, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,14 +20,14 @@ import pytest
 import requests
 from cryptography import x509
 
-from plugin.emulator import (
+from emulator import (
     EmulatorServer,
     EmulatorSettings,
     PasswordCheckError,
     ThreadedEmulator,
     check_password,
 )
-from plugin.emulator.keys import TOKENS_KEY
+from emulator.keys import TOKENS_KEY
 from tests.waiting import wait_until
 
 TENANT = "0b7e2f4c-1111-4000-8000-00000000cafe"
@@ -887,7 +887,7 @@ async def _start_cli(tmp_path: Path, *extra: str, secret: str | None = SECRET):
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "plugin.emulator",
+        "emulator",
         "--listen",
         "127.0.0.1:0",
         "--cert-dir",

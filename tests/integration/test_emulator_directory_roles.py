@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from plugin.emulator import EmulatorServer
-from plugin.emulator.cli import parse_directory_roles
-from plugin.emulator.directory import DirectoryRoleError, find_template
+from emulator import EmulatorServer
+from emulator.cli import parse_directory_roles
+from emulator.directory import DirectoryRoleError, find_template
 from tests.integration.test_emulator import (
     ALICE,
     BOB,

@@ -40,6 +40,7 @@ from yarl import URL
 
 import mount.http.app
 import plugin
+from emulator import EmulatorServer, EmulatorSettings
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.core import Core
 from mount.http.app import HTTP_PARSER_LIMITS, MAX_BODY_BYTES, create_app
@@ -47,7 +48,6 @@ from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field
 from mount.storage.store import MemoryStore
-from plugin.emulator import EmulatorServer, EmulatorSettings
 
 ROOT = "root"
 TENANT = "8f1c2d3e-0000-4000-8000-00000000aaaa"

@@ -1,4 +1,4 @@
-"""The Graph client's transport (plugin/graph_transport.py) against the emulator over HTTPS:
+"""The Graph client's transport (plugin/graph/connections.py) against the emulator over HTTPS:
 a connection per call in flight, reused, and given back whatever happens to the call."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import ssl
 import httpx
 import pytest
 
-from plugin.emulator import EmulatorServer, EmulatorSettings
+from emulator import EmulatorServer, EmulatorSettings
 from plugin.graph import GraphClient, GraphError
-from plugin.graph_transport import ConnectionPerCallTransport
+from plugin.graph.connections import ConnectionPerCallTransport
 from tests.server_process import free_port
 
 USERS = [f"user{i}@example.test" for i in range(6)]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator import EmulatorServer, EmulatorSettings, check_password
 from mount.sdk import (
     BackendConfig,
     InvalidRequestError,
@@ -24,7 +25,6 @@ from mount.sdk import (
     UpstreamError,
 )
 from plugin import factory
-from plugin.emulator import EmulatorServer, EmulatorSettings, check_password
 from plugin.graph import GraphBusyError
 from tests.integration.memory_storage import MemoryStorage
 from tests.waiting import wait_until
@@ -297,6 +297,17 @@ async def test_config_delete_drops_the_connection(ready):
     with pytest.raises(InvalidRequestError) as caught:
         await ready.call(Operation.READ, "creds/alice")
     assert "write entra/config first" in caught.value.message
+
+
+async def test_a_config_write_is_seen_by_the_next_creds_read(ready):
+    """The parsed config is cached between requests; a write drops it."""
+    await ready.creds("alice")
+    assert await ready.configure(max_graph_calls=3) is None
+    _, data = await ready.creds("alice")
+    assert await ready.signs_in(ALICE, data["password"])
+    # The issue step builds its Graph client from the config the creds read saw: a stale
+    # cached config would have replaced the clients the write installed.
+    assert ready.backend._clients.config.max_graph_calls == 3
 
 
 # -- roles -------------------------------------------------------------------------
@@ -599,7 +610,7 @@ async def test_no_secret_or_password_reaches_the_log(engine, caplog):
     text = "\n".join(
         f"{r.name} {r.getMessage()} {r.exc_text or ''}"
         for r in caplog.records
-        if not r.name.startswith(("plugin.emulator", "aiohttp"))
+        if not r.name.startswith(("emulator", "aiohttp"))
     )
     assert "graph retry" in text  # the log did see the flow
     for secret in (SECRET, "a-wrong-secret-to-hide", data["password"]):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from emulator import EmulatorServer, EmulatorSettings
 from mount.sdk import InvalidRequestError, NotFoundError, Operation, UpstreamError
-from plugin.emulator import EmulatorServer, EmulatorSettings
 from plugin.privileged import PRIVILEGED_ROLES
 from tests.integration.test_plugin_engine import (
     ALICE,

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from emulator import check_password
 from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import KEY_ENV, Barrier
 from mount.storage.store import TinyDBStore
-from plugin.emulator import check_password
 from tests.bench.targets import lease_record
 from tests.server_process import Server, bao_run, command, free_port
 
@@ -287,7 +287,7 @@ def test_missing_seal_key_is_refused_without_making_a_new_one(servers, tmp_path)
 def test_sigterm_finishes_in_flight_requests(servers, tmp_path):
     import httpx
 
-    from plugin.emulator import EmulatorSettings, ThreadedEmulator
+    from emulator import EmulatorSettings, ThreadedEmulator
 
     settings = EmulatorSettings(
         tenant_id="t-graceful",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.cli import SECRET_ENV
 from mount.build import BrokerOptions, build_core, ensure_root_token
 from mount.cli import build_parser, emulator_parser
 from mount.config import parse as config
@@ -24,7 +25,6 @@ from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
 from mount.storage.barrier import KEY_ENV
 from mount.storage.store import MemoryStore
-from plugin.emulator.cli import SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -32,12 +32,23 @@ def test_plugin_imports_only_the_sdk_from_mount():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_plugin_never_imports_tinydb_and_aiohttp_only_in_emulator():
+def test_plugin_never_imports_tinydb_aiohttp_or_the_emulator():
     for path in (ROOT / "plugin").rglob("*.py"):
         names = _imports(path)
-        assert not any(n.startswith("tinydb") for n in names), path
-        if "emulator" not in path.parts:
-            assert not any(n.startswith("aiohttp") for n in names), path
+        assert not any(n.startswith(("tinydb", "aiohttp")) for n in names), path
+        assert not any(n == "emulator" or n.startswith("emulator.") for n in names), path
+
+
+def test_the_emulator_imports_neither_mount_nor_plugin():
+    """A separate product in the same distribution: it knows only its own package."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n for n in _imports(path) if n.split(".")[0] in ("mount", "plugin")
+        )
+        for path in (ROOT / "emulator").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert len(list((ROOT / "emulator").rglob("*.py"))) > 10
 
 
 def test_only_the_composition_root_imports_plugin():
@@ -46,7 +57,16 @@ def test_only_the_composition_root_imports_plugin():
         for path in (ROOT / "mount").rglob("*.py")
         if any(n == "plugin" or n.startswith("plugin.") for n in _imports(path))
     ]
-    assert sorted(importers) == ["mount/cli.py", "mount/dev.py", "mount/run.py"]
+    assert sorted(importers) == ["mount/run.py"]
+
+
+def test_only_the_command_line_and_dev_mode_import_the_emulator():
+    importers = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "mount").rglob("*.py")
+        if any(n.split(".")[0] == "emulator" for n in _imports(path))
+    ]
+    assert sorted(importers) == ["mount/cli.py", "mount/dev.py"]
 
 
 def test_the_approle_method_imports_only_the_sdk_and_itself():
@@ -77,7 +97,7 @@ def test_a_production_start_never_imports_the_emulator():
     code = (
         "import sys, mount.cli, mount.run\n"
         "mount.cli.parse_arguments(['server', '-config=broker.hcl'])\n"
-        "loaded = sorted(m for m in sys.modules if m.split('.')[:2] == ['plugin', 'emulator'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'emulator')\n"
         "print(loaded)\n"
     )
     result = subprocess.run(

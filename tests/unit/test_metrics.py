@@ -15,15 +15,27 @@ from mount.metrics import BrokerMetrics
 from mount.sdk.telemetry import (
     CREDS_ISSUED,
     EXPIRY_LAG,
-    GRAPH_THROTTLE_WAIT_SECONDS,
     LEASES_ACTIVE,
     LEASES_IRREVOCABLE,
-    METRICS,
     REVOCATIONS,
     MetricError,
     MetricKind,
+    MetricSpec,
     NullSink,
 )
+from mount.sdk.telemetry import METRICS as HOST_METRICS
+from plugin.metrics import GRAPH_THROTTLE_WAIT_SECONDS
+from plugin.metrics import METRICS as ENGINE_METRICS
+
+# Every series a broker with entra/ mounted exports: the host's, then the engine's.
+METRICS = (*HOST_METRICS, *ENGINE_METRICS)
+
+
+def broker_metrics(**kwargs) -> BrokerMetrics:
+    """The sink of a core with the Entra engine mounted (which declares its series)."""
+    metrics = BrokerMetrics(**kwargs)
+    metrics.declare(ENGINE_METRICS)
+    return metrics
 
 
 def families(metrics: BrokerMetrics) -> dict[str, dict[tuple, float]]:
@@ -49,7 +61,7 @@ def test_the_table_is_well_formed():
             assert spec.name.endswith("_seconds"), spec.name
 
 
-@pytest.mark.parametrize("sink", [BrokerMetrics(), NullSink()], ids=["broker", "null"])
+@pytest.mark.parametrize("sink", [broker_metrics(), NullSink()], ids=["broker", "null"])
 def test_reports_outside_the_table_are_refused(sink):
     with pytest.raises(MetricError, match="not declared"):
         sink.incr("entra_broker_nope_total")
@@ -61,13 +73,24 @@ def test_reports_outside_the_table_are_refused(sink):
         sink.observe(CREDS_ISSUED, {"mount": "entra/", "role": "a"}, 1.0)
 
 
+@pytest.mark.parametrize("sink", [BrokerMetrics(), NullSink()], ids=["broker", "null"])
+def test_an_engine_series_counts_once_declared_and_a_clash_is_refused(sink):
+    with pytest.raises(MetricError, match="not declared"):
+        sink.incr(GRAPH_THROTTLE_WAIT_SECONDS)
+    sink.declare(ENGINE_METRICS)
+    sink.declare(ENGINE_METRICS)  # a second mount of the same engine
+    sink.incr(GRAPH_THROTTLE_WAIT_SECONDS, value=2.0)
+    with pytest.raises(MetricError, match="already declared otherwise"):
+        sink.declare([MetricSpec(CREDS_ISSUED, MetricKind.COUNTER, "Another meaning.")])
+
+
 def test_counters_cannot_go_down():
     with pytest.raises(MetricError, match="cannot go down"):
-        BrokerMetrics().incr(GRAPH_THROTTLE_WAIT_SECONDS, value=-1.0)
+        broker_metrics().incr(GRAPH_THROTTLE_WAIT_SECONDS, value=-1.0)
 
 
 def test_prometheus_text_parses_and_carries_every_family():
-    metrics = BrokerMetrics()
+    metrics = broker_metrics()
     metrics.incr(CREDS_ISSUED, {"mount": "entra/", "role": "alice"})
     metrics.incr(CREDS_ISSUED, {"mount": "entra/", "role": "alice"})
     metrics.incr(REVOCATIONS, {"mount": "entra/", "result": "ok"})
@@ -116,7 +139,7 @@ def test_lease_gauges_count_per_role_and_keep_roles_seen_at_zero():
         lease("entra/creds/alice/2", LeaseState.PENDING),
         lease("entra/creds/bob/3", LeaseState.IRREVOCABLE),
     ]
-    metrics = BrokerMetrics()
+    metrics = broker_metrics()
     metrics.add_gauge_source(LeaseGauges(lambda: held))
     alice, bob = {"mount": "entra/", "role": "alice"}, {"mount": "entra/", "role": "bob"}
     assert metrics.value(LEASES_ACTIVE, alice) == 2
@@ -135,7 +158,7 @@ def test_lease_gauges_count_per_role_and_keep_roles_seen_at_zero():
 
 def test_vault_json_has_go_metrics_shape_and_the_same_numbers():
     now = [1_000.0]
-    metrics = BrokerMetrics(clock=lambda: now[0])
+    metrics = broker_metrics(clock=lambda: now[0])
     metrics.add_gauge_source(LeaseGauges(lambda: [lease("entra/creds/alice/1")]))
     metrics.incr(CREDS_ISSUED, {"mount": "entra/", "role": "alice"})
     metrics.incr(CREDS_ISSUED, {"mount": "entra/", "role": "alice"})
@@ -168,7 +191,7 @@ def test_vault_json_has_go_metrics_shape_and_the_same_numbers():
 
 
 def test_a_counter_without_labels_reads_zero_before_its_first_increment():
-    found = families(BrokerMetrics())
+    found = families(broker_metrics())
     assert found["entra_broker_graph_throttle_waits_total"] == {(): 0.0}
     assert "entra_broker_creds_issued_total" not in found  # labelled: no series yet
 

@@ -19,7 +19,7 @@ from mount.auth.approle.models import (
     role_id_key,
     secret_id_key,
 )
-from mount.sdk import Backend, BackendConfig, LoginSpec, Request, Response, Storage
+from mount.sdk import Backend, BackendConfig, BackendFactory, LoginSpec, Request, Response, Storage
 from mount.sdk.framework import SpecialPaths
 
 __all__ = ["AppRoleBackend", "factory"]
@@ -33,6 +33,9 @@ _LOCK_STRIPES = 256
 
 async def factory(conf: BackendConfig) -> Backend:
     return AppRoleBackend(conf)
+
+
+_FACTORY: BackendFactory = factory  # checked by mypy: what the auth table calls
 
 
 class AppRoleBackend(Backend):

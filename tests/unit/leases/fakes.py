@@ -81,6 +81,7 @@ class RecordingSink(NullSink):
     """Counts every counter the lease manager increments, by name and labels."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
 
     def incr(self, name: str, labels: Mapping[str, str] | None = None, value: float = 1.0) -> None:
