@@ -14,7 +14,8 @@ from mount.sdk.logical import Operation, Request, Response
 
 if TYPE_CHECKING:
     from mount.core import Core
-    from mount.leases.manager import Lease, LeaseManager
+    from mount.leases.manager import LeaseManager
+    from mount.leases.record import Lease
     from mount.mounts import MountTable
 
 __all__ = ["paths"]
