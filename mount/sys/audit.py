@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mount.reply import Reply
@@ -37,72 +38,79 @@ def _options(raw: Any) -> dict[str, str]:
     return options
 
 
+_PATH = {"path": Field(FieldType.STRING, "The path of the audit device, for example file/.")}
+_ENABLE_FIELDS = {
+    **_PATH,
+    "type": Field(FieldType.STRING, 'The type of the audit device; only "file".'),
+    "description": Field(FieldType.STRING, "A human-friendly description."),
+    "options": Field(
+        FieldType.MAP,
+        "Options of the device (string values): file_path (required), mode, "
+        "hmac_accessor, elide_list_responses, format.",
+    ),
+    "local": Field(FieldType.BOOL, "Accepted for compatibility; no effect.", False),
+}
+_HASH_FIELDS = {
+    **_PATH,
+    "input": Field(
+        FieldType.STRING,
+        "The value to hash, as it appears in requests.",
+        sensitive=True,
+    ),
+}
+
+
 def paths(audit: AuditBroker) -> list[Path]:
-    async def audit_list(req: Request, d: FieldData) -> Response:
-        data = {entry.path: entry.describe() for entry in audit.entries()}
-        return Reply(data=data, data_at_top_level=True)
-
-    async def audit_enable(req: Request, d: FieldData) -> None:
-        d.require("type")
-        await audit.enable(
-            d.get("path"),
-            d.get("type"),
-            d.get("description") or "",
-            _options(d.get("options")),
-            bool(d.get("local")),
-        )
-
-    async def audit_disable(req: Request, d: FieldData) -> None:
-        await audit.disable(d.get("path"))
-
-    async def audit_hash(req: Request, d: FieldData) -> Response:
-        value = d.get("input")
-        if not value:
-            raise InvalidRequestError('the "input" parameter is empty')
-        return Reply(data={"hash": audit.hash(d.get("path"), value)}, data_at_top_level=True)
-
-    path_field = {
-        "path": Field(FieldType.STRING, "The path of the audit device, for example file/.")
-    }
+    """The audit endpoints, over the broker that owns the enabled devices."""
     return [
         Path(
             "audit/?",
-            {READ: audit_list},
+            {READ: partial(audit_list, audit)},
             help_synopsis="List the enabled audit devices.",
             help_description=AUDIT_LIST_HELP,
         ),
         Path(
             r"audit/(?P<path>.+)",
-            {UPDATE: audit_enable, DELETE: audit_disable},
-            {
-                **path_field,
-                "type": Field(FieldType.STRING, 'The type of the audit device; only "file".'),
-                "description": Field(FieldType.STRING, "A human-friendly description."),
-                "options": Field(
-                    FieldType.MAP,
-                    "Options of the device (string values): file_path (required), mode, "
-                    "hmac_accessor, elide_list_responses, format.",
-                ),
-                "local": Field(FieldType.BOOL, "Accepted for compatibility; no effect.", False),
-            },
+            {UPDATE: partial(audit_enable, audit), DELETE: partial(audit_disable, audit)},
+            _ENABLE_FIELDS,
             help_synopsis="Enable or disable an audit device.",
             help_description=AUDIT_HELP,
         ),
         Path(
             r"audit-hash/(?P<path>.+)",
-            {UPDATE: audit_hash},
-            {
-                **path_field,
-                "input": Field(
-                    FieldType.STRING,
-                    "The value to hash, as it appears in requests.",
-                    sensitive=True,
-                ),
-            },
+            {UPDATE: partial(audit_hash, audit)},
+            _HASH_FIELDS,
             help_synopsis="The hash of a value with an audit device's HMAC key.",
             help_description=AUDIT_HASH_HELP,
         ),
     ]
+
+
+async def audit_list(audit: AuditBroker, req: Request, d: FieldData) -> Response:
+    data = {entry.path: entry.describe() for entry in audit.entries()}
+    return Reply(data=data, data_at_top_level=True)
+
+
+async def audit_enable(audit: AuditBroker, req: Request, d: FieldData) -> None:
+    d.require("type")
+    await audit.enable(
+        d.get("path"),
+        d.get("type"),
+        d.get("description") or "",
+        _options(d.get("options")),
+        bool(d.get("local")),
+    )
+
+
+async def audit_disable(audit: AuditBroker, req: Request, d: FieldData) -> None:
+    await audit.disable(d.get("path"))
+
+
+async def audit_hash(audit: AuditBroker, req: Request, d: FieldData) -> Response:
+    value = d.get("input")
+    if not value:
+        raise InvalidRequestError('the "input" parameter is empty')
+    return Reply(data={"hash": audit.hash(d.get("path"), value)}, data_at_top_level=True)
 
 
 AUDIT_LIST_HELP = """\

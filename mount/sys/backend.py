@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mount.caller import current_caller
@@ -14,7 +15,8 @@ from mount.sdk.logical import Operation, Request, Response
 from mount.tokens.store import TokenEntry
 
 if TYPE_CHECKING:
-    from mount.core import Core
+    from mount.core import Core, CoreSettings
+    from mount.mounts import MountEntry, MountTable
 
 __all__ = ["paths"]
 
@@ -68,122 +70,20 @@ _LEADER = _legacy(ha_enabled="boolean")
 
 
 def paths(core: Core) -> list[Path]:
-    settings = core.settings
-
-    def identity() -> dict[str, Any]:
-        return {"cluster_name": settings.cluster_name, "cluster_id": settings.cluster_id}
-
-    async def health(req: Request, d: FieldData) -> Response:
-        return Reply(
-            raw={
-                "initialized": True,
-                "sealed": False,
-                "standby": False,
-                "replication_performance_mode": "disabled",
-                "replication_dr_mode": "disabled",
-                "server_time_utc": int(time.time()),
-                "version": settings.version,
-                **identity(),
-            }
-        )
-
-    async def seal_status(req: Request, d: FieldData) -> Response:
-        return Reply(
-            raw={
-                "type": "shamir",
-                "initialized": True,
-                "sealed": False,
-                "t": 1,
-                "n": 1,
-                "progress": 0,
-                "nonce": "",
-                "recovery_seal": False,
-                "version": settings.version,
-                "migration": False,
-                **identity(),
-                "storage_type": settings.storage_type,
-            }
-        )
-
-    async def leader(req: Request, d: FieldData) -> Response:
-        return Reply(raw={"ha_enabled": False})
-
-    def mounts_of(kind: str) -> dict[str, Any]:
-        return {e.path: e.describe() for e in core.mounts.entries() if e.kind == kind}
-
-    async def mounts_read(req: Request, d: FieldData) -> Response:
-        return Reply(data=mounts_of("secret"), data_at_top_level=True)
-
-    async def auth_read(req: Request, d: FieldData) -> Response:
-        return Reply(
-            data={k.removeprefix("auth/"): v for k, v in mounts_of("auth").items()},
-            data_at_top_level=True,
-        )
-
-    def entry_for(path: str) -> Any:
-        entry = core.mounts.get(path.strip("/") + "/")
-        if entry is None:
-            raise NotFoundError()
-        return entry
-
-    async def mount_read(req: Request, d: FieldData) -> Response:
-        return Reply(data=entry_for(d.get("path")).describe(), data_at_top_level=True)
-
-    async def mount_tune_read(req: Request, d: FieldData) -> Response:
-        entry = entry_for(d.get("path"))
-        data = {
-            "default_lease_ttl": entry.default_lease_ttl or settings.default_lease_ttl,
-            "description": entry.description,
-            "force_no_cache": False,
-            "max_lease_ttl": entry.max_lease_ttl or settings.max_lease_ttl,
-        }
-        return Reply(data=data, data_at_top_level=True)
-
-    async def ui_mounts(req: Request, d: FieldData) -> Response:
-        token = current_caller().token
-        if not isinstance(token, TokenEntry):
-            return Reply(data={"auth": {}, "secret": {}})
-        # As Vault: a token learns only of the mounts its policies reach into.
-        acl = await core.policies.acl(token.policies)
-        found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
-        for entry in core.mounts.entries():
-            if acl.reaches_under(entry.path):
-                found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
-        return Reply(data=found)
-
-    async def ui_mount(req: Request, d: FieldData) -> Response:
-        path: str = d.get("path")
-        entry = core.mounts.mount_of(path)
-        token = current_caller().token
-        # As Vault: only a token whose policies reach somewhere inside the mount learns
-        # about it (the agent's KV preflight tolerates the 403).
-        if (
-            entry is None
-            or not isinstance(token, TokenEntry)
-            or not (await core.policies.acl(token.policies)).reaches_under(entry.path)
-        ):
-            wanted = path.rstrip("/") + "/"
-            raise PermissionDeniedError(
-                "preflight capability check returned 403, please ensure client's policies "
-                f'grant access to path "{wanted}"'
-            )
-        return Reply(data={**entry.describe(), "path": entry.path})
-
-    async def openapi(req: Request, d: FieldData) -> Response:
-        return Reply(raw=openapi_document(core))
-
+    """The system backend's own paths: health and status, the mount tables, OpenAPI."""
+    settings, mounts = core.settings, core.mounts
     path_field = {"path": Field(FieldType.STRING, "The mount path, for example entra/.")}
     return [
         Path(
             "health",
-            {READ: health},
+            {READ: partial(health, settings)},
             _IGNORED_QUERY,
             help_synopsis="Health of the server.",
             response_schema=_HEALTH,
         ),
         Path(
             "seal-status",
-            {READ: seal_status},
+            {READ: partial(seal_status, settings)},
             help_synopsis="Seal status (always unsealed).",
             response_schema=_SEAL_STATUS,
         ),
@@ -193,38 +93,161 @@ def paths(core: Core) -> list[Path]:
             help_synopsis="High availability status (disabled).",
             response_schema=_LEADER,
         ),
-        Path("mounts/?", {READ: mounts_read}, help_synopsis="List the mounted secrets engines."),
+        Path(
+            "mounts/?",
+            {READ: partial(mounts_read, mounts)},
+            help_synopsis="List the mounted secrets engines.",
+        ),
         Path(
             r"mounts/(?P<path>.+?)/tune",
-            {READ: mount_tune_read},
+            {READ: partial(mount_tune_read, core)},
             path_field,
             help_synopsis="Read a mount's lease TTL settings.",
         ),
         Path(
             r"mounts/(?P<path>.+?)/?",
-            {READ: mount_read},
+            {READ: partial(mount_read, mounts)},
             path_field,
             help_synopsis="Read one mounted secrets engine.",
         ),
-        Path("auth/?", {READ: auth_read}, help_synopsis="List the enabled auth methods."),
+        Path(
+            "auth/?",
+            {READ: partial(auth_read, mounts)},
+            help_synopsis="List the enabled auth methods.",
+        ),
         Path(
             "internal/ui/mounts/?",
-            {READ: ui_mounts},
+            {READ: partial(ui_mounts, core)},
             help_synopsis="The mounts a token can see, for clients' preflight checks.",
         ),
         Path(
             r"internal/ui/mounts/(?P<path>.+)",
-            {READ: ui_mount},
+            {READ: partial(ui_mount, core)},
             path_field,
             help_synopsis="The mount serving a path, for clients' preflight checks.",
         ),
         Path(
             "internal/specs/openapi",
-            {READ: openapi},
+            {READ: partial(openapi_read, core)},
             help_synopsis="The OpenAPI document of every mounted path.",
             response_schema={"type": "object", "required": ["openapi", "info", "paths"]},
         ),
     ]
+
+
+def _identity(settings: CoreSettings) -> dict[str, Any]:
+    return {"cluster_name": settings.cluster_name, "cluster_id": settings.cluster_id}
+
+
+async def health(settings: CoreSettings, req: Request, d: FieldData) -> Response:
+    return Reply(
+        raw={
+            "initialized": True,
+            "sealed": False,
+            "standby": False,
+            "replication_performance_mode": "disabled",
+            "replication_dr_mode": "disabled",
+            "server_time_utc": int(time.time()),
+            "version": settings.version,
+            **_identity(settings),
+        }
+    )
+
+
+async def seal_status(settings: CoreSettings, req: Request, d: FieldData) -> Response:
+    return Reply(
+        raw={
+            "type": "shamir",
+            "initialized": True,
+            "sealed": False,
+            "t": 1,
+            "n": 1,
+            "progress": 0,
+            "nonce": "",
+            "recovery_seal": False,
+            "version": settings.version,
+            "migration": False,
+            **_identity(settings),
+            "storage_type": settings.storage_type,
+        }
+    )
+
+
+async def leader(req: Request, d: FieldData) -> Response:
+    return Reply(raw={"ha_enabled": False})
+
+
+def _mounts_of(mounts: MountTable, kind: str) -> dict[str, Any]:
+    return {e.path: e.describe() for e in mounts.entries() if e.kind == kind}
+
+
+async def mounts_read(mounts: MountTable, req: Request, d: FieldData) -> Response:
+    return Reply(data=_mounts_of(mounts, "secret"), data_at_top_level=True)
+
+
+async def auth_read(mounts: MountTable, req: Request, d: FieldData) -> Response:
+    return Reply(
+        data={k.removeprefix("auth/"): v for k, v in _mounts_of(mounts, "auth").items()},
+        data_at_top_level=True,
+    )
+
+
+def _entry_for(mounts: MountTable, path: str) -> MountEntry:
+    entry = mounts.get(path.strip("/") + "/")
+    if entry is None:
+        raise NotFoundError()
+    return entry
+
+
+async def mount_read(mounts: MountTable, req: Request, d: FieldData) -> Response:
+    return Reply(data=_entry_for(mounts, d.get("path")).describe(), data_at_top_level=True)
+
+
+async def mount_tune_read(core: Core, req: Request, d: FieldData) -> Response:
+    entry = _entry_for(core.mounts, d.get("path"))
+    data = {
+        "default_lease_ttl": entry.default_lease_ttl or core.settings.default_lease_ttl,
+        "description": entry.description,
+        "force_no_cache": False,
+        "max_lease_ttl": entry.max_lease_ttl or core.settings.max_lease_ttl,
+    }
+    return Reply(data=data, data_at_top_level=True)
+
+
+async def ui_mounts(core: Core, req: Request, d: FieldData) -> Response:
+    token = current_caller().token
+    if not isinstance(token, TokenEntry):
+        return Reply(data={"auth": {}, "secret": {}})
+    # As Vault: a token learns only of the mounts its policies reach into.
+    acl = await core.policies.acl(token.policies)
+    found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
+    for entry in core.mounts.entries():
+        if acl.reaches_under(entry.path):
+            found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
+    return Reply(data=found)
+
+
+async def ui_mount(core: Core, req: Request, d: FieldData) -> Response:
+    path: str = d.get("path")
+    entry = core.mounts.mount_of(path)
+    token = current_caller().token
+    # As Vault: only a token whose policies reach somewhere inside the mount learns
+    # about it (the agent's KV preflight tolerates the 403).
+    if (
+        entry is None
+        or not isinstance(token, TokenEntry)
+        or not (await core.policies.acl(token.policies)).reaches_under(entry.path)
+    ):
+        wanted = path.rstrip("/") + "/"
+        raise PermissionDeniedError(
+            "preflight capability check returned 403, please ensure client's policies "
+            f'grant access to path "{wanted}"'
+        )
+    return Reply(data={**entry.describe(), "path": entry.path})
+
+
+async def openapi_read(core: Core, req: Request, d: FieldData) -> Response:
+    return Reply(raw=openapi_document(core))
 
 
 def openapi_document(core: Core) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mount.leases.record import Lease
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
@@ -14,6 +14,9 @@ from mount.sdk.logical import Operation, Request, Response
 
 if TYPE_CHECKING:
     from mount.core import Core
+    from mount.leases.manager import LeaseManager
+    from mount.leases.record import Lease
+    from mount.mounts import MountTable
 
 __all__ = ["paths"]
 
@@ -43,176 +46,198 @@ def _lease_id(d: FieldData) -> str:
     return str(lease_id)
 
 
+_RENEW_FIELDS = {
+    "lease_id": _LEASE_ID,
+    "url_lease_id": _URL_LEASE_ID,
+    "increment": Field(
+        FieldType.DURATION,
+        "The requested TTL in seconds from now; 0 or absent uses the role's TTL.",
+    ),
+}
+_REVOKE_FIELDS = {"lease_id": _LEASE_ID, "url_lease_id": _URL_LEASE_ID, "sync": _SYNC}
+_LISTING = {
+    "type": Field(FieldType.STRING, "Must be `irrevocable`."),
+    "include_child_namespaces": Field(FieldType.BOOL, "Ignored: no namespaces."),
+    "limit": Field(FieldType.STRING, "Ignored: every irrevocable lease is listed."),
+}
+
+
 def paths(core: Core) -> list[Path]:
     """The lease endpoints, plus the legacy sys/renew and sys/revoke forms Vault serves."""
-    leases = core.leases
-
-    async def lease_lookup(req: Request, d: FieldData) -> Response:
-        lease = await leases.lookup(_lease_id(d))
-        return Reply(data=lease.lookup_data(time.time()))
-
-    async def lease_list(req: Request, d: FieldData) -> Response:
-        await leases.wait_restored()  # a listing right after start shows every lease
-        keys = leases.list_keys(d.get("prefix") or "")
-        if not keys:
-            raise NotFoundError()
-        return Reply(data={"keys": keys})
-
-    async def lease_renew(req: Request, d: FieldData) -> Response:
-        lease_id = _lease_id(d)
-        increment = d.get("increment")
-        seconds = int(increment.total_seconds()) if increment is not None else 0
-        lease, warnings = await leases.renew(lease_id, seconds)
-        return Reply(
-            lease_id=lease.lease_id,
-            renewable=lease.renewable,
-            lease_duration=round(lease.expire_time - (lease.last_renewal or lease.issue_time)),
-            warnings=warnings,
-        )
-
-    async def lease_revoke(req: Request, d: FieldData) -> Response | None:
-        sync = bool(d.get("sync"))
-        await leases.revoke(_lease_id(d), sync=sync)
-        return None if sync else Reply(status=202, empty=True)
-
-    async def lease_revoke_prefix(req: Request, d: FieldData) -> Response | None:
-        sync = bool(d.get("sync"))
-        await leases.revoke_prefix(d.get("prefix"), sync=sync)
-        return None if sync else Reply(status=202, empty=True)
-
-    async def lease_revoke_force(req: Request, d: FieldData) -> Response | None:
-        await leases.revoke_force(d.get("prefix"))
-        return None
-
-    async def lease_tidy(req: Request, d: FieldData) -> Response:
-        found = await leases.tidy(entry.path for entry in core.mounts.entries())
-        logger.info("lease tidy finished stale_leases=%d", found)
-        return Reply(
-            status=202,
-            warnings=[
-                "Tidy operation successfully started. Any information from the operation "
-                "will be printed to entra-broker's server logs."
-            ],
-        )
-
-    def _irrevocable_type(d: FieldData) -> None:
-        if d.get("type") != "irrevocable":
-            raise NotFoundError()
-
-    def mount_id(lease: Lease) -> str:
-        """Vault names a lease's mount by its accessor."""
-        entry = core.mounts.get(lease.mount)
-        return entry.accessor if entry is not None else lease.mount
-
-    async def lease_count(req: Request, d: FieldData) -> Response:
-        _irrevocable_type(d)
-        counts: dict[str, int] = {}
-        await leases.wait_restored()
-        found = leases.irrevocable()
-        for lease in found:
-            counts[mount_id(lease)] = counts.get(mount_id(lease), 0) + 1
-        return Reply(data={"counts": counts, "lease_count": len(found)})
-
-    async def lease_irrevocable(req: Request, d: FieldData) -> Response:
-        _irrevocable_type(d)
-        await leases.wait_restored()
-        found = leases.irrevocable()
-        listed: list[dict[str, Any]] = [
-            {"lease_id": le.lease_id, "mount_id": mount_id(le), "error": le.revoke_error}
-            for le in found
-        ]
-        return Reply(data={"lease_count": len(found), "leases": listed})
-
-    renew_fields = {
-        "lease_id": _LEASE_ID,
-        "url_lease_id": _URL_LEASE_ID,
-        "increment": Field(
-            FieldType.DURATION,
-            "The requested TTL in seconds from now; 0 or absent uses the role's TTL.",
-        ),
-    }
-    revoke_fields = {"lease_id": _LEASE_ID, "url_lease_id": _URL_LEASE_ID, "sync": _SYNC}
-    listing = {
-        "type": Field(FieldType.STRING, "Must be `irrevocable`."),
-        "include_child_namespaces": Field(FieldType.BOOL, "Ignored: no namespaces."),
-        "limit": Field(FieldType.STRING, "Ignored: every irrevocable lease is listed."),
-    }
-
+    leases, mounts = core.leases, core.mounts
     table = [
         Path(
             "leases/lookup",
-            {UPDATE: lease_lookup},
+            {UPDATE: partial(lease_lookup, leases)},
             {"lease_id": _LEASE_ID},
             help_synopsis="View or list lease metadata.",
             help_description=LOOKUP_HELP,
         ),
         Path(
             r"leases/lookup/(?P<prefix>.+?)/?",
-            {LIST: lease_list},
+            {LIST: partial(lease_list, leases)},
             {"prefix": _PREFIX},
             help_synopsis="View or list lease metadata.",
             help_description=LOOKUP_HELP,
         ),
         Path(
             "leases/lookup/?",
-            {LIST: lease_list},
+            {LIST: partial(lease_list, leases)},
             {"prefix": _PREFIX},
             help_synopsis="List the top level of lease prefixes.",
         ),
         Path(
             r"leases/count",
-            {READ: lease_count},
-            listing,
+            {READ: partial(lease_count, leases, mounts)},
+            _LISTING,
             help_synopsis="Count irrevocable leases (type=irrevocable).",
         ),
         Path(
             r"leases",
-            {READ: lease_irrevocable},
-            listing,
+            {READ: partial(lease_irrevocable, leases, mounts)},
+            _LISTING,
             help_synopsis="List irrevocable leases (type=irrevocable).",
         ),
         Path(
             "leases/tidy",
-            {UPDATE: lease_tidy},
+            {UPDATE: partial(lease_tidy, leases, mounts)},
             help_synopsis="Clean up leases whose mount no longer exists.",
             help_description=TIDY_HELP,
             accepted=True,
         ),
     ]
     for base in ("leases/", ""):
-        table += [
-            Path(
-                rf"{base}renew(?:/(?P<url_lease_id>.+))?",
-                {UPDATE: lease_renew},
-                renew_fields,
-                help_synopsis="Renew a lease on a secret",
-                help_description=RENEW_HELP,
-            ),
-            Path(
-                rf"{base}revoke(?:/(?P<url_lease_id>.+))?",
-                {UPDATE: lease_revoke},
-                revoke_fields,
-                help_synopsis="Revoke a leased secret immediately",
-                help_description=REVOKE_HELP,
-                accepted=True,
-            ),
-            Path(
-                rf"{base}revoke-prefix/(?P<prefix>.+)",
-                {UPDATE: lease_revoke_prefix},
-                {"prefix": _PREFIX, "sync": _SYNC},
-                help_synopsis="Revoke all secrets generated in a given prefix",
-                help_description=PREFIX_HELP,
-                accepted=True,
-            ),
-            Path(
-                rf"{base}revoke-force/(?P<prefix>.+)",
-                {UPDATE: lease_revoke_force},
-                {"prefix": _PREFIX},
-                help_synopsis="Revoke all secrets generated in a given prefix, ignoring errors.",
-                help_description=FORCE_HELP,
-            ),
-        ]
+        table += _renew_revoke_paths(leases, base)
     return table
+
+
+def _renew_revoke_paths(leases: LeaseManager, base: str) -> list[Path]:
+    """Renew and revoke paths under `base`: sys/leases/ and Vault's older sys/ forms."""
+    return [
+        Path(
+            rf"{base}renew(?:/(?P<url_lease_id>.+))?",
+            {UPDATE: partial(lease_renew, leases)},
+            _RENEW_FIELDS,
+            help_synopsis="Renew a lease on a secret",
+            help_description=RENEW_HELP,
+        ),
+        Path(
+            rf"{base}revoke(?:/(?P<url_lease_id>.+))?",
+            {UPDATE: partial(lease_revoke, leases)},
+            _REVOKE_FIELDS,
+            help_synopsis="Revoke a leased secret immediately",
+            help_description=REVOKE_HELP,
+            accepted=True,
+        ),
+        Path(
+            rf"{base}revoke-prefix/(?P<prefix>.+)",
+            {UPDATE: partial(lease_revoke_prefix, leases)},
+            {"prefix": _PREFIX, "sync": _SYNC},
+            help_synopsis="Revoke all secrets generated in a given prefix",
+            help_description=PREFIX_HELP,
+            accepted=True,
+        ),
+        Path(
+            rf"{base}revoke-force/(?P<prefix>.+)",
+            {UPDATE: partial(lease_revoke_force, leases)},
+            {"prefix": _PREFIX},
+            help_synopsis="Revoke all secrets generated in a given prefix, ignoring errors.",
+            help_description=FORCE_HELP,
+        ),
+    ]
+
+
+async def lease_lookup(leases: LeaseManager, req: Request, d: FieldData) -> Response:
+    lease = await leases.lookup(_lease_id(d))
+    return Reply(data=lease.lookup_data(time.time()))
+
+
+async def lease_list(leases: LeaseManager, req: Request, d: FieldData) -> Response:
+    await leases.wait_restored()  # a listing right after start shows every lease
+    keys = leases.list_keys(d.get("prefix") or "")
+    if not keys:
+        raise NotFoundError()
+    return Reply(data={"keys": keys})
+
+
+async def lease_renew(leases: LeaseManager, req: Request, d: FieldData) -> Response:
+    lease_id = _lease_id(d)
+    increment = d.get("increment")
+    seconds = int(increment.total_seconds()) if increment is not None else 0
+    lease, warnings = await leases.renew(lease_id, seconds)
+    return Reply(
+        lease_id=lease.lease_id,
+        renewable=lease.renewable,
+        lease_duration=round(lease.expire_time - (lease.last_renewal or lease.issue_time)),
+        warnings=warnings,
+    )
+
+
+async def lease_revoke(leases: LeaseManager, req: Request, d: FieldData) -> Response | None:
+    sync = bool(d.get("sync"))
+    await leases.revoke(_lease_id(d), sync=sync)
+    return None if sync else Reply(status=202, empty=True)
+
+
+async def lease_revoke_prefix(leases: LeaseManager, req: Request, d: FieldData) -> Response | None:
+    sync = bool(d.get("sync"))
+    await leases.revoke_prefix(d.get("prefix"), sync=sync)
+    return None if sync else Reply(status=202, empty=True)
+
+
+async def lease_revoke_force(leases: LeaseManager, req: Request, d: FieldData) -> None:
+    await leases.revoke_force(d.get("prefix"))
+
+
+async def lease_tidy(
+    leases: LeaseManager, mounts: MountTable, req: Request, d: FieldData
+) -> Response:
+    found = await leases.tidy(entry.path for entry in mounts.entries())
+    logger.info("lease tidy finished stale_leases=%d", found)
+    return Reply(
+        status=202,
+        warnings=[
+            "Tidy operation successfully started. Any information from the operation "
+            "will be printed to entra-broker's server logs."
+        ],
+    )
+
+
+def _irrevocable_type(d: FieldData) -> None:
+    if d.get("type") != "irrevocable":
+        raise NotFoundError()
+
+
+def _mount_id(mounts: MountTable, lease: Lease) -> str:
+    """Vault names a lease's mount by its accessor."""
+    entry = mounts.get(lease.mount)
+    return entry.accessor if entry is not None else lease.mount
+
+
+async def lease_count(
+    leases: LeaseManager, mounts: MountTable, req: Request, d: FieldData
+) -> Response:
+    _irrevocable_type(d)
+    counts: dict[str, int] = {}
+    await leases.wait_restored()
+    found = leases.irrevocable()
+    for lease in found:
+        mount_id = _mount_id(mounts, lease)
+        counts[mount_id] = counts.get(mount_id, 0) + 1
+    return Reply(data={"counts": counts, "lease_count": len(found)})
+
+
+async def lease_irrevocable(
+    leases: LeaseManager, mounts: MountTable, req: Request, d: FieldData
+) -> Response:
+    _irrevocable_type(d)
+    await leases.wait_restored()
+    found = leases.irrevocable()
+    listed: list[dict[str, Any]] = [
+        {"lease_id": le.lease_id, "mount_id": _mount_id(mounts, le), "error": le.revoke_error}
+        for le in found
+    ]
+    return Reply(data={"lease_count": len(found), "leases": listed})
 
 
 LOOKUP_HELP = """\

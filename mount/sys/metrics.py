@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from mount.caller import current_caller
-from mount.metrics import PROMETHEUS_CONTENT_TYPE
+from mount.metrics import PROMETHEUS_CONTENT_TYPE, BrokerMetrics
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
@@ -20,24 +21,11 @@ PROMETHEUS = "prometheus"
 
 
 def paths(core: Core) -> list[Path]:
-    async def metrics_read(req: Request, d: FieldData) -> Response:
-        wanted = (d.get("format") or "").strip() or _format_from_accept(req)
-        if wanted == PROMETHEUS:
-            return Reply(
-                raw_body=core.metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE
-            )
-        if wanted:
-            # Vault answers the same sentence (as plain text); ours keeps the JSON error shape.
-            raise InvalidRequestError(
-                f'metric response format "{wanted}" unknown; use format=prometheus, '
-                "or no format for JSON"
-            )
-        return Reply(raw=core.metrics.vault_json())
-
+    """The one metrics endpoint, over the core's counters."""
     return [
         Path(
             "metrics",
-            {Operation.READ: metrics_read},
+            {Operation.READ: partial(metrics_read, core.metrics)},
             {
                 "format": Field(
                     FieldType.STRING,
@@ -53,7 +41,20 @@ def paths(core: Core) -> list[Path]:
     ]
 
 
-def _format_from_accept(req: Request) -> str:
+async def metrics_read(metrics: BrokerMetrics, req: Request, d: FieldData) -> Response:
+    wanted = (d.get("format") or "").strip() or _format_from_accept()
+    if wanted == PROMETHEUS:
+        return Reply(raw_body=metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE)
+    if wanted:
+        # Vault answers the same sentence (as plain text); ours keeps the JSON error shape.
+        raise InvalidRequestError(
+            f'metric response format "{wanted}" unknown; use format=prometheus, '
+            "or no format for JSON"
+        )
+    return Reply(raw=metrics.vault_json())
+
+
+def _format_from_accept() -> str:
     """Vault's rule: a Prometheus server asks for OpenMetrics first in its Accept header."""
     accept = current_caller().accept
     if accept.startswith("application/openmetrics-text") or "prometheus/telemetry" in accept:

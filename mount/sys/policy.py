@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import partial
 from typing import TYPE_CHECKING
 
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
-from mount.sdk.framework import Field, FieldData, FieldType, Path, name_pattern
+from mount.sdk.framework import Field, FieldData, FieldType, Handler, Path, name_pattern
 from mount.sdk.logical import Operation, Request, Response
-from mount.tokens.store import TokenEntry
+from mount.tokens.store import TokenEntry, TokenStore
 
 if TYPE_CHECKING:
     from mount.core import Core
+    from mount.policy.store import PolicyStore
 
 __all__ = ["paths"]
 
@@ -44,112 +46,144 @@ def _paths_of(d: FieldData) -> list[str]:
     return found
 
 
+_NAME = {"name": Field(FieldType.STRING, "The name of the policy.")}
+_POLICY = {
+    "policy": Field(
+        FieldType.STRING, "The policy document, in HCL or its JSON form (or base64 of either)."
+    )
+}
+_RULES = {"rules": Field(FieldType.STRING, "The policy document (older name of `policy`).")}
+_WANTED = {
+    "paths": Field(FieldType.STRING_LIST, "The paths to ask about."),
+    "path": Field(FieldType.STRING_LIST, "The paths to ask about (older name of `paths`)."),
+}
+
+
 def paths(core: Core) -> list[Path]:
-    store = core.policies
-
-    async def list_policies(req: Request, d: FieldData) -> Response:
-        names = await store.names()
-        return Reply(data={"keys": names, "policies": names})
-
-    async def legacy_list(req: Request, d: FieldData) -> Response:
-        names = await store.names()
-        return Reply(data={"keys": names, "policies": names}, data_at_top_level=True)
-
-    async def read_policy(req: Request, d: FieldData) -> Response:
-        record = await store.record(d.get("name"))
-        if record is None:
-            raise NotFoundError()  # Vault: 404 {"errors":[]}; hvac raises InvalidPath
-        return Reply(data={"name": record["name"], "policy": record["policy"]})
-
-    async def legacy_read(req: Request, d: FieldData) -> Response:
-        record = await store.record(d.get("name"))
-        if record is None:
-            raise NotFoundError()
-        data = {"name": record["name"], "rules": record["policy"]}
-        return Reply(data=data, data_at_top_level=True)
-
-    async def write_policy(req: Request, d: FieldData) -> None:
-        await store.put(d.get("name"), _policy_text(d, "policy"))
-
-    async def legacy_write(req: Request, d: FieldData) -> None:
-        await store.put(d.get("name"), _policy_text(d, "policy", "rules"))
-
-    async def delete_policy(req: Request, d: FieldData) -> None:
-        await store.delete(d.get("name"))
-
-    async def answer(token: TokenEntry, wanted: list[str]) -> Response:
-        acl = await store.acl(token.policies)
-        data: dict[str, list[str]] = {path: acl.listed(path) for path in wanted}
-        if len(wanted) == 1:
-            data["capabilities"] = data[wanted[0]]
-        return Reply(data=data, data_at_top_level=True)
-
-    async def capabilities_self(req: Request, d: FieldData) -> Response:
-        token = current_caller().token
-        assert isinstance(token, TokenEntry)  # the core authenticated this request
-        return await answer(token, _paths_of(d))
-
-    async def capabilities(req: Request, d: FieldData) -> Response:
-        token = await core.tokens.lookup(d.get("token") or "")
-        if token is None:
-            raise InvalidRequestError("invalid token")
-        return await answer(token, _paths_of(d))
-
-    async def capabilities_accessor(req: Request, d: FieldData) -> Response:
-        token = await core.tokens.by_accessor(d.get("accessor") or "")
-        return await answer(token, _paths_of(d))
-
-    name = {"name": Field(FieldType.STRING, "The name of the policy.")}
-    policy = {
-        "policy": Field(
-            FieldType.STRING, "The policy document, in HCL or its JSON form (or base64 of either)."
-        )
+    """The policy endpoints and the capability questions, over the core's policy store."""
+    store, tokens = core.policies, core.tokens
+    policy_ops: dict[Operation, Handler] = {
+        READ: partial(read_policy, store),
+        UPDATE: partial(write_policy, store),
+        DELETE: partial(delete_policy, store),
     }
-    rules = {"rules": Field(FieldType.STRING, "The policy document (older name of `policy`).")}
-    wanted = {
-        "paths": Field(FieldType.STRING_LIST, "The paths to ask about."),
-        "path": Field(FieldType.STRING_LIST, "The paths to ask about (older name of `paths`)."),
+    legacy_ops: dict[Operation, Handler] = {
+        READ: partial(legacy_read, store),
+        UPDATE: partial(legacy_write, store),
+        DELETE: partial(delete_policy, store),
     }
-    policy_ops = {READ: read_policy, UPDATE: write_policy, DELETE: delete_policy}
-    legacy_ops = {READ: legacy_read, UPDATE: legacy_write, DELETE: delete_policy}
     return [
         Path(
             "policies/acl/?",
-            {LIST: list_policies},
+            {LIST: partial(list_policies, store)},
             help_synopsis="List the ACL policies.",
         ),
         Path(
             f"policies/acl/{name_pattern('name')}",
             policy_ops,
-            {**name, **policy},
+            {**_NAME, **_POLICY},
             help_synopsis="Read, write or delete an ACL policy.",
         ),
-        Path("policy/?", {READ: legacy_list, LIST: list_policies}, help_synopsis="List policies."),
+        Path(
+            "policy/?",
+            {READ: partial(legacy_list, store), LIST: partial(list_policies, store)},
+            help_synopsis="List policies.",
+        ),
         Path(
             f"policy/{name_pattern('name')}",
             legacy_ops,
-            {**name, **policy, **rules},
+            {**_NAME, **_POLICY, **_RULES},
             help_synopsis="Read, write or delete a policy (older path).",
         ),
         Path(
             "capabilities-self",
-            {UPDATE: capabilities_self},
-            {**wanted, "token": Field(FieldType.STRING, "Ignored: the caller's token is used.")},
+            {UPDATE: partial(capabilities_self, store)},
+            {**_WANTED, "token": Field(FieldType.STRING, "Ignored: the caller's token is used.")},
             help_synopsis="The calling token's capabilities on paths.",
         ),
         Path(
             "capabilities",
-            {UPDATE: capabilities},
-            {**wanted, "token": Field(FieldType.STRING, "The token to ask about.", sensitive=True)},
+            {UPDATE: partial(capabilities, store, tokens)},
+            {
+                **_WANTED,
+                "token": Field(FieldType.STRING, "The token to ask about.", sensitive=True),
+            },
             help_synopsis="A token's capabilities on paths.",
         ),
         Path(
             "capabilities-accessor",
-            {UPDATE: capabilities_accessor},
+            {UPDATE: partial(capabilities_accessor, store, tokens)},
             {
-                **wanted,
+                **_WANTED,
                 "accessor": Field(FieldType.STRING, "The accessor of the token.", sensitive=True),
             },
             help_synopsis="The capabilities on paths of the token with this accessor.",
         ),
     ]
+
+
+async def list_policies(store: PolicyStore, req: Request, d: FieldData) -> Response:
+    names = await store.names()
+    return Reply(data={"keys": names, "policies": names})
+
+
+async def legacy_list(store: PolicyStore, req: Request, d: FieldData) -> Response:
+    names = await store.names()
+    return Reply(data={"keys": names, "policies": names}, data_at_top_level=True)
+
+
+async def read_policy(store: PolicyStore, req: Request, d: FieldData) -> Response:
+    record = await store.record(d.get("name"))
+    if record is None:
+        raise NotFoundError()  # Vault: 404 {"errors":[]}; hvac raises InvalidPath
+    return Reply(data={"name": record["name"], "policy": record["policy"]})
+
+
+async def legacy_read(store: PolicyStore, req: Request, d: FieldData) -> Response:
+    record = await store.record(d.get("name"))
+    if record is None:
+        raise NotFoundError()
+    data = {"name": record["name"], "rules": record["policy"]}
+    return Reply(data=data, data_at_top_level=True)
+
+
+async def write_policy(store: PolicyStore, req: Request, d: FieldData) -> None:
+    await store.put(d.get("name"), _policy_text(d, "policy"))
+
+
+async def legacy_write(store: PolicyStore, req: Request, d: FieldData) -> None:
+    await store.put(d.get("name"), _policy_text(d, "policy", "rules"))
+
+
+async def delete_policy(store: PolicyStore, req: Request, d: FieldData) -> None:
+    await store.delete(d.get("name"))
+
+
+async def _capabilities_of(store: PolicyStore, token: TokenEntry, wanted: list[str]) -> Response:
+    acl = await store.acl(token.policies)
+    data: dict[str, list[str]] = {path: acl.listed(path) for path in wanted}
+    if len(wanted) == 1:
+        data["capabilities"] = data[wanted[0]]
+    return Reply(data=data, data_at_top_level=True)
+
+
+async def capabilities_self(store: PolicyStore, req: Request, d: FieldData) -> Response:
+    token = current_caller().token
+    assert isinstance(token, TokenEntry)  # the core authenticated this request
+    return await _capabilities_of(store, token, _paths_of(d))
+
+
+async def capabilities(
+    store: PolicyStore, tokens: TokenStore, req: Request, d: FieldData
+) -> Response:
+    token = await tokens.lookup(d.get("token") or "")
+    if token is None:
+        raise InvalidRequestError("invalid token")
+    return await _capabilities_of(store, token, _paths_of(d))
+
+
+async def capabilities_accessor(
+    store: PolicyStore, tokens: TokenStore, req: Request, d: FieldData
+) -> Response:
+    token = await tokens.by_accessor(d.get("accessor") or "")
+    return await _capabilities_of(store, token, _paths_of(d))

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -181,85 +182,116 @@ def _cidr_problems(
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class _IssueLimits:
+    """What a new secret id may do, as asked and checked against its role."""
+
+    cidr_list: list[str]
+    token_bound_cidrs: list[str]
+    num_uses: int
+    ttl: int
+    metadata: dict[str, str]
+
+
 async def secret_id_issue(
     b: AppRoleBackend, req: Request, d: FieldData, *, custom: bool = False
 ) -> Response:
     name = str(d.get("role_name"))
-    secret_id = str(d.get("secret_id") or "").strip() if custom else str(uuid.uuid4())
-    if not secret_id:
-        raise InvalidRequestError("missing secret_id")
-    if len(secret_id.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise InvalidRequestError(f"secret_id is longer than maximum of {MAX_NAME_BYTES} bytes")
+    secret_id = _new_secret_id(d, custom)
     async with b.role_lock:  # the role must not vanish between the checks and the write
         role = await b.load_role(req.storage, name)
         if role is None:
             raise NotFoundError(f'role "{name}" does not exist')
         if not role.bind_secret_id:
             raise InvalidRequestError("bind_secret_id is not set on the role")
-        cidr_list: list[str] = d.get("cidr_list") or []
-        token_cidrs: list[str] = d.get("token_bound_cidrs") or []
-        problems = [
-            *_cidr_problems(
-                cidr_list, role.secret_id_bound_cidrs, "cidr_list", "secret_id_bound_cidrs"
-            ),
-            *_cidr_problems(
-                token_cidrs, role.token_bound_cidrs, "token_bound_cidrs", "token_bound_cidrs"
-            ),
-        ]
-        num_uses = role.secret_id_num_uses
-        if d.provided("num_uses"):
-            num_uses = d.get("num_uses")
-            if num_uses < 0:
-                problems.append("num_uses cannot be negative")
-            elif role.secret_id_num_uses > 0 and not 0 < num_uses <= role.secret_id_num_uses:
-                problems.append("num_uses cannot be higher than the role's secret_id_num_uses")
-        ttl = role.secret_id_ttl
-        if d.provided("ttl"):
-            requested: timedelta = d.get("ttl")
-            ttl = int(requested.total_seconds())
-            if role.secret_id_ttl > 0 and not 0 < ttl <= role.secret_id_ttl:
-                problems.append("ttl cannot be longer than the role's secret_id_ttl")
-        try:
-            metadata = parse_metadata(d.get("metadata"))
-        except InvalidRequestError as exc:
-            problems.extend(exc.errors)
-        if problems:
-            raise InvalidRequestError(errors=problems)
-
-        digest = secret_id_hmac(role.hmac_key, secret_id)
-        async with b.secret_lock(digest):
-            if await req.storage.get(secret_id_key(role.name, digest)) is not None:
-                raise InvalidRequestError("SecretID is already registered")
-            now = time.time()
-            lifetime = b.derived_secret_id_ttl(ttl)
-            entry = SecretId(
-                accessor=str(uuid.uuid4()),
-                role=role.name,
-                num_uses=num_uses,
-                ttl=ttl,
-                creation_time=now,
-                expiration_time=now + lifetime if lifetime else 0,
-                last_updated_time=now,
-                metadata=metadata,
-                cidr_list=normalize_blocks(cidr_list),
-                token_bound_cidrs=normalize_blocks(token_cidrs),
-            )
-            await b.write_secret_id(req.storage, digest, entry)
+        limits = _issue_limits(role, d)
+        entry, lifetime = await _register(b, req.storage, role, secret_id, limits)
     logger.info(
         "approle secret id issued role=%s secret_id_accessor=%s num_uses=%d ttl=%d",
         role.name,
         entry.accessor,
-        num_uses,
+        limits.num_uses,
         lifetime,
     )
     return Response(
         data={
             "secret_id": secret_id,
             "secret_id_accessor": entry.accessor,
-            "secret_id_num_uses": num_uses,
+            "secret_id_num_uses": limits.num_uses,
             "secret_id_ttl": lifetime,
         }
     )
+
+
+def _new_secret_id(d: FieldData, custom: bool) -> str:
+    """The secret id to issue: the caller's (custom-secret-id), else a random one."""
+    secret_id = str(d.get("secret_id") or "").strip() if custom else str(uuid.uuid4())
+    if not secret_id:
+        raise InvalidRequestError("missing secret_id")
+    if len(secret_id.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise InvalidRequestError(f"secret_id is longer than maximum of {MAX_NAME_BYTES} bytes")
+    return secret_id
+
+
+def _issue_limits(role: Role, d: FieldData) -> _IssueLimits:
+    """The asked limits within the role's; every problem is reported at once."""
+    cidr_list: list[str] = d.get("cidr_list") or []
+    token_cidrs: list[str] = d.get("token_bound_cidrs") or []
+    problems = [
+        *_cidr_problems(
+            cidr_list, role.secret_id_bound_cidrs, "cidr_list", "secret_id_bound_cidrs"
+        ),
+        *_cidr_problems(
+            token_cidrs, role.token_bound_cidrs, "token_bound_cidrs", "token_bound_cidrs"
+        ),
+    ]
+    num_uses = role.secret_id_num_uses
+    if d.provided("num_uses"):
+        num_uses = d.get("num_uses")
+        if num_uses < 0:
+            problems.append("num_uses cannot be negative")
+        elif role.secret_id_num_uses > 0 and not 0 < num_uses <= role.secret_id_num_uses:
+            problems.append("num_uses cannot be higher than the role's secret_id_num_uses")
+    ttl = role.secret_id_ttl
+    if d.provided("ttl"):
+        requested: timedelta = d.get("ttl")
+        ttl = int(requested.total_seconds())
+        if role.secret_id_ttl > 0 and not 0 < ttl <= role.secret_id_ttl:
+            problems.append("ttl cannot be longer than the role's secret_id_ttl")
+    metadata: dict[str, str] = {}
+    try:
+        metadata = parse_metadata(d.get("metadata"))
+    except InvalidRequestError as exc:
+        problems.extend(exc.errors)
+    if problems:
+        raise InvalidRequestError(errors=problems)
+    return _IssueLimits(cidr_list, token_cidrs, num_uses, ttl, metadata)
+
+
+async def _register(
+    b: AppRoleBackend, storage: Storage, role: Role, secret_id: str, limits: _IssueLimits
+) -> tuple[SecretId, int]:
+    """Store the secret id (as its HMAC) unless it is taken; the entry and its lifetime."""
+    digest = secret_id_hmac(role.hmac_key, secret_id)
+    async with b.secret_lock(digest):
+        if await storage.get(secret_id_key(role.name, digest)) is not None:
+            raise InvalidRequestError("SecretID is already registered")
+        now = time.time()
+        lifetime = b.derived_secret_id_ttl(limits.ttl)
+        entry = SecretId(
+            accessor=str(uuid.uuid4()),
+            role=role.name,
+            num_uses=limits.num_uses,
+            ttl=limits.ttl,
+            creation_time=now,
+            expiration_time=now + lifetime if lifetime else 0,
+            last_updated_time=now,
+            metadata=limits.metadata,
+            cidr_list=normalize_blocks(limits.cidr_list),
+            token_bound_cidrs=normalize_blocks(limits.token_bound_cidrs),
+        )
+        await b.write_secret_id(storage, digest, entry)
+    return entry, lifetime
 
 
 async def secret_id_list(b: AppRoleBackend, req: Request, d: FieldData) -> Response:

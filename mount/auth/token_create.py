@@ -1,0 +1,189 @@
+"""auth/token/create and create-orphan: Vault's rules for a child (or orphan) token.
+
+The checks run in Vault's order (handleCreateCommon without token roles), so a request
+that breaks several rules gets the same first error as from Vault.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from mount.caller import current_caller
+from mount.reply import Reply
+from mount.sdk.errors import InvalidRequestError
+from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.logical import Operation, Request, Response
+from mount.tokens.store import TokenEntry, TokenStore
+from mount.tokens.ttl import calculate_ttl
+
+__all__ = ["CREATE_FIELDS", "create_paths", "seconds_of", "token_create"]
+
+UPDATE = Operation.UPDATE
+
+CREATE_FIELDS: dict[str, Field] = {
+    "id": Field(
+        FieldType.STRING, "The token value; root tokens only. Empty: random.", sensitive=True
+    ),
+    "policies": Field(FieldType.STRING_LIST, "Policies of the token; empty: the caller's."),
+    "no_default_policy": Field(FieldType.BOOL, "Leave the default policy out.", False),
+    "ttl": Field(FieldType.DURATION, "Initial TTL in seconds; 0 uses the system default."),
+    "explicit_max_ttl": Field(FieldType.DURATION, "Hard cap on the TTL; 0 means none."),
+    "period": Field(FieldType.DURATION, "Periodic token renewal period; 0 means none."),
+    "renewable": Field(FieldType.BOOL, "Whether the token may be renewed.", True),
+    "display_name": Field(FieldType.STRING, "Name shown in lookups and logs."),
+    "num_uses": Field(FieldType.INT, "Uses before the token ends; 0 means unlimited.", 0),
+    "no_parent": Field(FieldType.BOOL, "Create an orphan token.", False),
+    "meta": Field(FieldType.MAP, "Metadata for the token, string keys and values."),
+    "type": Field(FieldType.STRING, "Token type; only `service` is supported."),
+    "entity_alias": Field(FieldType.STRING, "Ignored: no identity store."),
+    "renew_period": Field(FieldType.DURATION, "Ignored alias of period."),
+    "lease": Field(FieldType.DURATION, "Deprecated alias of ttl; ignored."),
+}
+
+
+def create_paths(tokens: TokenStore) -> list[Path]:
+    """auth/token/create and create-orphan, over the token store."""
+    return [
+        Path(
+            "create",
+            {UPDATE: partial(token_create, tokens)},
+            CREATE_FIELDS,
+            help_synopsis="Create a token.",
+        ),
+        Path(
+            "create-orphan",
+            {UPDATE: partial(token_create, tokens, orphan=True)},
+            CREATE_FIELDS,
+            help_synopsis="Create a token with no parent.",
+        ),
+    ]
+
+
+async def token_create(
+    tokens: TokenStore, req: Request, d: FieldData, *, orphan: bool = False
+) -> Response:
+    """Vault's handleCreateCommon without token roles, its checks in its order."""
+    caller = current_caller()
+    parent = caller.require_token()
+    # A use-limited token could escape its count through children.
+    if tokens.limited_use(parent):
+        raise InvalidRequestError("restricted use token cannot generate child tokens")
+    sudo = parent.is_root or caller.acl.allows(f"auth/token/{req.path}", "sudo")
+    num_uses = _num_uses(d)
+    meta = _meta(d)
+    if d.provided("id") and not sudo:
+        raise InvalidRequestError("root or sudo privileges required to specify token id")
+    policies = _policies(d, parent, sudo)
+    orphan = _orphan(d, sudo, orphan)
+    # A child is bound to its parent's CIDRs; an orphan starts afresh, as in Vault.
+    bound_cidrs = () if orphan else parent.bound_cidrs
+    period = _period(d, sudo)
+    ttl, warnings = _creation_ttl(tokens, d, policies, period)
+    if ttl == 0 and parent.expire_time is not None:
+        raise InvalidRequestError("expiring root tokens cannot create non-expiring root tokens")
+    token, entry = await tokens.create(
+        policies=policies,
+        ttl=ttl,
+        explicit_max_ttl=seconds_of(d, "explicit_max_ttl"),
+        period=period,
+        renewable=bool(d.get("renewable")),
+        display_name=f"token-{d.get('display_name')}" if d.get("display_name") else "token",
+        token_id=d.get("id") or None,
+        parent=parent,
+        orphan=orphan,
+        num_uses=num_uses,
+        meta=meta,
+        # A token that never expires is not bound to addresses either (Vault).
+        bound_cidrs=bound_cidrs if ttl else (),
+    )
+    return Reply(auth=entry.auth_block(token, time.time()), warnings=warnings)
+
+
+def seconds_of(d: FieldData, name: str) -> int:
+    """A duration field in whole seconds; absent is 0."""
+    value = d.get(name)
+    return int(value.total_seconds()) if value is not None else 0
+
+
+def _num_uses(d: FieldData) -> int:
+    num_uses: int = d.get("num_uses") or 0
+    if num_uses < 0:
+        raise InvalidRequestError("number of uses cannot be negative")
+    return num_uses
+
+
+def _orphan(d: FieldData, sudo: bool, orphan: bool) -> bool:
+    """Whether the new token has no parent: create-orphan, or no_parent with sudo."""
+    if not d.get("no_parent"):
+        return orphan
+    if not sudo:
+        raise InvalidRequestError("root or sudo privileges required to create orphan token")
+    return True
+
+
+def _period(d: FieldData, sudo: bool) -> int:
+    period = seconds_of(d, "period")
+    if period > 0 and not sudo:
+        raise InvalidRequestError("root or sudo privileges required to create periodic token")
+    return period
+
+
+def _policies(d: FieldData, parent: TokenEntry, sudo: bool) -> list[str]:
+    """The new token's policies: those asked (else the parent's), with `default`, allowed."""
+    policies: list[str] = sorted({p.strip().lower() for p in d.get("policies") or []} - {""})
+    if not policies:
+        policies = [p for p in parent.policies if p != "default"]
+    if not d.get("no_default_policy") and "root" not in policies:
+        policies = sorted({*policies, "default"})
+    if not sudo and not set(policies) <= {*parent.policies, "default"}:
+        raise InvalidRequestError("child policies must be subset of parent")
+    if "root" in policies and not parent.is_root:
+        # Sudo on this path must not be a way to root.
+        raise InvalidRequestError("root tokens may not be created without parent token being root")
+    return policies
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "not a string"
+
+
+def _meta(d: FieldData) -> dict[str, str] | None:
+    """Token metadata: Vault's map[string]string; anything else is refused, not stored."""
+    meta = d.get("meta")
+    if not meta:
+        return None
+    for key, value in meta.items():
+        if not isinstance(value, str):
+            name = json.dumps(key)
+            name = name if len(name) <= 66 else name[:62] + '..."'
+            raise InvalidRequestError(
+                f'"meta" must be a map of strings to strings: the value of {name} is '
+                f"{_describe(value)}"
+            )
+    return dict(meta)
+
+
+def _creation_ttl(
+    tokens: TokenStore, d: FieldData, policies: list[str], period: int
+) -> tuple[int, list[str]]:
+    """The new token's TTL within the system max, with Vault's warnings (0: never expires)."""
+    ttl, explicit = seconds_of(d, "ttl"), seconds_of(d, "explicit_max_ttl")
+    if ttl == 0 and period == 0 and "root" in policies:
+        if explicit == 0:
+            return 0, []  # a root token without a TTL never expires, as in Vault
+        ttl = explicit  # root tokens are still bound by their explicit max
+    limits = replace(tokens.limits, ttl=ttl, period=period, explicit_max_ttl=explicit)
+    now = time.time()
+    return calculate_ttl(limits, start=now, now=now)
