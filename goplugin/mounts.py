@@ -1,0 +1,105 @@
+"""One mount of the plugin: its broker connection, storage, and lazily built backend.
+
+With multiplexing one process serves every mount of the plugin; OpenBao names the
+mount in each call's `multiplex_id` metadata and calls Setup once per mount.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+from grpclib.client import Channel
+
+from goplugin.broker import Broker
+from goplugin.storage import BrokerStorage, SystemView
+from mount.sdk import Backend, BackendConfig
+
+__all__ = ["Factory", "MountInstance"]
+
+Factory = Callable[[BackendConfig], Awaitable[Backend]]
+
+logger = logging.getLogger(__name__)
+
+
+class MountInstance:
+    """What Setup made for one mount; the channel and backend come at first use.
+
+    OpenBao refuses system-view calls during Setup (a registration probe has none), so
+    the backend, whose config holds the mount's TTLs, is built at the first request.
+    """
+
+    def __init__(
+        self, factory: Factory, broker: Broker, broker_id: int, config: Mapping[str, str]
+    ) -> None:
+        self.factory = factory
+        self.broker = broker
+        self.broker_id = broker_id
+        self.config = dict(config)
+        self._channel: Channel | None = None
+        self._storage: BrokerStorage | None = None
+        self._backend: Backend | None = None
+        self._lock = asyncio.Lock()
+
+    async def channel(self) -> Channel:
+        if self._channel is None:
+            self._channel = await self.broker.dial(self.broker_id)
+        return self._channel
+
+    async def storage(self) -> BrokerStorage:
+        if self._storage is None:
+            self._storage = BrokerStorage(await self.channel())
+        return self._storage
+
+    async def backend(self, mount_point: str = "") -> Backend:
+        """The mount's backend, built once with OpenBao's TTL limits for the mount."""
+        if self._backend is not None:
+            return self._backend
+        async with self._lock:
+            if self._backend is None:
+                self._backend = await self._build(mount_point, with_ttls=True)
+        return self._backend
+
+    async def probe_backend(self) -> Backend:
+        """The backend, or (before its first request) a throwaway one for static facts
+        such as its special paths; a throwaway one must be closed by the caller."""
+        if self._backend is not None:
+            return self._backend
+        return await self._build("", with_ttls=False)
+
+    def built(self, backend: Backend) -> bool:
+        return backend is self._backend
+
+    async def _build(self, mount_point: str, *, with_ttls: bool) -> Backend:
+        storage = await self.storage()
+        default_ttl = max_ttl = 0
+        if with_ttls:
+            view = SystemView(await self.channel())
+            default_ttl = await view.default_lease_ttl()
+            max_ttl = await view.max_lease_ttl()
+        conf = BackendConfig(
+            storage=storage,
+            logger=logging.getLogger(f"goplugin.mount.{mount_point.rstrip('/') or 'unnamed'}"),
+            default_lease_ttl=timedelta(seconds=default_ttl),
+            max_lease_ttl=timedelta(seconds=max_ttl),
+            mount_point=mount_point,
+        )
+        backend = await self.factory(conf)
+        if with_ttls:
+            logger.info(
+                "backend built mount=%s default_lease_ttl=%ds max_lease_ttl=%ds",
+                mount_point,
+                default_ttl,
+                max_ttl,
+            )
+        return backend
+
+    async def close(self) -> None:
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            await backend.close()
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()

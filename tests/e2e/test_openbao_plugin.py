@@ -1,0 +1,263 @@
+"""The Entra engine inside a real OpenBao (`bao server -dev`) as an external plugin.
+
+One dev server per module, the plugin registered by its launcher's sha256 and enabled
+at entra/ and entra-b/ (another emulated tenant). Every credential is checked at the
+emulated tenant itself; every lease is OpenBao's own (renewed, capped, revoked and
+expired by its expiration manager).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin.emulator import EmulatorSettings, ThreadedEmulator, check_password
+from tests.e2e.conftest import (
+    CLIENT,
+    SECRET,
+    TENANT,
+    USERS,
+    Tenant,
+    bao_binary,
+)
+from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids, wait_gone, write_launcher
+from tests.waiting import wait_until_sync
+
+TENANT_B = "5b7e0c41-2d9f-4a63-8e15-c0ffee0b0b0b"
+PERMISSIONS = [
+    "User.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+    "Application.ReadWrite.OwnedBy",
+]
+
+
+class OtherTenant(Tenant):
+    """The second tenant: the same checks, under its own tenant id."""
+
+    def signs_in(self, upn: str, password: str) -> bool:
+        return asyncio.run(
+            check_password(self.base_url, TENANT_B, CLIENT, upn, password, self.ca_path)
+        )
+
+
+@pytest.fixture(scope="module")
+def tenant_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
+    """A second emulated tenant, for the second mount."""
+    settings = EmulatorSettings(
+        tenant_id=TENANT_B,
+        client_id=CLIENT,
+        client_secret=SECRET,
+        users=list(USERS),
+        roles=["User.ReadWrite.All"],
+    )
+    emu = ThreadedEmulator(settings, tmp_path_factory.mktemp("emulator-b-certs"))
+    emu.start()
+    yield OtherTenant(emu)
+    emu.stop()
+
+
+def _config_args(tenant: Tenant, tenant_id: str) -> list[str]:
+    return [
+        f"tenant_id={tenant_id}",
+        f"client_id={CLIENT}",
+        f"client_secret={SECRET}",
+        f"authority_host={tenant.base_url}",
+        f"graph_endpoint={tenant.base_url}",
+        f"ca_cert=@{tenant.ca_path}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def openbao(
+    tmp_path_factory: pytest.TempPathFactory, emulator: ThreadedEmulator, tenant_b: Tenant
+) -> Iterator[DevServer]:
+    """bao server -dev, the plugin registered and enabled twice, both mounts configured."""
+    root = tmp_path_factory.mktemp("openbao")
+    launcher = write_launcher(root / "plugins")
+    server = DevServer(root / "home", root / "plugins", bao_binary()).start()
+    seen: list[int] = []
+    try:
+        Tenant(emulator).admin("PUT", "permissions", {"roles": PERMISSIONS})
+        server.register(launcher)
+        server.ok("secrets", "enable", "-path=entra", "entra")
+        server.ok("secrets", "enable", "-path=entra-b", "entra")
+        server.ok("write", "entra/config", *_config_args(Tenant(emulator), TENANT))
+        server.ok("write", "entra-b/config", *_config_args(tenant_b, TENANT_B))
+        seen = plugin_pids(server.pid)
+        yield server
+    finally:
+        seen += plugin_pids(server.pid)
+        server.stop()
+        for pid in set(seen):  # never leave one behind, even if the test below failed
+            try:
+                wait_gone([pid], timeout=5)
+            except AssertionError:
+                os.kill(pid, signal.SIGKILL)
+
+
+def _read(server: DevServer, path: str) -> dict[str, Any]:
+    return dict(json.loads(server.ok("read", "-format=json", path)))
+
+
+def _renew(server: DevServer, lease_id: str, increment: str) -> subprocess.CompletedProcess[str]:
+    return server.cli("lease", "renew", "-format=json", f"-increment={increment}", lease_id)
+
+
+def test_one_process_serves_both_mounts(openbao: DevServer) -> None:
+    assert _read(openbao, "entra/config")["data"]["tenant_id"] == TENANT
+    assert _read(openbao, "entra-b/config")["data"]["tenant_id"] == TENANT_B
+    assert len(plugin_pids(openbao.pid)) == 1
+
+
+def test_password_issue_renew_capped_and_revoke(openbao: DevServer, tenant: Tenant) -> None:
+    openbao.ok(
+        "write",
+        "entra/roles/alice",
+        "user_principal_name=alice@example.test",
+        "ttl=30s",
+        "max_ttl=90s",
+    )
+    before = tenant.password_changes("alice@example.test")
+    body = _read(openbao, "entra/creds/alice")
+    data = body["data"]
+    assert body["lease_id"].startswith("entra/creds/alice/")
+    assert body["lease_duration"] == 30 and body["renewable"] is True
+    assert data["user_principal_name"] == "alice@example.test"
+    assert tenant.signs_in("alice@example.test", data["password"])
+    assert tenant.password_changes("alice@example.test") == before + 1
+
+    renewed = _renew(openbao, body["lease_id"], "45s")
+    assert renewed.returncode == 0, renewed.stderr
+    assert json.loads(renewed.stdout)["lease_duration"] == 45
+    capped = _renew(openbao, body["lease_id"], "1h")
+    assert capped.returncode == 0, capped.stderr
+    answer = json.loads(capped.stdout)
+    assert 80 <= answer["lease_duration"] <= 90
+    assert any("exceeded the effective max_ttl" in w for w in answer["warnings"])
+
+    openbao.ok("lease", "revoke", body["lease_id"])
+    tenant.wait_signs_in_fails("alice@example.test", data["password"])
+    assert tenant.password_changes("alice@example.test") == before + 2
+
+
+def test_a_lease_left_to_expire_kills_the_password(openbao: DevServer, tenant: Tenant) -> None:
+    openbao.ok(
+        "write", "entra/roles/bob", "user_principal_name=bob@example.test", "ttl=2s", "max_ttl=2s"
+    )
+    data = _read(openbao, "entra/creds/bob")["data"]
+    assert tenant.signs_in("bob@example.test", data["password"])
+    # OpenBao's expiration manager revokes at expiry, through the plugin.
+    took = tenant.wait_signs_in_fails("bob@example.test", data["password"], timeout=15)
+    assert took < 10
+
+
+def test_the_second_mount_uses_its_own_tenant(
+    openbao: DevServer, tenant: Tenant, tenant_b: Tenant
+) -> None:
+    openbao.ok("write", "entra-b/roles/carol", "user_principal_name=carol@example.test")
+    in_a = tenant.password_changes("carol@example.test")
+    body = _read(openbao, "entra-b/creds/carol")
+    password = body["data"]["password"]
+    assert tenant_b.signs_in("carol@example.test", password)
+    assert not tenant.signs_in("carol@example.test", password)
+    assert tenant.password_changes("carol@example.test") == in_a
+    roles_a = openbao.cli("list", "entra/roles")
+    assert "carol" not in roles_a.stdout
+    openbao.ok("lease", "revoke", "-sync", body["lease_id"])
+    assert not tenant_b.signs_in("carol@example.test", password)
+
+
+def test_temporary_access_pass_role(openbao: DevServer, tenant: Tenant) -> None:
+    openbao.ok(
+        "write",
+        "entra/roles/bobtap",
+        "credential_type=temporary_access_pass",
+        "user_principal_name=bob@example.test",
+        "ttl=15m",
+    )
+    body = _read(openbao, "entra/creds/bobtap")
+    data = body["data"]
+    assert data["lifetime_in_minutes"] == 15 and body["renewable"] is False
+    signed = tenant.admin(
+        "POST",
+        "users/bob@example.test/temporaryAccessPasses/signIn",
+        {"temporaryAccessPass": data["temporary_access_pass"]},
+    )
+    assert signed["signed_in"] is True
+    refused = _renew(openbao, body["lease_id"], "1m")
+    assert refused.returncode != 0 and "not renewable" in refused.stderr
+    openbao.ok("lease", "revoke", "-sync", body["lease_id"])
+    assert tenant.admin("GET", "users/bob@example.test/temporaryAccessPasses") == []
+
+
+def test_client_secret_role(openbao: DevServer, tenant: Tenant) -> None:
+    app = tenant.admin("POST", "applications", {"displayName": f"app-{uuid.uuid4().hex[:6]}"})
+    openbao.ok(
+        "write",
+        "entra/roles/app",
+        "credential_type=client_secret",
+        f"application_object_id={app['id']}",
+        "ttl=1h",
+    )
+    body = _read(openbao, "entra/creds/app")
+    data = body["data"]
+    assert data["client_id"] == app["appId"]
+    assert tenant.client_secret_answer(app["appId"], data["client_secret"]).status_code == 200
+    openbao.ok("lease", "revoke", "-sync", body["lease_id"])
+    assert tenant.client_secret_answer(app["appId"], data["client_secret"]).status_code != 200
+
+
+def test_errors_keep_their_status(openbao: DevServer) -> None:
+    missing = openbao.cli("read", "entra/creds/nobody")
+    assert missing.returncode == 2 and "unknown role: nobody" in missing.stderr
+    assert "Code: 400" in missing.stderr
+    absent = openbao.cli("read", "entra/roles/nobody")
+    assert absent.returncode == 2 and "No value found at entra/roles/nobody" in absent.stderr
+    unknown = httpx.get(
+        f"{openbao.url}/v1/entra/nope", headers={"X-Vault-Token": ROOT_TOKEN}, timeout=30
+    )
+    assert unknown.status_code == 404 and "unsupported path" in unknown.json()["errors"][0]
+    wrong = httpx.delete(
+        f"{openbao.url}/v1/entra/creds/alice", headers={"X-Vault-Token": ROOT_TOKEN}, timeout=30
+    )
+    assert wrong.status_code == 405, wrong.text
+
+
+def test_without_the_magic_cookie_it_says_what_it_is() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VAULT_BACKEND_PLUGIN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "goplugin.entra"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert "OpenBao" in done.stderr and "plugin" in done.stderr
+
+
+def test_the_plugin_exits_when_openbao_is_killed(tmp_path: Path) -> None:
+    launcher = write_launcher(tmp_path / "plugins")
+    server = DevServer(tmp_path / "home", tmp_path / "plugins", bao_binary()).start()
+    try:
+        server.register(launcher)
+        server.ok("secrets", "enable", "-path=entra", "entra")
+        server.ok("read", "sys/mounts/entra")
+        wait_until_sync(lambda: len(plugin_pids(server.pid)) == 1, timeout=10)
+        pids = plugin_pids(server.pid)
+    finally:
+        server.stop(signal.SIGKILL)  # no Shutdown call reaches the plugin
+    wait_gone(pids, timeout=10)
