@@ -20,22 +20,22 @@ from importlib import metadata
 from pathlib import Path
 
 import plugin
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
-from mount.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
-from mount.config import LOG_FORMATS, ConfigError, ListenerConfig, ServerConfig, load_config
+from mount.config.parse import LOG_FORMATS, ConfigError, ListenerConfig, ServerConfig, load_config
 from mount.core import Core, CoreSettings
-from mount.leases import LeaseRestoreError
-from mount.listener import ListenerLimits
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.listener import ListenerLimits
+from mount.http.server import ServerError, bind, run_loop, serve, tls_context
+from mount.leases.manager import LeaseRestoreError
 from mount.logging_setup import LOG_LEVELS, setup_logging
-from mount.logstore import LogStore
 from mount.sdk.errors import InvalidRequestError, VaultError
 from mount.sdk.logical import Operation
-from mount.server import ServerError, bind, run_loop, serve, tls_context
-from mount.split_store import SplitStore
-from mount.storage import StorageError
-from mount.storage_open import StorageLayout, storage_layout
-from mount.tokens import TokenStore, random_id
+from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
+from mount.storage.log import LogStore
+from mount.storage.open import StorageLayout, storage_layout
+from mount.storage.split import SplitStore
+from mount.storage.store import StorageError
+from mount.tokens.store import TokenStore, random_id
 from plugin.emulator import EmulatorServer, EmulatorSettings
 from plugin.emulator import cli as emulator_cli
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from mount import config
 from mount.__main__ import build_parser, entra_engine
-from mount.app import BrokerOptions, build_core, ensure_root_token
-from mount.barrier import KEY_ENV
+from mount.config import parse as config
+from mount.http.app import BrokerOptions, build_core, ensure_root_token
 from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
-from mount.storage import MemoryStore
+from mount.storage.barrier import KEY_ENV
+from mount.storage.store import MemoryStore
 from plugin.emulator.cli import SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -65,9 +65,9 @@ def test_the_approle_method_imports_only_the_sdk_and_itself():
             n
             for n in _imports(path)
             if (n == "mount" or n.startswith("mount."))
-            and not n.startswith(("mount.sdk", "mount.auth_approle"))
+            and not n.startswith(("mount.sdk", "mount.auth.approle"))
         )
-        for path in (ROOT / "mount" / "auth_approle").rglob("*.py")
+        for path in (ROOT / "mount" / "auth" / "approle").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 

@@ -1,4 +1,4 @@
-"""The schedule of failed revocations (mount/leases.py), driven by a fake clock.
+"""The schedule of failed revocations (mount/leases/manager.py), driven by a fake clock.
 
 Issue 13, point 21: a retryable failure is retried after about a second, doubling up to
 a cap (honouring the upstream's Retry-After), forever; past the attempt count the lease
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mount.leases import (
+from mount.leases.manager import (
     LEASE_PREFIX,
     Lease,
     LeaseManager,
@@ -26,7 +26,7 @@ from mount.leases import (
 )
 from mount.sdk import SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 
 MOUNT = "noop/"
 BASE, CAP, SLOW, ATTEMPTS = 1.0, 60.0, 600.0, 6
