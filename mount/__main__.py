@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 import plugin
+from goplugin import install as openbao_plugin
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
 from mount.config.parse import LOG_FORMATS, ConfigError, ListenerConfig, ServerConfig, load_config
 from mount.core import Core, CoreSettings
@@ -546,6 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a local Entra tenant (login and Graph) over HTTPS, for tests and demos.",
     )
     emulator_cli.add_arguments(emulator)
+    openbao = commands.add_parser(
+        "openbao-plugin",
+        help="run the Entra engine inside OpenBao or Vault (docs/openbao.md)",
+        description="Install the Entra engine as an OpenBao/Vault external plugin.",
+    )
+    openbao_plugin.add_arguments(openbao)
     return parser
 
 
@@ -553,6 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "emulator":
         return int(emulator_cli.run(args))
+    if args.command == "openbao-plugin":
+        return openbao_plugin.run(args)
     try:
         if args.command == "operator":
             config, _ = load_config(args.config)

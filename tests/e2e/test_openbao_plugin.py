@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -84,13 +86,14 @@ def openbao(
 ) -> Iterator[DevServer]:
     """bao server -dev, the plugin registered and enabled twice, both mounts configured."""
     root = tmp_path_factory.mktemp("openbao")
-    launcher = write_launcher(root / "plugins")
+    (root / "plugins").mkdir()
     server = DevServer(root / "home", root / "plugins", bao_binary()).start()
     seen: list[int] = []
     try:
         Tenant(emulator).admin("PUT", "permissions", {"roles": PERMISSIONS})
-        server.register(launcher)
-        server.ok("secrets", "enable", "-path=entra", "entra")
+        # Installed the documented way: the printed lines are run exactly as printed.
+        for line in install_commands(root / "plugins"):
+            server.ok(*shlex.split(line)[1:])
         server.ok("secrets", "enable", "-path=entra-b", "entra")
         server.ok("write", "entra/config", *_config_args(Tenant(emulator), TENANT))
         server.ok("write", "entra-b/config", *_config_args(tenant_b, TENANT_B))
@@ -104,6 +107,34 @@ def openbao(
                 wait_gone([pid], timeout=5)
             except AssertionError:
                 os.kill(pid, signal.SIGKILL)
+
+
+def install_commands(plugin_dir: Path) -> list[str]:
+    """`entra-broker openbao-plugin install`'s output lines (the launcher is written)."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mount",
+            "openbao-plugin",
+            "install",
+            "--plugin-dir",
+            str(plugin_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2, done.stdout
+    assert re.fullmatch(
+        r"bao plugin register -sha256=[0-9a-f]{64} -command=entra-broker-plugin secret entra",
+        lines[0],
+    )
+    assert lines[1] == "bao secrets enable -path=entra entra"
+    return lines
 
 
 def _read(server: DevServer, path: str) -> dict[str, Any]:
