@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from goplugin import requests, responses
 from goplugin.broker import Broker
 from goplugin.mounts import Factory, MountInstance
 from goplugin.proto import backend_grpc, backend_pb2
+from goplugin.wal import WriteAheadLog, definitely_failed
 from mount.sdk import (
     Backend,
     FieldData,
@@ -18,7 +19,9 @@ from mount.sdk import (
     NotFoundError,
     Operation,
     Request,
+    Response,
     SecretRequest,
+    Storage,
     UnsupportedPathError,
     VaultError,
 )
@@ -49,6 +52,7 @@ class BackendService(backend_grpc.BackendBase):
         self.factory = factory
         self.broker = broker
         self.mounts: dict[str, MountInstance] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def _mount(self, stream: Stream[Any, Any]) -> MountInstance:
         found = self.mounts.get(_mount_id(stream.metadata))
@@ -57,6 +61,8 @@ class BackendService(backend_grpc.BackendBase):
         return found
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
         mounts, self.mounts = self.mounts, {}
         await asyncio.gather(*(m.close() for m in mounts.values()), return_exceptions=True)
 
@@ -152,9 +158,10 @@ class BackendService(backend_grpc.BackendBase):
         assert args is not None
         request = args.request
         reply = backend_pb2.HandleRequestReply()
+        done: Callable[[], Awaitable[None]] | None = None
         try:
             mount = self._mount(stream)
-            answer = await self._handle(mount, request)
+            answer, done = await self._handle(mount, request)
             if answer is not None:
                 reply.response.CopyFrom(answer)
         except NotFoundError as exc:
@@ -166,43 +173,98 @@ class BackendService(backend_grpc.BackendBase):
             logger.exception("request failed operation=%s path=%s", request.operation, request.path)
             reply.err.CopyFrom(responses.internal_error(f"serving {request.operation}"))
         await stream.send_message(reply)
+        if done is not None:
+            # After the answer: killed before this, the entry stays and the rollback
+            # kills a credential whose lease may be live (safe); never the reverse.
+            self._later(done())
+
+    def _later(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("background work after an answer failed")
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _handle(
         self, mount: MountInstance, request: backend_pb2.Request
-    ) -> backend_pb2.Response | None:
+    ) -> tuple[backend_pb2.Response | None, Callable[[], Awaitable[None]] | None]:
+        """The answer, and what to do once it is sent (None: nothing)."""
         operation = request.operation
-        if operation == "rollback":
-            return None
         if operation not in requests.OPERATIONS and operation not in requests.HOST_OPERATIONS:
             raise UnsupportedPathError()  # resolve-path, alias-lookahead, ...
         backend = await mount.backend(request.mount_point)
         storage = await mount.storage()
+        if operation == "rollback":
+            wal = await mount.wal()
+            rolled = await wal.rollback(backend)
+            if rolled:
+                logger.info("rollback: %d unanswered issue(s) undone", rolled)
+            return None, None
         if operation in ("renew", "revoke"):
-            secret_type_name, internal = requests.secret_of(request)
-            secret_type = backend.secrets.get(secret_type_name)
-            if secret_type is None:
-                raise InvalidRequestError(f"unknown secret type {secret_type_name!r}")
-            secret_request = SecretRequest(
-                storage=storage, internal=internal, lease_path=request.path
-            )
-            if operation == "revoke":
-                await secret_type.revoke(secret_request)
-                return None
-            if secret_type.renew is None:
-                raise InvalidRequestError("lease is not renewable")
-            allowed = await secret_type.renew(secret_request)
-            return responses.renewed_secret(request.secret, allowed)
+            return await self._lease_callback(backend, storage, request), None
         response = await backend.handle(requests.to_sdk_request(request, storage))
         if response is None or response.secret is None:
-            return responses.plain_response(response)
+            return responses.plain_response(response), None
+        return await self._issue(mount, backend, request, response)
+
+    async def _lease_callback(
+        self, backend: Backend, storage: Storage, request: backend_pb2.Request
+    ) -> backend_pb2.Response | None:
+        secret_type_name, internal = requests.secret_of(request)
+        secret_type = backend.secrets.get(secret_type_name)
+        if secret_type is None:
+            raise InvalidRequestError(f"unknown secret type {secret_type_name!r}")
+        secret_request = SecretRequest(storage=storage, internal=internal, lease_path=request.path)
+        if request.operation == "revoke":
+            await secret_type.revoke(secret_request)
+            return None
+        if secret_type.renew is None:
+            raise InvalidRequestError("lease is not renewable")
+        allowed = await secret_type.renew(secret_request)
+        return responses.renewed_secret(request.secret, allowed)
+
+    async def _issue(
+        self,
+        mount: MountInstance,
+        backend: Backend,
+        request: backend_pb2.Request,
+        response: Response,
+    ) -> tuple[backend_pb2.Response, Callable[[], Awaitable[None]] | None]:
+        """Create the credential under a write-ahead entry (see goplugin/wal.py)."""
         spec = response.secret
+        assert spec is not None
         data: dict[str, Any] = dict(response.data or {})
-        if response.issue is not None:
-            # OpenBao stores the lease only once we answer: see docs/openbao.md on the
-            # window this leaves when the plugin is killed mid-issue.
+        if response.issue is None:
+            answer = responses.secret_response(
+                spec, dict(spec.internal), data, list(response.warnings)
+            )
+            return answer, None
+        wal = await mount.wal()
+        before = dict(spec.internal)
+        entry = await wal.begin(spec.type, before, request.path)
+        try:
             data.update(await response.issue())
-        # issue() may have added to the spec's internal data what creating told it.
-        return responses.secret_response(spec, dict(spec.internal), data, list(response.warnings))
+            # issue() may have added to the spec's internal data what creating told it.
+            internal = dict(spec.internal)
+            if internal != before:
+                await wal.update(entry, internal)
+        except BaseException as exc:
+            wal.release(entry)
+            if definitely_failed(exc):
+                self._later(wal.end(entry))
+            else:  # the credential may exist: undo it now, else the rollback will
+                self._later(_undo_now(wal, backend))
+            raise
+        answer = responses.secret_response(spec, internal, data, list(response.warnings))
+        return answer, lambda: wal.end(entry)
+
+
+async def _undo_now(wal: WriteAheadLog, backend: Backend) -> None:
+    await wal.rollback(backend)
 
 
 async def _existence(backend: Backend, request: Request) -> tuple[bool, bool]:

@@ -15,6 +15,7 @@ from grpclib.client import Channel
 
 from goplugin.broker import Broker
 from goplugin.storage import BrokerStorage, SystemView
+from goplugin.wal import WriteAheadLog
 from mount.sdk import Backend, BackendConfig
 
 __all__ = ["Factory", "MountInstance"]
@@ -41,6 +42,7 @@ class MountInstance:
         self._channel: Channel | None = None
         self._storage: BrokerStorage | None = None
         self._backend: Backend | None = None
+        self._wal: WriteAheadLog | None = None
         self._lock = asyncio.Lock()
 
     async def channel(self) -> Channel:
@@ -53,13 +55,29 @@ class MountInstance:
             self._storage = BrokerStorage(await self.channel())
         return self._storage
 
+    async def wal(self) -> WriteAheadLog:
+        if self._wal is None:
+            self._wal = WriteAheadLog(await self.storage())
+        return self._wal
+
     async def backend(self, mount_point: str = "") -> Backend:
-        """The mount's backend, built once with OpenBao's TTL limits for the mount."""
+        """The mount's backend, built once with OpenBao's TTL limits for the mount.
+
+        Before the first request is served, whatever a killed earlier process left in
+        the write-ahead log is rolled back (OpenBao's own rollback comes only each
+        minute), so that a restarted plugin does not leave those credentials alive.
+        """
         if self._backend is not None:
             return self._backend
         async with self._lock:
             if self._backend is None:
-                self._backend = await self._build(mount_point, with_ttls=True)
+                backend = await self._build(mount_point, with_ttls=True)
+                wal = await self.wal()
+                try:
+                    await wal.rollback(backend)
+                except Exception:  # storage trouble: OpenBao's rollback tries again
+                    logger.exception("wal: rollback at start failed mount=%s", mount_point)
+                self._backend = backend
         return self._backend
 
     async def probe_backend(self) -> Backend:
