@@ -168,7 +168,11 @@ class BackendService(backend_grpc.BackendBase):
             if exc.errors:  # an empty 404 is Vault's "nothing here": no response, no error
                 reply.err.CopyFrom(responses.error_of(exc))
         except VaultError as exc:
-            reply.err.CopyFrom(responses.error_of(exc))
+            as_data = responses.user_error_response(exc)
+            if as_data is not None:
+                reply.response.CopyFrom(as_data)
+            else:
+                reply.err.CopyFrom(responses.error_of(exc))
         except Exception:
             logger.exception("request failed operation=%s path=%s", request.operation, request.path)
             reply.err.CopyFrom(responses.internal_error(f"serving {request.operation}"))

@@ -32,6 +32,7 @@ __all__ = [
     "ERR_UNSUPPORTED_OPERATION",
     "ERR_UNSUPPORTED_PATH",
     "error_of",
+    "user_error_response",
     "internal_error",
     "plain_response",
     "renewed_secret",
@@ -118,6 +119,18 @@ def renewed_secret(
         secret.lease_options.TTL = _nanos(allowed.ttl)
         secret.lease_options.MaxTTL = _nanos(allowed.max_ttl)
     return backend_pb2.Response(secret=secret, data="null")
+
+
+def user_error_response(exc: VaultError) -> backend_pb2.Response | None:
+    """A 400 as OpenBao's own engines answer it: a response whose data holds `error`.
+
+    OpenBao then shows exactly that sentence (`["unknown role: x"]`), where a returned
+    error would come back wrapped as `1 error occurred: ...`. None for other statuses.
+    """
+    if exc.status != 400:
+        return None
+    message = "; ".join(exc.errors) or exc.message
+    return backend_pb2.Response(data=_json({"error": message}))
 
 
 def error_of(exc: VaultError) -> backend_pb2.ProtoError:

@@ -26,6 +26,7 @@ from goplugin.handshake import (
     bind_listener,
     handshake_line,
 )
+from goplugin.logs import setup_logging
 from goplugin.mounts import Factory
 from goplugin.tls import client_context, new_certificate, server_context
 
@@ -57,11 +58,7 @@ def serve(
     except HandshakeError as exc:
         print(exc, file=sys.stderr)
         return 1
-    logging.basicConfig(
-        level=os.environ.get("GOPLUGIN_LOG_LEVEL", "INFO").upper(),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(os.environ.get("GOPLUGIN_LOG_LEVEL", "INFO"))
     # Ctrl-C in a terminal reaches the whole process group: the host decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(_serve(factory, version, host))
