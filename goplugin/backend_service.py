@@ -251,9 +251,11 @@ class BackendService(backend_grpc.BackendBase):
         before = dict(spec.internal)
         entry = await wal.begin(spec.type, before, request.path)
         try:
-            data.update(await response.issue())
-            # issue() may have added to the spec's internal data what creating told it.
-            internal = dict(spec.internal)
+            issued = await response.issue()
+            data.update(issued.data)
+            # What creating told (a client secret's key id) replaces the pending form;
+            # the entry learns it too, so a rollback removes exactly that credential.
+            internal = before if issued.internal is None else dict(issued.internal)
             if internal != before:
                 await wal.update(entry, internal)
         except BaseException as exc:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mount.audit.broker import AuditBroker
-from mount.http.envelope import ApiRequest
 from mount.leases.manager import LeaseManager
 from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.acl import ACL, ROOT_ACL, capability_of
 from mount.policy.store import PolicyStore
+from mount.request import ApiRequest
 from mount.sdk.errors import (
     InvalidRequestError,
     PermissionDeniedError,

@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from mount.ids import random_id
 from mount.sdk.errors import NotFoundError
 from mount.sdk.framework import Backend
 from mount.sdk.logical import Storage
-from mount.tokens.store import random_id
 
 __all__ = ["MountEntry", "MountTable"]
 

@@ -16,6 +16,7 @@ from mount.config.hcl import BLOCK_MARK, META_KEYS, HCLSyntaxError, parse_docume
 from mount.config.hcl import label as unquote_label
 from mount.sdk.durations import DurationError, format_duration, parse_duration
 from mount.sdk.errors import VaultError
+from mount.startup import StartupError
 
 __all__ = [
     "ConfigError",
@@ -113,7 +114,7 @@ _HCL_META = META_KEYS
 _INT = re.compile(r"[+-]?\d+")
 
 
-class ConfigError(Exception):
+class ConfigError(StartupError):
     """The config file cannot be used; the message is one sentence saying what to fix.
 
     `warnings` are those noticed before it: a misspelt key's "did you mean" is told

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import MultiMapping
 
+from mount.ids import new_request_id
+from mount.request import ApiRequest
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, VaultError
 from mount.sdk.logical import Operation, Response
 
-__all__ = ["ApiRequest", "BodyTimeoutError", "error_response", "parse_request", "render"]
+__all__ = ["BodyTimeoutError", "error_response", "parse_request", "render"]
 
 API_PREFIX = "/v1/"
 _LIST_TRUE = {"true", "True", "TRUE", "t", "T", "1"}
@@ -24,33 +24,6 @@ _HEADERS = {
     "Cache-Control": "no-store",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID in its text form, as str(uuid.uuid4()) gives, without
-    building a UUID object: one per request."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-@dataclass(slots=True)
-class ApiRequest:
-    """An API call after HTTP parsing: the logical operation, path, data and token."""
-
-    method: str
-    operation: Operation
-    path: str
-    data: dict[str, Any]
-    token: str
-    query: dict[str, str] = field(default_factory=dict)
-    remote: str = ""
-    # The envelope's request_id, known from the start so the audit log can carry it.
-    request_id: str = field(default_factory=lambda: new_request_id())
-    # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
-    accept: str = ""
 
 
 def token_of(request: web.Request) -> str:

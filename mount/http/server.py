@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from mount.http.listener import DEFAULT_LIMITS, ListenerLimits, listening_sockets, start_serving
+from mount.startup import StartupError
 
 __all__ = ["ServerError", "bind", "is_loopback", "parse_address", "serve", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
 
-class ServerError(Exception):
+class ServerError(StartupError):
     """A start-up problem, told to the operator as one sentence."""
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from mount.ids import random_id, rfc3339
 from mount.leases.ratelimit import IssueRateLimiter
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import (
@@ -45,7 +46,6 @@ from mount.sdk.telemetry import (
 )
 from mount.storage.barrier import BarrierError
 from mount.storage.store import StorageError, return_freed_memory
-from mount.tokens.store import random_id, rfc3339
 
 __all__ = [
     "Lease",
@@ -634,19 +634,20 @@ class LeaseManager:
         )
         await self._write({lease.lease_id: lease})
         try:
-            data = await issue()
+            issued = await issue()
         except BaseException as exc:
-            await self._abandon(replace(lease, internal=dict(spec.internal)), exc)
+            await self._abandon(lease, exc)
             raise
         now = self._clock()
-        # issue() may have added to the spec's internal data what only creating the
-        # credential told it (the id of a client secret or pass), for revoke to use.
+        # issue() may have returned what only creating the credential told it (the id
+        # of a client secret or pass), for revoke to use.
+        internal = spec.internal if issued.internal is None else issued.internal
         active = replace(
             lease,
             state=LeaseState.ACTIVE,
             issue_time=now,
             expire_time=now + ttl,
-            internal=dict(spec.internal),
+            internal=dict(internal),
         )
         changes: dict[str, Lease | None] = {active.lease_id: active}
         async with contextlib.AsyncExitStack() as held:
@@ -667,7 +668,7 @@ class LeaseManager:
             )
         self.metrics.incr(CREDS_ISSUED, {"mount": active.mount, "role": active.role})
         log_lease_event(logging.INFO, "issued", "lease issued", active, ttl=ttl)
-        return active, data
+        return active, issued.data
 
     async def _write_activation(self, lease: Lease, changes: dict[str, Lease | None]) -> None:
         try:

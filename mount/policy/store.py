@@ -6,11 +6,11 @@ import logging
 import time
 from typing import Any
 
+from mount.ids import rfc3339
 from mount.policy.acl import ACL, ROOT_ACL
 from mount.policy.language import DEFAULT_POLICY, Policy, parse_policy, valid_policy_name
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Storage
-from mount.tokens.store import rfc3339
 
 __all__ = ["PolicyStore"]
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import heapq
 import logging
-import math
-import secrets
-import string
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from mount.ids import random_id, rfc3339
 from mount.sdk.cidrs import address_in
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, VaultError, multierror
 from mount.sdk.logical import BatchStorage
@@ -26,13 +23,10 @@ __all__ = [
     "TokenEntry",
     "TokenStore",
     "hash_token",
-    "random_id",
-    "rfc3339",
 ]
 
 logger = logging.getLogger(__name__)
 
-_ALPHABET = string.ascii_letters + string.digits
 ID_PREFIX = "token/id/"
 ACCESSOR_PREFIX = "token/accessor/"
 # token/parent/<parent accessor>/<child accessor>: children are revoked with their parent.
@@ -46,33 +40,10 @@ RevokeHook = Callable[["TokenEntry"], Awaitable[None]]
 RenewApprover = Callable[["TokenEntry"], Awaitable[TTLLimits]]
 
 
-def random_id(length: int = 24) -> str:
-    """Base62 random text, as Vault's lease suffixes, accessors and token bodies."""
-    # One urandom read per id, not one per character as secrets.choice does (24 system
-    # calls per id showed in issue profiles). Bytes below 248 = 4 x 62 map evenly onto
-    # the alphabet; the rest are dropped, so every character stays equally likely.
-    found: list[str] = []
-    while len(found) < length:
-        found.extend(_ALPHABET[b % 62] for b in secrets.token_bytes(length * 2) if b < 248)
-    return "".join(found[:length])
-
-
 def hash_token(token: str) -> str:
     """Tokens carry 143 bits of randomness, so a plain SHA-256 is a safe at-rest form."""
     # A header that is not UTF-8 arrives with surrogate escapes: hash it, never fail.
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def rfc3339(epoch: float) -> str:
-    """UTC time with sub-second digits and a Z, the way Vault prints times."""
-    return f"{_utc_seconds(math.floor(epoch))}.{int((epoch % 1) * 1_000_000):06d}Z"
-
-
-@functools.lru_cache(maxsize=4096)
-def _utc_seconds(whole: int) -> str:
-    # The same times are printed again and again (a lease's on every lookup), and
-    # strftime is most of the cost: each whole second is formatted once.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,13 +46,13 @@ def main() -> int:
     async def shortened(options: mount.http.app.BrokerOptions) -> Core:
         return await build_core(replace(options, **changes))
 
-    # Before mount.__main__ is imported: it binds build_core by name.
+    # Before mount.run is imported: it binds build_core by name.
     mount.http.app.build_core = shortened  # type: ignore[assignment]
     if args.graph_deadline is not None:
         plugin.backend.DEFAULT_DEADLINE = args.graph_deadline
     if args.graph_max_retry_after is not None:
         plugin.backend.DEFAULT_MAX_RETRY_AFTER = args.graph_max_retry_after
-    cli = importlib.import_module("mount.__main__")
+    cli = importlib.import_module("mount.cli")
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     return int(cli.main(rest))
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from mount.__main__ import build_parser, entra_engine
+from mount.cli import build_parser, emulator_parser
 from mount.config import parse as config
 from mount.http.app import BrokerOptions, build_core, ensure_root_token
+from mount.run import entra_engine
 from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
@@ -217,7 +218,10 @@ def _commands(
                 yield from _commands(subparser, f"{name} {sub}")
 
 
-COMMANDS = list(_commands(build_parser(), "entra-broker"))
+COMMANDS = [
+    *_commands(build_parser(), "entra-broker"),
+    ("entra-broker emulator", emulator_parser()),
+]
 
 
 def test_the_commands_are_walked():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -24,7 +23,7 @@ from mount.leases.manager import (
     LeaseState,
     RevocationPendingError,
 )
-from mount.sdk import SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
+from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
 from mount.storage.store import MemoryStore
 
@@ -93,8 +92,8 @@ class Harness:
         if not self.leases.is_restored():
             await self.leases.start_restore()
 
-        async def create() -> dict[str, Any]:
-            return {"credential": credential}
+        async def create() -> Issued:
+            return Issued({"credential": credential})
 
         spec = SecretSpec(
             type="noop",

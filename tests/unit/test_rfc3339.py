@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import time
 
+from mount.ids import rfc3339
 from mount.leases.manager import Lease
-from mount.tokens.store import rfc3339
 
 
 def _uncached(epoch: float) -> str:
