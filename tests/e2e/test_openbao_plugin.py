@@ -341,3 +341,15 @@ def test_help_and_a_third_mount_come_and_go(openbao: DevServer, tenant: Tenant) 
     openbao.ok("secrets", "enable", "-path=entra-c", "entra")
     assert openbao.cli("list", "entra-c/roles").returncode == 2  # a new mount starts empty
     openbao.ok("secrets", "disable", "entra-c")
+
+
+def test_a_tuned_default_ttl_reaches_the_engine(openbao: DevServer) -> None:
+    openbao.ok("write", "entra-b/roles/carold", "user_principal_name=carol@example.test")
+    assert _read(openbao, "entra-b/creds/carold")["lease_duration"] == 768 * 3600
+    openbao.ok("secrets", "tune", "-default-lease-ttl=3m", "entra-b/")
+    # The engine reads the mount's limits again within seconds (goplugin.mounts).
+    wait_until_sync(
+        lambda: _read(openbao, "entra-b/creds/carold")["lease_duration"] == 180,
+        timeout=30,
+        interval=1.0,
+    )
