@@ -353,3 +353,21 @@ def test_a_tuned_default_ttl_reaches_the_engine(openbao: DevServer) -> None:
         timeout=30,
         interval=1.0,
     )
+
+
+def test_plugin_reload_starts_a_fresh_process_and_leases_live_on(
+    openbao: DevServer, tenant: Tenant
+) -> None:
+    openbao.ok("write", "entra/roles/bobre", "user_principal_name=bob@example.test", "ttl=1h")
+    body = _read(openbao, "entra/creds/bobre")
+    before = plugin_pids(openbao.pid)
+    openbao.ok("plugin", "reload", "-plugin=entra")
+    assert _read(openbao, "entra/config")["data"]["tenant_id"] == TENANT
+    after = plugin_pids(openbao.pid)
+    assert len(after) == 1 and after != before
+    wait_gone(before, timeout=10)
+    # The lease is OpenBao's: the new process renews and revokes it.
+    renewed = _renew(openbao, body["lease_id"], "30m")
+    assert renewed.returncode == 0 and json.loads(renewed.stdout)["lease_duration"] == 1800
+    openbao.ok("lease", "revoke", "-sync", body["lease_id"])
+    assert not tenant.signs_in("bob@example.test", body["data"]["password"])
