@@ -66,12 +66,11 @@ def _timestamp(when: datetime) -> Timestamp:
 def plain_response(response: Response | None) -> backend_pb2.Response | None:
     """A handler's answer without a credential; None is Vault's "no content" (404 on read).
 
-    `raw` (help and other whole-body answers) becomes the data, as Go's framework puts
-    help in the response data.
+    Help comes as data too (`help`, `openapi`, `see_also`), as Go's framework answers it.
     """
-    if response is None or response.empty:
+    if response is None:
         return None
-    data = response.raw if response.raw is not None else response.data
+    data = response.data
     if data is None and not response.warnings:
         return None
     return backend_pb2.Response(data=_json(data), warnings=list(response.warnings))

@@ -95,9 +95,9 @@ def test_a_renewal_keeps_the_issue_time_and_sets_the_allowed_ttls() -> None:
 
 def test_plain_answers() -> None:
     assert responses.plain_response(None) is None
-    assert responses.plain_response(Response(empty=True)) is None
+    assert responses.plain_response(Response()) is None
     assert json.loads(responses.plain_response(Response(data={"a": 1})).data) == {"a": 1}
-    helped = responses.plain_response(Response(raw={"help": "text"}))
+    helped = responses.plain_response(Response(data={"help": "text"}))
     assert json.loads(helped.data) == {"help": "text"}
     warned = responses.plain_response(Response(warnings=["careful"]))
     assert warned.data == "null" and list(warned.warnings) == ["careful"]
