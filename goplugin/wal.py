@@ -87,6 +87,11 @@ def definitely_failed(exc: BaseException) -> bool:
     )
 
 
+# The ids of entries whose issue runs in this process, shared by every mount's log: a
+# mount set up again (a new log) must not take a running issue of the old one for dead.
+_RUNNING: set[str] = set()
+
+
 class WriteAheadLog:
     """One mount's entries; `running` holds the ids whose issue runs in this process."""
 
@@ -94,7 +99,7 @@ class WriteAheadLog:
         self.storage = storage
         self.clock = clock
         self.here = Writer.current()
-        self.running: set[str] = set()
+        self.running = _RUNNING
         self._rollback_lock = asyncio.Lock()
 
     async def begin(self, secret_type: str, internal: Mapping[str, Any], path: str) -> str:

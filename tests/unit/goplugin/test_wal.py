@@ -86,3 +86,14 @@ async def test_a_failed_revoke_keeps_the_entry_for_the_next_rollback() -> None:
     assert await wal.rollback(_recording_backend(revoked, fail=True)) == 0
     assert len(await wal.storage.list(WAL_PREFIX)) == 1
     assert await wal.rollback(_recording_backend(revoked)) == 1 and revoked == [{"user": "a"}]
+
+
+async def test_a_second_log_of_the_same_mount_leaves_a_running_issue_alone() -> None:
+    storage = MemoryStorage()
+    first = WriteAheadLog(storage, Clock())
+    entry = await first.begin("pw", {"user": "a"}, "creds/a")
+    revoked: list[dict[str, Any]] = []
+    # The mount was set up again in this process while the issue still runs.
+    assert await WriteAheadLog(storage, Clock()).rollback(_recording_backend(revoked)) == 0
+    await first.end(entry)
+    assert revoked == []
