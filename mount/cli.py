@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+from goplugin import install as openbao_plugin
 from mount.config.model import LOG_FORMATS, ConfigError
 from mount.config.parse import load_config
 from mount.http.server import run_loop
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_command(commands)
     _add_operator_command(commands)
     _add_emulator_command(commands)
+    openbao = commands.add_parser(
+        "openbao-plugin",
+        help="run the Entra engine inside OpenBao or Vault (docs/openbao.md)",
+        description="Install the Entra engine as an OpenBao/Vault external plugin.",
+    )
+    openbao_plugin.add_arguments(openbao)
     return parser
 
 
@@ -173,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from emulator import cli as emulator_cli
 
         return int(emulator_cli.run(args))
+    if args.command == "openbao-plugin":
+        return openbao_plugin.run(args)
     try:
         if args.command == "operator":
             config, _ = load_config(args.config)

@@ -19,6 +19,7 @@ RUNS = {
     "bench_leases.py": ["--sizes", "100", "1000", "--seconds", "0.3", "--conns", "4"],
     "bench_startup.py": ["--sizes", "100"],
     "bench_issue.py": ["--clients", "4", "--seconds", "1", "--latency-ms", "20"],
+    "bench_openbao_issue.py": ["--clients", "4", "--seconds", "1", "--latency-ms", "20"],
     "bench_expiry.py": ["--leases", "50", "--window", "2", "--lead", "8", "--grace", "30"],
     "profile_lookup.py": ["--seconds", "0.5", "--top", "3"],
     "bench_revoke_faults.py": ["--waves", "1", "--rounds", "1", "--short"],

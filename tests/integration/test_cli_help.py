@@ -41,6 +41,8 @@ def test_every_command_is_walked():
         ("operator",),
         ("operator", "generate-root"),
         ("emulator",),
+        ("openbao-plugin",),
+        ("openbao-plugin", "install"),
     }
 
 

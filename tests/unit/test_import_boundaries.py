@@ -32,6 +32,18 @@ def test_plugin_imports_only_the_sdk_from_mount():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_goplugin_imports_only_the_sdk_from_mount():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            n
+            for n in _imports(path)
+            if (n == "mount" or n.startswith("mount.")) and not n.startswith("mount.sdk")
+        )
+        for path in (ROOT / "goplugin").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_plugin_never_imports_tinydb_aiohttp_or_the_emulator():
     for path in (ROOT / "plugin").rglob("*.py"):
         names = _imports(path)
