@@ -20,12 +20,12 @@ from mount.http.listener import ListenerLimits
 from mount.http.server import bind, serve, tls_context
 from mount.leases.manager import LeaseRestoreError
 from mount.sdk.errors import InvalidRequestError
+from mount.sdk.storage import StorageError
 from mount.startup import StartError
 from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.storage.log import LogStore
 from mount.storage.open import StorageLayout, storage_layout
 from mount.storage.split import SplitStore
-from mount.storage.store import StorageError
 from mount.tokens.store import TokenStore
 
 __all__ = [

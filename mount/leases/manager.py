@@ -36,6 +36,7 @@ from mount.sdk.errors import (
 )
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import BatchStorage, IssueFn, SecretRequest, SecretSpec, Storage
+from mount.sdk.storage import StorageError
 from mount.sdk.telemetry import (
     CREDS_ISSUED,
     LEASE_RENEWALS,
@@ -45,7 +46,7 @@ from mount.sdk.telemetry import (
     RevokeResult,
 )
 from mount.storage.barrier import BarrierError
-from mount.storage.store import StorageError, return_freed_memory
+from mount.storage.heap import return_freed_memory
 
 __all__ = [
     "Lease",

@@ -26,7 +26,7 @@ from mount.storage.barrier import Barrier  # noqa: E402
 from mount.storage.log import LogStore  # noqa: E402
 from mount.storage.open import open_store  # noqa: E402
 from mount.storage.split import SplitStore  # noqa: E402
-from mount.storage.store import TinyDBStore  # noqa: E402
+from mount.storage.tinydb import TinyDBStore  # noqa: E402
 
 SEAL_KEY = b"b" * 32
 ROOT_TOKEN = "root"

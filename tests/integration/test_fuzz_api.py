@@ -53,7 +53,7 @@ from mount.http.app import (
 from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from plugin.emulator import EmulatorServer, EmulatorSettings
 
 ROOT = "root"

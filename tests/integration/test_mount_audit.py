@@ -11,7 +11,7 @@ import pytest
 from mount.audit.device import DeclaredDevice
 from mount.config.parse import ConfigError
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "s.AuditRootToken0123456789"

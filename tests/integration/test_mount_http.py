@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "root"

@@ -10,7 +10,7 @@ import pytest
 
 from mount.core import Core
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until
 

@@ -9,7 +9,7 @@ import pytest
 import plugin
 from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.sdk.logical import Operation
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 ROOT = "root"
 

@@ -19,7 +19,7 @@ import pytest
 
 from mount.leases.manager import LEASE_PREFIX
 from mount.storage.barrier import KEY_ENV, Barrier
-from mount.storage.store import TinyDBStore
+from mount.storage.tinydb import TinyDBStore
 from plugin.emulator import check_password
 from tests.bench.targets import lease_record
 from tests.server_process import Server, bao_run, command, free_port

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from mount.sdk.errors import InvalidRequestError, VaultError
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from mount.tokens.store import TokenEntry, TokenStore
 from mount.tokens.ttl import TTLLimits
 

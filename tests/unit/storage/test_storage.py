@@ -1,4 +1,4 @@
-"""The embedded store: semantics, sealing, crash safety, group commit (mount/storage/store.py)."""
+"""The embedded store: semantics, sealing, crash safety, group commit (mount/storage/)."""
 
 import asyncio
 import json
@@ -16,23 +16,19 @@ from pathlib import Path
 import pytest
 
 from mount.sdk.logical import Storage
+from mount.sdk.storage import StorageError, list_children
+from mount.storage import files as files_module
 from mount.storage import log as logstore_module
-from mount.storage import store as storage_module
 from mount.storage.barrier import Barrier, BarrierError
 from mount.storage.log import LogStore
+from mount.storage.memory import MemoryStore
 from mount.storage.open import open_store
 from mount.storage.split import SplitStore
-from mount.storage.store import (
-    AtomicJSONStorage,
-    MemoryStore,
-    ParentReferenceError,
-    StorageError,
-    StorageView,
-    TinyDBStore,
-)
+from mount.storage.tinydb import AtomicJSONStorage, TinyDBStore
+from mount.storage.views import ParentReferenceError, StorageView
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -343,10 +339,10 @@ async def test_failed_write_changes_nothing(tmp_path, monkeypatch):
     def disk_full(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(storage_module.os, "replace", disk_full)
+    monkeypatch.setattr(files_module.os, "replace", disk_full)
     with pytest.raises(StorageError, match="No space left on device"):
         await store.put_many({"new": 2, "kept": None})
-    monkeypatch.setattr(storage_module.os, "replace", real_replace)
+    monkeypatch.setattr(files_module.os, "replace", real_replace)
     assert await store.get("kept") == 1
     assert await store.get("new") is None
     assert await store.list() == ["kept"]
@@ -687,7 +683,7 @@ async def test_log_list_matches_a_full_scan(tmp_path):
     store = LogStore(tmp_path / "db.log")
     await store.put_many({k: 1 for k in keys})
     for prefix in ["", "a", "a/", "b/", "a/b/", "z", "ab/-/", "nope/"]:
-        assert await store.list(prefix) == storage_module._children(keys, prefix), prefix
+        assert await store.list(prefix) == list_children(keys, prefix), prefix
     await store.delete(sorted(keys)[0])
-    assert await store.list("") == storage_module._children(set(keys) - {sorted(keys)[0]}, "")
+    assert await store.list("") == list_children(set(keys) - {sorted(keys)[0]}, "")
     await store.close()
