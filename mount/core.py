@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mount.audit.broker import AuditBroker
+from mount.caller import Caller, calling
 from mount.leases.manager import LeaseManager
 from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.acl import ACL, ROOT_ACL, capability_of
 from mount.policy.store import PolicyStore
+from mount.reply import Reply, as_reply
 from mount.request import ApiRequest
 from mount.sdk.errors import (
     InvalidRequestError,
@@ -152,7 +154,7 @@ class Core:
             allowed = "sudo" in caps
         return allowed
 
-    async def handle(self, api: ApiRequest) -> Response | None:
+    async def handle(self, api: ApiRequest) -> Reply | None:
         """Serve one API request end to end; raises VaultError for the client.
 
         The audit trail records the request before anything is done for it and the
@@ -193,7 +195,7 @@ class Core:
         rest: str,
         token: TokenEntry | None,
         acl: ACL,
-    ) -> Response | None:
+    ) -> Reply | None:
         request = Request(
             operation=api.operation,
             path=rest,
@@ -202,21 +204,19 @@ class Core:
             mount_point=entry.path,
             identity=token.accessor if token else "",
             remote_address=api.remote,
-            context={
-                "token": token,
-                "token_id": api.token,
-                "api": api,
-                "core": self,
-                "acl": acl,
-            },
         )
         if api.method == "HEAD" and api.path.rstrip("/") != "sys/health":
             raise UnsupportedOperationError()
-        response = await entry.backend.handle(request)
-        if response is not None and response.secret is not None:
-            response = await self._register(entry, api.path, response, token)
-        if response is not None and response.login is not None:
-            response = await issue_login_token(
+        response = await self._dispatch(entry, request, Caller(token, api.token, acl, api.accept))
+        if response is None:
+            return None
+        if api.operation is Operation.HELP:
+            # Help is data to the backend and Vault's bare {"help", "openapi"} on the wire.
+            return Reply(raw=response.data)
+        if response.secret is not None:
+            return await self._register(entry, api.path, response, token)
+        if response.login is not None:
+            return await issue_login_token(
                 self.tokens,
                 response,
                 mount_path=entry.path,
@@ -224,11 +224,19 @@ class Core:
                 mount_default=entry.default_lease_ttl or self.settings.default_lease_ttl,
                 mount_max=entry.max_lease_ttl or self.settings.max_lease_ttl,
             )
-        return response
+        return as_reply(response)
+
+    async def _dispatch(
+        self, entry: MountEntry, request: Request, caller: Caller
+    ) -> Response | None:
+        if not entry.builtin:
+            return await entry.backend.handle(request)
+        with calling(caller):
+            return await entry.backend.handle(request)
 
     async def _register(
         self, entry: MountEntry, path: str, response: Response, token: TokenEntry | None
-    ) -> Response:
+    ) -> Reply:
         """Persist the lease, then let the backend create the credential under it."""
         spec, issue = response.secret, response.issue
         assert spec is not None
@@ -241,7 +249,7 @@ class Core:
             issue=issue,
             token_accessor=token.accessor if token else "",
         )
-        return Response(
+        return Reply(
             data=data,
             warnings=response.warnings,
             lease_id=lease.lease_id,
@@ -251,7 +259,7 @@ class Core:
 
     async def handle_internal(
         self, operation: Operation, path: str, data: dict[str, Any], token: str
-    ) -> Response | None:
+    ) -> Reply | None:
         """Run a request as a client would, without HTTP (dev-mode bootstrap, tests)."""
         method = {Operation.READ: "GET", Operation.LIST: "LIST", Operation.DELETE: "DELETE"}
         api = ApiRequest(method.get(operation, "PUT"), operation, path, data, token)

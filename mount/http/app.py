@@ -182,7 +182,9 @@ async def build_core(options: BrokerOptions) -> Core:
         max_lease_ttl=settings.max_lease_ttl,
     )
 
-    async def add(path: str, type_: str, backend: Backend, kind: str, description: str) -> None:
+    async def add(
+        path: str, type_: str, backend: Backend, kind: str, description: str, builtin: bool = False
+    ) -> None:
         # A mount keeps its uuid and accessor across restarts; they are stored once.
         key = f"core/mounts/{path.rstrip('/')}"
         found = await store.get(key)
@@ -196,6 +198,7 @@ async def build_core(options: BrokerOptions) -> Core:
             description=description,
             uuid=str(ids.get("uuid") or uuid.uuid4()),
             accessor=str(ids.get("accessor") or ""),
+            builtin=builtin,
         )
         if not ids:
             await store.put(key, {"uuid": entry.uuid, "accessor": entry.accessor})
@@ -234,6 +237,7 @@ async def build_core(options: BrokerOptions) -> Core:
         ),
         "secret",
         "system endpoints used for control, policy and debugging",
+        builtin=True,
     )
     await add(
         "auth/token/",
@@ -246,6 +250,7 @@ async def build_core(options: BrokerOptions) -> Core:
         ),
         "auth",
         "token based credentials",
+        builtin=True,
     )
     for engine in options.engines:
         backend = await engine.factory(

@@ -413,7 +413,6 @@ class Backend:
             mount_point=request.mount_point,
             identity=request.identity,
             remote_address=request.remote_address,
-            context=request.context,
         )
         response = await handler(real, data)
         if data.unknown:
@@ -425,7 +424,7 @@ class Backend:
             # A 204 has no body to carry a warning: answer 200 with the envelope, so that
             # a misspelt parameter is never dropped in silence.
             return Response(warnings=warnings)
-        if response.raw is None and response.raw_body is None and not response.empty:
+        if response.carries_warnings():
             response.warnings = [*warnings, *response.warnings]
         return response
 
@@ -456,7 +455,7 @@ class Backend:
         for route, synopsis in routes:
             lines += [f"    {route}", f"        {synopsis}", ""]
         return Response(
-            raw={
+            data={
                 "help": "\n".join(lines) + "\n",
                 "openapi": self.openapi_document(),
                 "see_also": None,
@@ -484,7 +483,7 @@ class Backend:
         if spec.help_description:
             lines += ["", "## DESCRIPTION", "", spec.help_description]
         return Response(
-            raw={
+            data={
                 "help": "\n".join(lines),
                 "openapi": self.openapi_document([spec]),
                 "see_also": None,
