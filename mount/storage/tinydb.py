@@ -38,7 +38,8 @@ class AtomicJSONStorage(TinyStorage):
 
     TinyDB's JSONStorage re-reads and re-parses the whole file on every read; this one
     reads it once. A write replaces the file whole (see files.replacing), so after a
-    crash the file is the old or the new version. Inside `batch()`, writes only update memory and the file is written once at the end.
+    crash the file is the old or the new version. Inside `batch()`, writes only update
+    memory and the file is written once at the end.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
