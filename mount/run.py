@@ -13,9 +13,10 @@ from pathlib import Path
 
 import plugin
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
-from mount.config.parse import ListenerConfig, ServerConfig
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.config.model import ListenerConfig, ServerConfig
 from mount.core import Core, CoreSettings
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.app import create_app
 from mount.http.listener import ListenerLimits
 from mount.http.server import bind, serve, tls_context
 from mount.leases.manager import LeaseRestoreError

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import plugin
 from mount.audit.device import DeclaredDevice
+from mount.build import BrokerOptions, EngineMount, Store, build_core, ensure_root_token
 from mount.core import Core, CoreSettings
-from mount.http.app import (
-    BrokerOptions,
-    EngineMount,
-    Store,
-    build_core,
-    create_app,
-    ensure_root_token,
-)
+from mount.http.app import create_app
 from mount.http.listener import listening_sockets, start_serving
 from mount.storage.barrier import Barrier
 from mount.storage.open import open_store

@@ -26,7 +26,7 @@ from mount.audit.device import (
 )
 from mount.audit.entries import AuditAuth, AuditEvent, AuditRequest, AuditResponse
 from mount.audit.hashing import AuditHasher, new_hmac_key
-from mount.config.parse import ConfigError
+from mount.config.model import ConfigError
 from mount.ids import random_id, rfc3339
 from mount.mounts import MountEntry
 from mount.reply import Reply

@@ -18,8 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import plugin  # noqa: E402
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token  # noqa: E402
 from mount.core import CoreSettings  # noqa: E402
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token  # noqa: E402
+from mount.http.app import create_app  # noqa: E402
 from mount.http.server import run_loop, serve  # noqa: E402
 from mount.logging_setup import setup_logging  # noqa: E402
 from mount.storage.barrier import Barrier  # noqa: E402

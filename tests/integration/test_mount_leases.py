@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.core import Core
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.app import create_app
 from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until

@@ -7,7 +7,8 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.http.app import create_app
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
 from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
