@@ -15,8 +15,10 @@ from mount.audit.device import DeclaredDevice
 from mount.auth.methods import AuthMethods
 from mount.auth.token import paths as token_paths
 from mount.core import Core, CoreSettings
-from mount.leases.manager import LeaseManager, LeaseSettings, SecretResolver
-from mount.metrics import BrokerMetrics, LeaseGauges
+from mount.leases.gauges import LeaseGauges
+from mount.leases.manager import LeaseManager
+from mount.leases.revocation import SecretResolver
+from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.store import PolicyStore
 from mount.sdk.framework import Backend, SpecialPaths
@@ -62,11 +64,6 @@ class BrokerOptions:
     store: Store
     settings: CoreSettings = field(default_factory=CoreSettings)
     engines: list[EngineMount] = field(default_factory=list)
-    # A failed revocation's retry schedule (see LeaseSettings); tests shorten it.
-    revoke_backoff_base: float = 1.0
-    revoke_backoff_max: float = 60.0
-    revoke_slow_interval: float = 600.0
-    max_revoke_attempts: int = 6
     # Audit devices declared in the config file, enabled at start.
     audit_devices: tuple[DeclaredDevice, ...] = ()
     # Files no audit device may write (the storage's, the seal key), with what each is.
@@ -183,18 +180,7 @@ def _lease_manager(
     leases = LeaseManager(
         options.store.view("sys/"),
         resolve,
-        LeaseSettings(
-            default_lease_ttl=settings.default_lease_ttl,
-            max_lease_ttl=settings.max_lease_ttl,
-            revoke_backoff_base=options.revoke_backoff_base,
-            revoke_backoff_max=options.revoke_backoff_max,
-            revoke_slow_interval=options.revoke_slow_interval,
-            max_revoke_attempts=options.max_revoke_attempts,
-            role_issue_limit=settings.role_issue_limit,
-            role_issue_interval=settings.role_issue_interval,
-            max_leases_per_role=settings.max_leases_per_role,
-            max_leases_per_mount=settings.max_leases_per_mount,
-        ),
+        settings.leases,
         metrics=metrics,
     )
     metrics.add_gauge_source(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mount.audit.broker import AuditBroker
 from mount.caller import Caller, calling
 from mount.leases.manager import LeaseManager
+from mount.leases.settings import LeaseSettings
 from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.acl import ACL, ROOT_ACL, capability_of
@@ -54,20 +55,33 @@ def check_request_path(path: str) -> None:
         )
 
 
+# Credential issues allowed per role (lease path) per minute unless the config says.
+DEFAULT_ROLE_ISSUE_LIMIT = 30
+
+
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
-    default_lease_ttl: int = 768 * 3600
-    max_lease_ttl: int = 768 * 3600
+    """The server-wide settings; the lease knobs (TTL bounds included) are `leases`."""
+
     storage_type: str = "tinydb"
     cluster_name: str = "entra-broker"
     cluster_id: str = ""
     version: str = "0.1.0"
-    # Credential issues allowed per role (lease path) per interval; 0 turns the limit off.
-    role_issue_limit: int = 30
-    role_issue_interval: int = 60
-    # Vault's lease-count quota per role and per mount; 0 means no limit.
-    max_leases_per_role: int = 0
-    max_leases_per_mount: int = 0
+    leases: LeaseSettings = field(
+        default_factory=lambda: LeaseSettings(role_issue_limit=DEFAULT_ROLE_ISSUE_LIMIT)
+    )
+
+    @property
+    def default_lease_ttl(self) -> int:
+        return self.leases.default_lease_ttl
+
+    @property
+    def max_lease_ttl(self) -> int:
+        return self.leases.max_lease_ttl
+
+    def with_leases(self, **changes: Any) -> CoreSettings:
+        """These settings with some lease knobs changed (tests shorten the retry clock)."""
+        return replace(self, leases=replace(self.leases, **changes))
 
 
 class Core:

@@ -88,12 +88,13 @@ class BrokerThread:
             self.core = await build_core(
                 BrokerOptions(
                     store=store,
-                    settings=self.settings,
+                    settings=self.settings.with_leases(
+                        revoke_backoff_base=self.revoke_backoff_base,
+                        revoke_backoff_max=self.revoke_backoff_max,
+                        revoke_slow_interval=self.revoke_slow_interval,
+                        max_revoke_attempts=self.max_revoke_attempts,
+                    ),
                     engines=[EngineMount("entra/", "entra", plugin.factory)],
-                    revoke_backoff_base=self.revoke_backoff_base,
-                    revoke_backoff_max=self.revoke_backoff_max,
-                    revoke_slow_interval=self.revoke_slow_interval,
-                    max_revoke_attempts=self.max_revoke_attempts,
                     audit_devices=self.audit_devices,
                 )
             )

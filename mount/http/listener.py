@@ -181,7 +181,7 @@ class ListenerSite(web.BaseSite):
 
         try:
             await asyncio.get_running_loop().connect_accepted_socket(factory, conn)
-        except Exception as exc:  # noqa: BLE001 - one connection's failure, not the loop's
+        except Exception as exc:
             self._lost_before_serving(conn, made, exc)
 
     async def _serve_tls(self, conn: socket.socket, context: ssl.SSLContext) -> None:
@@ -218,7 +218,7 @@ class ListenerSite(web.BaseSite):
             await loop.connect_accepted_socket(
                 factory, conn, ssl=context, ssl_handshake_timeout=timeout
             )
-        except Exception as exc:  # noqa: BLE001 - a failed or timed-out handshake
+        except Exception as exc:
             self._lost_before_serving(conn, made, exc)
 
     def _lost_before_serving(

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from mount.leases.manager import Lease
+from mount.leases.record import Lease
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path

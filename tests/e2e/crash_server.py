@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import mount.build  # noqa: E402
-import plugin.backend  # noqa: E402
-from mount.core import Core  # noqa: E402
+import mount.build
+import plugin.backend
+from mount.core import Core
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
     build_core = mount.build.build_core
 
     async def shortened(options: mount.build.BrokerOptions) -> Core:
-        return await build_core(replace(options, **changes))
+        return await build_core(replace(options, settings=options.settings.with_leases(**changes)))
 
     # Before mount.run is imported: it binds build_core by name.
     mount.build.build_core = shortened  # type: ignore[assignment]

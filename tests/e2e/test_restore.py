@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from mount.build import Store
-from mount.leases.manager import LEASE_PREFIX
+from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import Barrier
 from mount.storage.open import open_store
 from mount.storage.views import StorageView

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.core import CoreSettings
 from mount.http.app import create_app
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
 from mount.storage.memory import MemoryStore
@@ -24,9 +25,8 @@ async def broker(aiohttp_client):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
+            settings=CoreSettings().with_leases(revoke_backoff_base=0.05, max_revoke_attempts=3),
             engines=[EngineMount("noop/", "noop", engine.factory)],
-            revoke_backoff_base=0.05,
-            max_revoke_attempts=3,
         )
     )
     await ensure_root_token(core, ROOT)

@@ -1,1 +1,1 @@
-"""Tests of mount/sdk/."""
+
