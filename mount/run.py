@@ -22,12 +22,12 @@ from mount.http.server import bind, serve, tls_context
 from mount.leases.restore import LeaseRestoreError
 from mount.leases.settings import LeaseSettings
 from mount.sdk.errors import InvalidRequestError
+from mount.sdk.storage import StorageError
 from mount.startup import StartError
 from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
 from mount.storage.log import LogStore
 from mount.storage.open import StorageLayout, storage_layout
 from mount.storage.split import SplitStore
-from mount.storage.store import StorageError
 from mount.tokens.store import TokenStore
 
 __all__ = [

@@ -21,8 +21,9 @@ from mount.leases.journal import LeaseJournal
 from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Storage
+from mount.sdk.storage import StorageError
 from mount.storage.barrier import BarrierError
-from mount.storage.store import StorageError, return_freed_memory
+from mount.storage.heap import return_freed_memory
 
 __all__ = ["LeaseRestore", "LeaseRestoreError"]
 

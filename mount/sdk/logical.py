@@ -7,8 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from mount.sdk.storage import BatchStorage, Storage
 from mount.sdk.telemetry import MetricsSink, NullSink
 
 __all__ = [
@@ -35,28 +36,6 @@ class Operation(enum.Enum):
     DELETE = "delete"
     LIST = "list"
     HELP = "help"
-
-
-class Storage(Protocol):
-    """A key/value view of JSON values, scoped to one mount.
-
-    A missing key reads as None and deletes without error; `list(prefix)` returns the
-    children directly under `prefix`, folders ending in "/", sorted.
-    """
-
-    async def get(self, key: str) -> Any | None: ...
-
-    async def put(self, key: str, value: Any) -> None: ...
-
-    async def delete(self, key: str) -> None: ...
-
-    async def list(self, prefix: str = "") -> list[str]: ...
-
-
-class BatchStorage(Storage, Protocol):
-    """A Storage that also writes several changes as one atomic batch (None deletes)."""
-
-    async def put_many(self, items: Mapping[str, Any | None]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

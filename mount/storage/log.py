@@ -5,15 +5,10 @@ number of entries (TinyDBStore rewrites its whole file on every write). The file
 rewritten only when it has grown past `compact_factor` times the size of the live data,
 so compaction costs O(1) per write, amortized.
 
-File layout, one JSON object a line:
-
-    {"format": "entra-broker-log", "version": 1, "seal_fingerprint": "..." | null}
-    {"w": {"<key>": <value or sealed text>, "<deleted key>": null, ...}}
-    ...
-
-A line is a whole batch: a `put_many` is never split across lines, so it is all or
-nothing. A process killed while appending leaves at most one torn last line, which
-was never acknowledged: it is ignored (and cut off) at the next open.
+The file's layout is in mount/storage/log_format.py. A line is a whole batch: a
+`put_many` is never split across lines, so it is all or nothing. A process killed while
+appending leaves at most one torn last line, which was never acknowledged: it is
+ignored (and cut off) at the next open.
 """
 
 from __future__ import annotations
@@ -30,25 +25,29 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mount.sdk.storage import StorageError, check_key, list_sorted_children
 from mount.storage.barrier import Barrier
-from mount.storage.group_commit import GroupCommit
-from mount.storage.store import (
-    GroupCommittedStore,
-    StorageError,
-    _check_key,
-    _fsync_dir,
-    _lock,
-    check_seal,
-    return_freed_memory,
-    temp_path,
+from mount.storage.files import check_seal, hold_lock, replacing
+from mount.storage.group_commit import GroupCommit, GroupCommittedStore
+from mount.storage.heap import return_freed_memory
+from mount.storage.log_format import (
+    LENGTH_BITS,
+    LENGTH_MASK,
+    ForeignFileError,
+    LogFormatError,
+    batch_line,
+    cold_places,
+    dumps,
+    header_line,
+    read_batch,
+    read_header,
+    stored_length,
 )
 
 __all__ = ["LogStore"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "entra-broker-log"
-VERSION = 1
 # Rewrite the file once it is this many times the live data, and at least this big.
 COMPACT_FACTOR = 3.0
 COMPACT_MIN_BYTES = 4 * 1024 * 1024
@@ -59,21 +58,10 @@ _PAIR_OVERHEAD = 4
 # Keys whose sealed values stay on disk, not in memory: leases, which the lease manager
 # reads once at start and then holds itself (100,000 sealed texts are ~70 MB).
 COLD_PREFIXES = ("sys/expire/",)
-# A cold value is held as one int, its file offset shifted left by this many bits plus
-# its length; longer values stay in memory.
-_LENGTH_BITS = 24
-_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+# A cold value is held as one int, its place in the file (see log_format); values longer
+# than LENGTH_MASK stay in memory.
 # Cold values read ahead in key order once gets walk them in order (a start-up load).
 _READ_AHEAD = 512
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _length(stored: str | int) -> int:
-    """The length of a stored text, whether held in memory or as its place in the file."""
-    return stored & _LENGTH_MASK if isinstance(stored, int) else len(stored)
 
 
 class LogStore(GroupCommittedStore):
@@ -101,12 +89,11 @@ class LogStore(GroupCommittedStore):
         cold_prefixes: tuple[str, ...] = COLD_PREFIXES,
     ) -> None:
         self._path = Path(path)
-        self._temp = temp_path(self._path)
         self._barrier = barrier
         self._compact_factor = compact_factor
         self._compact_min_bytes = compact_min_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logstore")
-        # The stored text, or for a cold value its place in the file (see _LENGTH_BITS).
+        # The stored text, or for a cold value its place in the file (see LENGTH_BITS).
         self._data: dict[str, str | int] = {}
         self._cold = cold_prefixes if barrier is not None else ()
         # Cold values read ahead of their get, and the key a get in order would ask next.
@@ -137,7 +124,7 @@ class LogStore(GroupCommittedStore):
     # -- the Storage protocol ---------------------------------------------------------
 
     async def get(self, key: str) -> Any | None:
-        _check_key(key)
+        check_key(key)
         self._ensure_open()
         stored = self._data.get(key)
         if stored is None:
@@ -156,33 +143,10 @@ class LogStore(GroupCommittedStore):
         return json.loads(stored)
 
     async def list(self, prefix: str = "") -> builtins.list[str]:
-        """Direct children of `prefix`, sorted; skips each folder's keys by bisection.
-
-        Scanning every key for every list made a start with 100,000 leases spend
-        1.8 s walking folders; this costs O(children x log n) once the index is sorted.
-        """
         self._ensure_open()
         if self._sorted is None:
             self._sorted = sorted(self._data)
-        keys = self._sorted
-        found: builtins.list[str] = []
-        size = len(prefix)
-        index = bisect.bisect_left(keys, prefix)
-        while index < len(keys):
-            key = keys[index]
-            if not key.startswith(prefix):
-                break
-            head, sep, _ = key[size:].partition("/")
-            if not head and not sep:  # the prefix itself is a key: not its own child
-                index += 1
-                continue
-            found.append(head + sep)
-            if not sep:
-                index += 1
-                continue
-            # "0" follows "/" in code point order: skip every key inside this folder.
-            index = bisect.bisect_left(keys, prefix + head + "0", index)
-        return found
+        return list_sorted_children(self._sorted, prefix)
 
     async def _read_cold(self, key: str) -> str | None:
         """Read a cold value on the worker thread; with the next ones if gets go in order."""
@@ -222,10 +186,10 @@ class LogStore(GroupCommittedStore):
             old = self._data.pop(key, None)
             self._ahead.pop(key, None)
             if old is not None:
-                self._live_bytes -= len(key) + _length(old) + _PAIR_OVERHEAD
+                self._live_bytes -= len(key) + stored_length(old) + _PAIR_OVERHEAD
             if text is not None:
                 self._data[key] = text
-                self._live_bytes += len(key) + _length(text) + _PAIR_OVERHEAD
+                self._live_bytes += len(key) + stored_length(text) + _PAIR_OVERHEAD
             if (old is None) != (text is None):
                 self._sorted = None
 
@@ -241,46 +205,16 @@ class LogStore(GroupCommittedStore):
 
     # -- worker thread side -----------------------------------------------------------
 
-    def _header(self) -> str:
-        fingerprint = None if self._barrier is None else self._barrier.fingerprint
-        return _dumps({"format": FORMAT, "version": VERSION, "seal_fingerprint": fingerprint})
-
     def _stored_form(self, key: str, text: str) -> str:
         if self._barrier is not None:
             return self._barrier.seal(key, text.encode("utf-8"))
         return text
 
     def _line(self, stored: Mapping[str, str | None]) -> bytes:
-        """One batch line; unsealed values go in as JSON, sealed ones as strings."""
-        if self._barrier is not None:
-            return (_dumps({"w": stored}) + "\n").encode("utf-8")
-        parts = [
-            f"{_dumps(key)}:{'null' if text is None else text}" for key, text in stored.items()
-        ]
-        return ('{"w":{' + ",".join(parts) + "}}\n").encode("utf-8")
+        return batch_line(stored, sealed=self._barrier is not None)
 
-    def _places(self, line: bytes, base: int, stored: Mapping[str, str | None]) -> dict[str, int]:
-        """Where each cold value of a sealed line (starting at file offset `base`) lies."""
-        places: dict[str, int] = {}
-        if not self._cold:
-            return places
-        position = 0
-        for key, text in stored.items():
-            if (
-                text is None
-                or not key.startswith(self._cold)
-                or len(text) > _LENGTH_MASK
-                or not text.isascii()
-            ):
-                continue
-            # Sealed text is base64 with a version prefix: JSON writes it unescaped.
-            needle = b'"' + text.encode("ascii") + b'"'
-            found = line.find(needle, position)
-            if found < 0:
-                continue
-            places[key] = (base + found + 1) << _LENGTH_BITS | len(text)
-            position = found + len(needle)
-        return places
+    def _places(self, line: bytes, base: int, stored: Mapping[str, Any]) -> dict[str, int]:
+        return cold_places(line, base, stored, self._cold)
 
     def _pread_many(self, keys: builtins.list[str]) -> dict[str, str]:
         """The cold values of `keys`, read from the file (their places are read here, on
@@ -290,17 +224,17 @@ class LogStore(GroupCommittedStore):
         if not places:
             return found
         try:
-            first = min(place >> _LENGTH_BITS for _, place in places)
-            end = max((place >> _LENGTH_BITS) + (place & _LENGTH_MASK) for _, place in places)
-            wanted = sum(place & _LENGTH_MASK for _, place in places)
+            first = min(place >> LENGTH_BITS for _, place in places)
+            end = max((place >> LENGTH_BITS) + (place & LENGTH_MASK) for _, place in places)
+            wanted = sum(place & LENGTH_MASK for _, place in places)
             if end - first <= 2 * wanted:  # neighbours in the file: one read for them all
                 span = os.pread(self._read_fd, end - first, first)
                 for key, place in places:
-                    at = (place >> _LENGTH_BITS) - first
-                    found[key] = span[at : at + (place & _LENGTH_MASK)].decode("ascii")
+                    at = (place >> LENGTH_BITS) - first
+                    found[key] = span[at : at + (place & LENGTH_MASK)].decode("ascii")
                 return found
             for key, place in places:
-                raw = os.pread(self._read_fd, place & _LENGTH_MASK, place >> _LENGTH_BITS)
+                raw = os.pread(self._read_fd, place & LENGTH_MASK, place >> LENGTH_BITS)
                 found[key] = raw.decode("ascii")
         except (OSError, UnicodeDecodeError) as exc:
             raise StorageError(f"cannot read storage file {self._path}: {exc}") from exc
@@ -333,7 +267,7 @@ class LogStore(GroupCommittedStore):
 
     def _open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_fd = _lock(self._path)
+        self._lock_fd = hold_lock(self._path)
         try:
             if self._path.exists():
                 self._load()
@@ -373,38 +307,19 @@ class LogStore(GroupCommittedStore):
         if not lines:
             raise self._corrupt("no header line")
         try:
-            header = json.loads(lines[0])
-        except ValueError as exc:
-            raise self._corrupt(f"header: {exc}") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            fingerprint = read_header(lines[0])
+        except ForeignFileError:
             raise StorageError(
                 f"storage file {self._path} is not an entra-broker log storage file; restore "
                 "it from a backup or move it away to start with empty storage"
-            )
-        self._check_seal(header.get("seal_fingerprint"))
-        sealed = self._barrier is not None
-        offset = len(lines[0]) + 1
-        for number, line in enumerate(lines[1:], start=2):
-            base, offset = offset, offset + len(line) + 1
-            try:
-                record = json.loads(line)
-                writes = record["w"]
-                if not isinstance(writes, dict):
-                    raise TypeError("w is not an object")
-            except (ValueError, KeyError, TypeError) as exc:
-                raise self._corrupt(f"line {number}: {exc}") from None
-            for key, value in writes.items():
-                if value is None:
-                    self._data.pop(key, None)
-                elif sealed:
-                    if not isinstance(value, str):
-                        raise self._corrupt(f"line {number}: entry {key} is not sealed")
-                    self._data[key] = value
-                else:
-                    self._data[key] = _dumps(value)
-            if sealed and self._cold:
-                self._data.update(self._places(line, base, writes))
-        self._live_bytes = sum(len(k) + _length(v) + _PAIR_OVERHEAD for k, v in self._data.items())
+            ) from None
+        except LogFormatError as exc:
+            raise self._corrupt(str(exc)) from None
+        self._check_seal(fingerprint)
+        self._replay(lines)
+        self._live_bytes = sum(
+            len(k) + stored_length(v) + _PAIR_OVERHEAD for k, v in self._data.items()
+        )
         self._file_bytes = len(raw) - len(torn)
         del raw, lines
         return_freed_memory()
@@ -416,37 +331,46 @@ class LogStore(GroupCommittedStore):
                 handle.truncate(self._file_bytes)
                 os.fsync(handle.fileno())
 
+    def _replay(self, lines: builtins.list[bytes]) -> None:
+        """Apply the batch lines after the header to memory, in order."""
+        sealed = self._barrier is not None
+        offset = len(lines[0]) + 1
+        for number, line in enumerate(lines[1:], start=2):
+            base, offset = offset, offset + len(line) + 1
+            try:
+                writes = read_batch(line)
+            except LogFormatError as exc:
+                raise self._corrupt(f"line {number}: {exc}") from None
+            for key, value in writes.items():
+                if value is None:
+                    self._data.pop(key, None)
+                elif sealed:
+                    if not isinstance(value, str):
+                        raise self._corrupt(f"line {number}: entry {key} is not sealed")
+                    self._data[key] = value
+                else:
+                    self._data[key] = dumps(value)
+            if sealed and self._cold:
+                self._data.update(self._places(line, base, writes))
+
     def _check_seal(self, stored: Any) -> None:
         check_seal(self._path, stored, None if self._barrier is None else self._barrier.fingerprint)
 
     def _write_snapshot(self) -> None:
         """Write the header and the live data to a new file, then swap it in atomically."""
         items = list(self._data.items())
-        size = 0
+        fingerprint = None if self._barrier is None else self._barrier.fingerprint
         places: dict[str, int] = {}
-        try:
-            self._temp.unlink(missing_ok=True)
-            fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                chunk = (self._header() + "\n").encode("utf-8")
+        with replacing(self._path) as handle:
+            chunk = header_line(fingerprint)
+            handle.write(chunk)
+            size = len(chunk)
+            for start in range(0, len(items), _SNAPSHOT_CHUNK):
+                texts = self._texts(items[start : start + _SNAPSHOT_CHUNK])
+                chunk = self._line(texts)
+                places.update(self._places(chunk, size, texts))
                 handle.write(chunk)
                 size += len(chunk)
-                for start in range(0, len(items), _SNAPSHOT_CHUNK):
-                    texts = self._texts(items[start : start + _SNAPSHOT_CHUNK])
-                    chunk = self._line(texts)
-                    places.update(self._places(chunk, size, texts))
-                    handle.write(chunk)
-                    size += len(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(self._temp, self._path)
-            _fsync_dir(self._path.parent)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                self._temp.unlink(missing_ok=True)
-            raise StorageError(
-                f"cannot write storage file {self._path}: {exc.strerror or exc}"
-            ) from exc
         self._file_bytes = size
         # Cold values moved with the rewrite: point at the new file from now on.
         self._data.update(places)

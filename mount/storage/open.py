@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mount.sdk.storage import StorageError
 from mount.storage.barrier import Barrier
+from mount.storage.files import lock_path, temp_path
 from mount.storage.log import LogStore
 from mount.storage.split import SplitStore, leases_path
-from mount.storage.store import StorageError, lock_path, temp_path
 
 __all__ = ["DATA_FILES", "STORE_KINDS", "StorageLayout", "open_store", "storage_layout"]
 

@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mount.sdk.storage import StorageError
 from mount.storage.barrier import Barrier
 from mount.storage.log import LogStore
-from mount.storage.store import StorageError, StorageView, TinyDBStore
+from mount.storage.tinydb import TinyDBStore
+from mount.storage.views import StorageView
 
 __all__ = ["LOG_PREFIXES", "SplitStore", "leases_path"]
 

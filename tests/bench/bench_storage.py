@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mount.storage.barrier import Barrier
 from mount.storage.log import LogStore
-from mount.storage.store import MemoryStore, TinyDBStore
+from mount.storage.memory import MemoryStore
+from mount.storage.tinydb import TinyDBStore
 from tests.bench.serve_broker import open_bench_store
 
 # A value the size of a lease record, so the file grows as it would in use.

@@ -27,7 +27,7 @@ from mount.storage.barrier import Barrier
 from mount.storage.log import LogStore
 from mount.storage.open import open_store
 from mount.storage.split import SplitStore
-from mount.storage.store import TinyDBStore
+from mount.storage.tinydb import TinyDBStore
 
 SEAL_KEY = b"b" * 32
 ROOT_TOKEN = "root"

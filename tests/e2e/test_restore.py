@@ -22,7 +22,7 @@ from mount.build import Store
 from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import Barrier
 from mount.storage.open import open_store
-from mount.storage.store import StorageView
+from mount.storage.views import StorageView
 from tests.bench.targets import lease_record
 from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import ALICE, BOB, CAROL, Setup, Tenant, assert_error_body

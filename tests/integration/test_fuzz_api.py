@@ -47,7 +47,7 @@ from mount.http.app import HTTP_PARSER_LIMITS, MAX_BODY_BYTES, create_app
 from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 ROOT = "root"
 TENANT = "8f1c2d3e-0000-4000-8000-00000000aaaa"

@@ -12,7 +12,7 @@ from mount.audit.device import DeclaredDevice
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.config.model import ConfigError
 from mount.http.app import create_app
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "s.AuditRootToken0123456789"

@@ -8,7 +8,7 @@ import pytest
 
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.http.app import create_app
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "root"

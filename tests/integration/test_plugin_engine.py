@@ -24,9 +24,9 @@ from mount.sdk import (
     UnavailableError,
     UpstreamError,
 )
+from mount.sdk.testing import MemoryStorage
 from plugin import factory
 from plugin.graph import GraphBusyError
-from tests.integration.memory_storage import MemoryStorage
 from tests.waiting import wait_until
 
 TENANT = "8f1c2d3e-0000-4000-8000-00000000aaaa"

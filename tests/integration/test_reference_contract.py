@@ -15,7 +15,7 @@ import pytest
 
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.http.app import create_app
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 
 CAPTURES = Path(__file__).resolve().parents[1] / "reference" / "openbao" / "http"

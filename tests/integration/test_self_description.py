@@ -10,7 +10,7 @@ import plugin
 from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.http.app import create_app
 from mount.sdk.logical import Operation
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 ROOT = "root"
 

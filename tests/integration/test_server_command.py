@@ -20,7 +20,7 @@ import pytest
 from emulator import check_password
 from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import KEY_ENV, Barrier
-from mount.storage.store import TinyDBStore
+from mount.storage.tinydb import TinyDBStore
 from tests.bench.targets import lease_record
 from tests.server_process import Server, bao_run, command, free_port
 

@@ -11,7 +11,7 @@ from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_toke
 from mount.core import CoreSettings
 from mount.http.app import create_app
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from mount.sdk.errors import InvalidRequestError, VaultError
-from mount.storage.store import MemoryStore
+from mount.sdk.testing import MemoryStorage
 from mount.tokens.store import TokenEntry, TokenStore
 from mount.tokens.ttl import TTLLimits
 
@@ -21,7 +21,7 @@ async def login_token(tokens: TokenStore, **fields: object) -> tuple[str, TokenE
 
 
 async def test_a_token_revoked_while_its_method_approves_stays_revoked() -> None:
-    tokens = TokenStore(MemoryStore().view("sys/"), max_ttl=HOUR)
+    tokens = TokenStore(MemoryStorage(), max_ttl=HOUR)
     token, entry = await login_token(tokens)
 
     async def approve_slowly(found: TokenEntry) -> TTLLimits:
@@ -35,7 +35,7 @@ async def test_a_token_revoked_while_its_method_approves_stays_revoked() -> None
 
 
 async def test_a_use_counted_while_its_method_approves_is_not_given_back() -> None:
-    tokens = TokenStore(MemoryStore().view("sys/"), max_ttl=HOUR)
+    tokens = TokenStore(MemoryStorage(), max_ttl=HOUR)
     token, entry = await login_token(tokens, num_uses=5)
     stale = entry
     asked, gate = asyncio.Event(), asyncio.Event()
@@ -58,7 +58,7 @@ async def test_a_use_counted_while_its_method_approves_is_not_given_back() -> No
 
 
 async def test_a_login_token_is_not_renewed_without_an_auth_method_to_ask() -> None:
-    tokens = TokenStore(MemoryStore().view("sys/"), max_ttl=HOUR)
+    tokens = TokenStore(MemoryStorage(), max_ttl=HOUR)
     _, entry = await login_token(tokens)
     with pytest.raises(VaultError, match="no auth method can renew tokens issued at"):
         await tokens.renew(entry, 600)

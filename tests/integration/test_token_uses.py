@@ -7,7 +7,7 @@ import asyncio
 from mount.build import BrokerOptions, build_core, ensure_root_token
 from mount.sdk.errors import PermissionDeniedError
 from mount.sdk.logical import Operation
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 
 async def test_concurrent_requests_never_exceed_num_uses():

@@ -24,7 +24,7 @@ from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
 from mount.storage.barrier import KEY_ENV
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

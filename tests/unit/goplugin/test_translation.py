@@ -21,7 +21,7 @@ from mount.sdk import (
     UnsupportedPathError,
     UpstreamError,
 )
-from tests.integration.memory_storage import MemoryStorage
+from mount.sdk.testing import MemoryStorage
 
 NS = 1_000_000_000
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from goplugin.wal import MIN_AGE, WAL_PREFIX, WriteAheadLog, Writer
 from mount.sdk import Backend, SecretRequest, SecretType, UpstreamError
-from tests.integration.memory_storage import MemoryStorage
+from mount.sdk.testing import MemoryStorage
 
 
 class Clock:

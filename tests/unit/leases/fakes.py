@@ -19,7 +19,7 @@ from mount.leases.settings import LeaseSettings
 from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType
 from mount.sdk.logical import IssueFn, SecretTTL, Storage
 from mount.sdk.telemetry import NullSink
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 MOUNT = "rec/"
 START = 1_000_000.0

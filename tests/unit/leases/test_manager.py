@@ -14,7 +14,7 @@ from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
 from mount.sdk.errors import InvalidRequestError, RateLimitedError
 from mount.sdk.logical import SecretTTL
 from mount.sdk.telemetry import CREDS_ISSUED, LEASE_RENEWALS, REVOCATIONS
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 from tests.unit.leases.fakes import MOUNT, START, FakeClock, Leases, settings
 
 

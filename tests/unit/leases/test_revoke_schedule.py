@@ -21,7 +21,7 @@ from mount.leases.revocation import RevocationPendingError
 from mount.leases.settings import LeaseSettings
 from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
-from mount.storage.store import MemoryStore
+from mount.storage.memory import MemoryStore
 
 MOUNT = "noop/"
 BASE, CAP, SLOW, ATTEMPTS = 1.0, 60.0, 600.0, 6

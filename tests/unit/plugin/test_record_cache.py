@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from mount.sdk import BackendConfig, InvalidRequestError, Operation, Request, SecretRequest
+from mount.sdk.testing import MemoryStorage
 from plugin import factory
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, Role
-from tests.integration.memory_storage import MemoryStorage
 
 
 class CountingStorage(MemoryStorage):

@@ -19,24 +19,11 @@ from mount.sdk.framework import (
     name_pattern,
 )
 from mount.sdk.logical import Operation, Request, Response
-
-
-class _Nothing:
-    async def get(self, key):
-        return None
-
-    async def put(self, key, value):
-        return None
-
-    async def delete(self, key):
-        return None
-
-    async def list(self, prefix=""):
-        return []
+from mount.sdk.testing import MemoryStorage
 
 
 def _request(op, path, data=None):
-    return Request(operation=op, path=path, data=data or {}, storage=_Nothing())
+    return Request(operation=op, path=path, data=data or {}, storage=MemoryStorage())
 
 
 def _backend(calls, exists=False):

@@ -6,10 +6,11 @@ import os
 
 import pytest
 
+from mount.sdk.storage import StorageError
 from mount.storage.barrier import Barrier, BarrierError
 from mount.storage.log import LogStore
 from mount.storage.split import SplitStore, leases_path
-from mount.storage.store import StorageError, TinyDBStore
+from mount.storage.tinydb import TinyDBStore
 
 LEASE = "sys/expire/id/entra/creds/alice/abc"
 TOKEN = "sys/token/id/0123abcd"
