@@ -38,6 +38,7 @@ from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.sdk.telemetry import CREDS_ISSUED
 from mount.token_expiry import TokenExpiryWorker
 from mount.tokens import TokenEntry, TokenStore
+from mount.ui import setup_ui
 
 __all__ = [
     "BrokerOptions",
@@ -330,6 +331,7 @@ def create_app(
     # [\s\S], not ".": a path with an encoded newline still reaches the API's errors.
     app.router.add_route("*", r"/v1/{path:[\s\S]*}", api)
     app.router.add_get("/", root)
+    setup_ui(app, core)  # the dashboard at /ui/
     app.cleanup_ctx.append(background)
     return app
 
