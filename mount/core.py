@@ -7,14 +7,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mount.acl import ACL, ROOT_ACL, capability_of
 from mount.audit.broker import AuditBroker
-from mount.http import ApiRequest
-from mount.leases import LeaseManager
-from mount.login import issue_login_token
+from mount.leases.manager import LeaseManager
 from mount.metrics import BrokerMetrics
-from mount.policy_store import PolicyStore
-from mount.router import MountEntry, MountTable
+from mount.mounts import MountEntry, MountTable
+from mount.policy.acl import ACL, ROOT_ACL, capability_of
+from mount.policy.store import PolicyStore
+from mount.request import ApiRequest
 from mount.sdk.errors import (
     InvalidRequestError,
     PermissionDeniedError,
@@ -24,7 +23,8 @@ from mount.sdk.errors import (
 )
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import Operation, Request, Response, Storage
-from mount.tokens import TokenEntry, TokenStore
+from mount.tokens.login import issue_login_token
+from mount.tokens.store import TokenEntry, TokenStore
 
 __all__ = ["Core", "CoreSettings"]
 
@@ -69,7 +69,7 @@ class CoreSettings:
 
 
 class Core:
-    """Everything a request needs after HTTP parsing; built by `mount.app`."""
+    """Everything a request needs after HTTP parsing; built by `mount.http.app`."""
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from mount.leases import Lease, LeaseState
+from mount.leases.manager import Lease, LeaseState
 from mount.sdk.telemetry import (
     LEASES_ACTIVE,
     LEASES_IRREVOCABLE,

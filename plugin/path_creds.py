@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mount.sdk import (
     Field,
     FieldData,
     FieldType,
     InvalidRequestError,
+    Issued,
     Operation,
     Path,
     Request,
@@ -78,7 +79,7 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         role=name, object_id=role.object_id, user_principal_name=role.user_principal_name
     )
 
-    async def issue() -> dict[str, Any]:
+    async def issue() -> Issued:
         # Runs only after the mount has persisted the lease: no password without one.
         graph = await b.graph(config)
         # Checked again here, not only at role write (see check_at_issue).
@@ -92,11 +93,13 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
             role.object_id,
             role.user_principal_name,
         )
-        return {
-            "user_principal_name": role.user_principal_name,
-            "object_id": role.object_id,
-            "password": password,
-        }
+        return Issued(
+            {
+                "user_principal_name": role.user_principal_name,
+                "object_id": role.object_id,
+                "password": password,
+            }
+        )
 
     return Response(
         secret=SecretSpec(

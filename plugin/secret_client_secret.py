@@ -13,6 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mount.sdk import (
+    Issued,
     Response,
     SecretRequest,
     SecretSpec,
@@ -71,14 +72,13 @@ def client_secret_creds(
         "display_name": marker,
     }
 
-    async def issue() -> dict[str, Any]:
+    async def issue() -> Issued:
         graph = await b.graph(config)
         # Entra ends the secret at the lease's latest possible end, renewals included.
         end = datetime.now(UTC) + max_ttl
         created = await graph.add_password(
             role.application_object_id, display_name=marker, end_date_time=end
         )
-        internal["key_id"] = created.key_id
         logger.info(
             "client secret issued role=%s application_object_id=%s key_id=%s end=%s",
             role.name,
@@ -86,13 +86,14 @@ def client_secret_creds(
             created.key_id,
             created.end_date_time,
         )
-        return {
+        data = {
             "client_id": role.client_id,
             "client_secret": created.secret_text,
             "key_id": created.key_id,
             "tenant_id": config.tenant_id,
             "end_date_time": created.end_date_time,
         }
+        return Issued(data, {**internal, "key_id": created.key_id})
 
     return Response(
         secret=SecretSpec(type=SECRET_TYPE, internal=internal, ttl=ttl, max_ttl=max_ttl),

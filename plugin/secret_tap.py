@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from mount.sdk import Response, SecretRequest, SecretSpec, SecretType, VaultError
+from mount.sdk import Issued, Response, SecretRequest, SecretSpec, SecretType, VaultError
 from plugin.graph import GraphError
 from plugin.models import Config, Mode, RecordError, Role, TapInternal
 from plugin.privileged import check_at_issue
@@ -55,7 +55,7 @@ def tap_creds(
         tap_id="",
     ).to_storage()
 
-    async def issue() -> dict[str, Any]:
+    async def issue() -> Issued:
         graph = await b.graph(config)
         # A pass signs the user in like a password does: a Global Administrator's pass is
         # as dangerous, so the same check runs before each one is created.
@@ -67,7 +67,6 @@ def tap_creds(
                 is_usable_once=role.is_usable_once,
                 subject=role.user_principal_name,
             )
-        internal["tap_id"] = tap.id
         logger.info(
             "temporary access pass issued role=%s object_id=%s upn=%s tap_id=%s minutes=%d",
             role.name,
@@ -76,7 +75,7 @@ def tap_creds(
             tap.id,
             tap.lifetime_in_minutes,
         )
-        return {
+        data = {
             "user_principal_name": role.user_principal_name,
             "object_id": role.object_id,
             "temporary_access_pass": tap.temporary_access_pass,
@@ -84,6 +83,7 @@ def tap_creds(
             "lifetime_in_minutes": tap.lifetime_in_minutes,
             "is_usable_once": tap.is_usable_once,
         }
+        return Issued(data, {**internal, "tap_id": tap.id})
 
     if ttl < TAP_MIN:
         warnings.append(

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import plugin
-from mount.app import (
+from mount.audit.device import DeclaredDevice
+from mount.core import Core, CoreSettings
+from mount.http.app import (
     BrokerOptions,
     EngineMount,
     Store,
@@ -17,12 +19,10 @@ from mount.app import (
     create_app,
     ensure_root_token,
 )
-from mount.audit.device import DeclaredDevice
-from mount.barrier import Barrier
-from mount.core import Core, CoreSettings
-from mount.listener import listening_sockets, start_serving
-from mount.split_store import leases_path
-from mount.storage_open import open_store
+from mount.http.listener import listening_sockets, start_serving
+from mount.storage.barrier import Barrier
+from mount.storage.open import open_store
+from mount.storage.split import leases_path
 
 ROOT_TOKEN = "root"
 
@@ -104,7 +104,7 @@ class BrokerThread:
                 )
             )
             await ensure_root_token(self.core, ROOT_TOKEN)
-            # The server's own listener (mount/listener.py), as `entra-broker server` runs.
+            # The server's own listener (mount/http/listener.py), as `entra-broker server` runs.
             sockets = listening_sockets("127.0.0.1", self.port)
             runner = await start_serving(create_app(self.core), sockets)
             self.port = sockets[0].getsockname()[1]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from mount.sdk import (
     Backend,
@@ -13,6 +12,7 @@ from mount.sdk import (
     FieldData,
     FieldType,
     InvalidRequestError,
+    Issued,
     Operation,
     Path,
     Request,
@@ -69,7 +69,7 @@ class NoopEngine:
         self.counter += 1
         credential = f"cred-{self.counter}"
 
-        async def issue() -> dict[str, Any]:
+        async def issue() -> Issued:
             if self.fail_issue == "definite":
                 raise UpstreamError("upstream refused", may_have_applied=False)
             if self.fail_issue == "ambiguous":
@@ -77,7 +77,7 @@ class NoopEngine:
                 raise UpstreamError("upstream timed out", may_have_applied=True)
             self.issued.append(credential)
             self.live.add(credential)
-            return {"credential": credential}
+            return Issued({"credential": credential})
 
         return Response(
             secret=SecretSpec(

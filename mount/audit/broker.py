@@ -26,12 +26,13 @@ from mount.audit.device import (
 )
 from mount.audit.entries import AuditAuth, AuditEvent, AuditRequest, AuditResponse
 from mount.audit.hashing import AuditHasher, new_hmac_key
-from mount.config import ConfigError
-from mount.http import ApiRequest
-from mount.router import MountEntry
+from mount.config.parse import ConfigError
+from mount.ids import random_id, rfc3339
+from mount.mounts import MountEntry
+from mount.request import ApiRequest
 from mount.sdk.errors import AuditFailedError, InvalidRequestError, VaultError, multierror
 from mount.sdk.logical import Response, Storage
-from mount.tokens import TokenEntry, random_id, rfc3339
+from mount.tokens.store import TokenEntry
 
 __all__ = ["AuditBroker", "AuditTrail", "DeviceEntry", "UNAUDITED_PATHS"]
 

@@ -16,6 +16,7 @@ from mount.sdk.errors import (
 from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, SecretType, name_pattern
 from mount.sdk.logical import (
     BackendConfig,
+    Issued,
     IssueFn,
     LoginSpec,
     Operation,
@@ -38,6 +39,7 @@ __all__ = [
     "FieldType",
     "InvalidRequestError",
     "IssueFn",
+    "Issued",
     "LoginSpec",
     "MetricsSink",
     "NotFoundError",

@@ -15,6 +15,7 @@ __all__ = [
     "BackendConfig",
     "BatchStorage",
     "IssueFn",
+    "Issued",
     "LoginSpec",
     "Operation",
     "Request",
@@ -78,7 +79,18 @@ class Request:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-IssueFn = Callable[[], Awaitable[dict[str, Any]]]
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """What an issue step created: the credential for the client (`data`) and what
+    revoke/renew will need later (`internal`, JSON-serializable, no secrets), which the
+    mount stores with the activated lease in place of the spec's pending internal data.
+    None keeps the spec's internal data as it was."""
+
+    data: dict[str, Any]
+    internal: Mapping[str, Any] | None = None
+
+
+IssueFn = Callable[[], Awaitable[Issued]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +124,11 @@ class SecretSpec:
     """A credential a handler asks the mount to put under a lease.
 
     `internal` is what `revoke`/`renew` will need later (JSON-serializable, no secrets).
-    It is stored with the pending lease before `issue()` runs; if it is a dict, `issue()`
-    may add to it what only creating the credential tells (such as the credential's id),
-    and the mount stores the result with the activated lease. Revoke must therefore also
-    cope with the pending form (the credential may exist without its id being stored).
+    It is stored with the pending lease before `issue()` runs; `issue()` returns an
+    `Issued` whose `internal` adds what only creating the credential tells (such as the
+    credential's id), and the mount stores that with the activated lease. Revoke must
+    therefore also cope with the pending form (the credential may exist without its id
+    being stored).
     `holder_key` names the thing the credential controls (one Entra user): with
     `exclusive`, the mount refuses a new lease while another lease holds that key;
     otherwise the new lease supersedes (ends) the earlier ones, whose credential no

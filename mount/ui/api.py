@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mount.core import Core
-from mount.http import ApiRequest
+from mount.request import ApiRequest
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 

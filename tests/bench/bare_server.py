@@ -2,7 +2,7 @@
 
 `python tests/bench/bare_server.py PORT [py]` prints `READY` once it serves. Same
 aiohttp and event loop as the broker; with `py`, aiohttp's pure-Python request parser
-(the one the broker's connections move to after a LIST, mount/list_method.py), else
+(the one the broker's connections move to after a LIST, mount/http/list_method.py), else
 the C parser every connection starts on. No routing table, token, ACL, audit, metrics
 or JSON rendering per request.
 """
@@ -18,7 +18,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mount.server import run_loop  # noqa: E402
+from mount.http.server import run_loop  # noqa: E402
 
 BODY = json.dumps(
     {

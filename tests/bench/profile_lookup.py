@@ -35,18 +35,18 @@ LEASE_LOOKUP = "sys/leases/lookup"
 STAGES = [
     ("aiohttp: read and parse the HTTP request", "aiohttp/http_parser.py", "feed_data"),
     # Connections start on the C parser, seen through the wrapper that switches parsers.
-    ("aiohttp: read and parse the HTTP request", "mount/list_method.py", "feed_data"),
+    ("aiohttp: read and parse the HTTP request", "mount/http/list_method.py", "feed_data"),
     ("aiohttp: request handling, all of it", "aiohttp/web_protocol.py", "_handle_request"),
-    ("  metrics middleware (and all inside it)", "mount/http_metrics.py", "count_requests"),
-    ("    our handler (api)", "mount/app.py", "api"),
-    ("      parse_request (headers, body, ids)", "mount/http.py", "parse_request"),
+    ("  metrics middleware (and all inside it)", "mount/http/metrics.py", "count_requests"),
+    ("    our handler (api)", "mount/http/app.py", "api"),
+    ("      parse_request (headers, body, ids)", "mount/http/envelope.py", "parse_request"),
     ("        read the body (aiohttp)", "aiohttp/web_request.py", "read"),
     ("      Core.handle", "mount/core.py", "handle"),
     ("        audit trail (disabled: no device)", "mount/audit/broker.py", "trail"),
     ("        authenticate (token lookup)", "mount/core.py", "authenticate"),
     ("        authorize (ACL)", "mount/core.py", "authorize"),
     ("        backend.handle (path table, handler)", "mount/sdk/framework.py", "handle"),
-    ("      render (JSON envelope)", "mount/http.py", "render"),
+    ("      render (JSON envelope)", "mount/http/envelope.py", "render"),
     ("  aiohttp: write the response", "aiohttp/web_protocol.py", "finish_response"),
 ]
 

@@ -18,15 +18,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import plugin  # noqa: E402
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token  # noqa: E402
-from mount.barrier import Barrier  # noqa: E402
 from mount.core import CoreSettings  # noqa: E402
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token  # noqa: E402
+from mount.http.server import run_loop, serve  # noqa: E402
 from mount.logging_setup import setup_logging  # noqa: E402
-from mount.logstore import LogStore  # noqa: E402
-from mount.server import run_loop, serve  # noqa: E402
-from mount.split_store import SplitStore  # noqa: E402
-from mount.storage import TinyDBStore  # noqa: E402
-from mount.storage_open import open_store  # noqa: E402
+from mount.storage.barrier import Barrier  # noqa: E402
+from mount.storage.log import LogStore  # noqa: E402
+from mount.storage.open import open_store  # noqa: E402
+from mount.storage.split import SplitStore  # noqa: E402
+from mount.storage.store import TinyDBStore  # noqa: E402
 
 SEAL_KEY = b"b" * 32
 ROOT_TOKEN = "root"

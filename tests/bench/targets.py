@@ -26,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mount.barrier import Barrier  # noqa: E402
-from mount.leases import LEASE_PREFIX, Lease  # noqa: E402
+from mount.leases.manager import LEASE_PREFIX, Lease  # noqa: E402
+from mount.storage.barrier import Barrier  # noqa: E402
 from tests.bench.serve_broker import (  # noqa: E402
     ROOT_TOKEN,
     SEAL_KEY,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import mount.app  # noqa: E402
+import mount.http.app  # noqa: E402
 import plugin.backend  # noqa: E402
 from mount.core import Core  # noqa: E402
 
@@ -41,18 +41,18 @@ def main() -> int:
         )
         if value is not None
     }
-    build_core = mount.app.build_core
+    build_core = mount.http.app.build_core
 
-    async def shortened(options: mount.app.BrokerOptions) -> Core:
+    async def shortened(options: mount.http.app.BrokerOptions) -> Core:
         return await build_core(replace(options, **changes))
 
-    # Before mount.__main__ is imported: it binds build_core by name.
-    mount.app.build_core = shortened  # type: ignore[assignment]
+    # Before mount.run is imported: it binds build_core by name.
+    mount.http.app.build_core = shortened  # type: ignore[assignment]
     if args.graph_deadline is not None:
         plugin.backend.DEFAULT_DEADLINE = args.graph_deadline
     if args.graph_max_retry_after is not None:
         plugin.backend.DEFAULT_MAX_RETRY_AFTER = args.graph_max_retry_after
-    cli = importlib.import_module("mount.__main__")
+    cli = importlib.import_module("mount.cli")
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     return int(cli.main(rest))
 

@@ -194,7 +194,7 @@ def test_expiry_keeps_serving_other_leases_while_one_revocation_hangs(
     tenant: Tenant,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="mount.leases")
+    caplog.set_level(logging.INFO, logger="mount.leases.manager")
     short_graph_deadline(broker, 1.0)
     configured.role("alice", ttl="1h")
     configured.role("bob", ttl="3s", max_ttl="1m")

@@ -1,7 +1,7 @@
 """The LIST method on keep-alive connections that start on aiohttp's C parser.
 
 Each connection parses with llhttp until it sends a method llhttp refuses (LIST, a
-lower-case verb), then with the pure-Python parser for good (mount/list_method.py).
+lower-case verb), then with the pure-Python parser for good (mount/http/list_method.py).
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_metrics_count_a_whole_scenario_exactly(
     assert gauges[("entra_broker_leases_irrevocable", tuple(sorted(role("carol").items())))] == 1
 
     # Every lease event line names the lease, its role and mount, and the owner's accessor.
-    events = [r for r in caplog.records if r.name == "mount.leases" and hasattr(r, "event")]
+    events = [r for r in caplog.records if r.name == "mount.leases.manager" and hasattr(r, "event")]
     kinds = {r.__dict__["event"] for r in events}
     assert {"issued", "renewed", "revoked", "expired", "irrevocable"} <= kinds
     for record in events:

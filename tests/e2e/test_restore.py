@@ -18,11 +18,11 @@ import threading
 import time
 from typing import Any
 
-from mount.app import Store
-from mount.barrier import Barrier
-from mount.leases import LEASE_PREFIX
-from mount.storage import StorageView
-from mount.storage_open import open_store
+from mount.http.app import Store
+from mount.leases.manager import LEASE_PREFIX
+from mount.storage.barrier import Barrier
+from mount.storage.open import open_store
+from mount.storage.store import StorageView
 from tests.bench.targets import lease_record
 from tests.broker_thread import BrokerThread
 from tests.e2e.conftest import ALICE, BOB, CAROL, Setup, Tenant, assert_error_body

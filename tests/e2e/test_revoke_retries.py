@@ -66,7 +66,7 @@ def test_throttled_revocation_is_retried_until_the_password_dies(
     tenant: Tenant,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="mount.leases")
+    caplog.set_level(logging.INFO, logger="mount.leases.manager")
     assert broker.core is not None
     configured.role("alice", ttl="1h")
     secret = configured.creds("alice")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mount.__main__ import build_parser
+from mount.cli import build_parser, emulator_parser
 from tests.server_process import command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,8 @@ def _commands(
     return found
 
 
-COMMANDS = _commands(build_parser())
+# The emulator's flags live in its own parser (built only when it runs).
+COMMANDS = [*_commands(build_parser()), (("emulator",), emulator_parser())]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -27,7 +27,7 @@ import jsonschema
 import pytest
 import yaml
 
-from mount.__main__ import build_parser
+from mount.cli import parse_arguments
 from plugin.emulator import check_password
 from plugin.emulator.cli import SECRET_ENV
 from tests.server_process import BIN, Server, bao, free_port
@@ -82,7 +82,7 @@ def test_the_agent_image_is_the_bao_version_the_tests_use():
 @pytest.mark.parametrize("name", OURS)
 def test_our_commands_parse_and_line_up_with_ports_volumes_and_environment(name):
     service = SERVICES[name]
-    args = build_parser().parse_args(service["command"])  # exits (fails) on an unknown flag
+    args = parse_arguments(service["command"])  # exits (fails) on an unknown flag
     listen = args.listen if args.command == "emulator" else args.dev_listen_address
     host, _, port = listen.rpartition(":")
     assert host == "0.0.0.0", "inside a container, listen on every interface"
@@ -97,13 +97,13 @@ def test_our_commands_parse_and_line_up_with_ports_volumes_and_environment(name)
 
 
 def test_the_setup_and_agent_use_what_the_other_services_provide():
-    emulator = build_parser().parse_args(SERVICES["emulator"]["command"])
+    emulator = parse_arguments(SERVICES["emulator"]["command"])
     setup = SERVICES["setup"]["environment"]
     assert setup["TENANT_ID"] == emulator.tenant_id
     assert setup["CLIENT_ID"] == emulator.client_id
     assert setup["CLIENT_SECRET"] == SERVICES["emulator"]["environment"][SECRET_ENV]
     assert setup["EMULATOR_URL"] == f"https://emulator:{emulator.listen.rsplit(':', 1)[1]}"
-    broker = build_parser().parse_args(SERVICES["broker"]["command"])
+    broker = parse_arguments(SERVICES["broker"]["command"])
     broker_url = f"http://broker:{broker.dev_listen_address.rsplit(':', 1)[1]}"
     assert setup["BAO_ADDR"] == SERVICES["agent"]["environment"]["BAO_ADDR"] == broker_url
     assert setup["BAO_TOKEN"] == broker.dev_root_token_id
@@ -225,7 +225,7 @@ def test_the_demo_runs_without_docker(servers, tmp_path):
         agent.terminate()
         agent.wait(30)
 
-    emulator = build_parser().parse_args(SERVICES["emulator"]["command"])
+    emulator = parse_arguments(SERVICES["emulator"]["command"])
     ca = mirror.paths[str(emulator.cert_dir)] / "ca.pem"
     url = f"https://127.0.0.1:{mirror.ports['emulator']}"
     signs_in = check_password(

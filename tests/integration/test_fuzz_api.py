@@ -38,9 +38,10 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 from yarl import URL
 
-import mount.app
+import mount.http.app
 import plugin
-from mount.app import (
+from mount.core import Core
+from mount.http.app import (
     HTTP_PARSER_LIMITS,
     MAX_BODY_BYTES,
     BrokerOptions,
@@ -49,11 +50,10 @@ from mount.app import (
     create_app,
     ensure_root_token,
 )
-from mount.core import Core
-from mount.expiry import ExpiryWorker
+from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 from plugin.emulator import EmulatorServer, EmulatorSettings
 
 ROOT = "root"
@@ -746,7 +746,7 @@ def isolated(monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    monkeypatch.setattr(mount.app, "ExpiryWorker", _ParkedExpiry)
+    monkeypatch.setattr(mount.http.app, "ExpiryWorker", _ParkedExpiry)
 
 
 async def _broker(aiohttp_client, known: list[str], extras: list[str]) -> tuple[Broker, Core]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.audit.device import DeclaredDevice
-from mount.config import ConfigError
-from mount.storage import MemoryStore
+from mount.config.parse import ConfigError
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "s.AuditRootToken0123456789"

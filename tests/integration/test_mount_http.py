@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.storage import MemoryStore
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine
 
 ROOT = "root"

@@ -1,4 +1,4 @@
-"""The core's lease API over real HTTP, with a recording engine (mount/leases.py, expiry.py)."""
+"""The core's lease API over real HTTP, with a recording engine (mount/leases/)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.core import Core
-from mount.storage import MemoryStore
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until
 

@@ -70,7 +70,7 @@ class Engine:
     async def creds(self, name: str) -> tuple[Response, dict[str, Any]]:
         response = await self.call(Operation.READ, f"creds/{name}")
         assert response is not None and response.secret is not None and response.issue
-        return response, await response.issue()
+        return response, (await response.issue()).data
 
     def secret_request(self, response: Response) -> SecretRequest:
         assert response.secret is not None
@@ -381,7 +381,7 @@ async def test_creds_issue_sets_a_password_that_signs_in_and_revoke_kills_it(rea
     # Nothing happens in Entra until the mount, having saved the lease, calls issue().
     assert await ready.password_changes(ALICE) == changes
 
-    data = await response.issue()
+    data = (await response.issue()).data
     assert set(data) == {"user_principal_name", "object_id", "password"}
     assert data["user_principal_name"] == ALICE and data["object_id"] == alice["object_id"]
     assert len(data["password"]) == 32

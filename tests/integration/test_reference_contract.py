@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
-from mount.storage import MemoryStore
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 
 CAPTURES = Path(__file__).resolve().parents[1] / "reference" / "openbao" / "http"

@@ -7,9 +7,9 @@ import re
 import pytest
 
 import plugin
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.sdk.logical import Operation
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 
 ROOT = "root"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mount.barrier import KEY_ENV, Barrier
-from mount.leases import LEASE_PREFIX
-from mount.storage import TinyDBStore
+from mount.leases.manager import LEASE_PREFIX
+from mount.storage.barrier import KEY_ENV, Barrier
+from mount.storage.store import TinyDBStore
 from plugin.emulator import check_password
 from tests.bench.targets import lease_record
 from tests.server_process import Server, bao_run, command, free_port

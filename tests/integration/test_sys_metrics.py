@@ -7,9 +7,9 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mount.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from mount.sdk.errors import InvalidRequestError, VaultError
-from mount.storage import MemoryStore
-from mount.token_ttl import TTLLimits
-from mount.tokens import TokenEntry, TokenStore
+from mount.storage.store import MemoryStore
+from mount.tokens.store import TokenEntry, TokenStore
+from mount.tokens.ttl import TTLLimits
 
 HOUR = 3600
 

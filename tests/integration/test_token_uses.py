@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from mount.app import BrokerOptions, build_core, ensure_root_token
+from mount.http.app import BrokerOptions, build_core, ensure_root_token
 from mount.sdk.errors import PermissionDeniedError
 from mount.sdk.logical import Operation
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 
 
 async def test_concurrent_requests_never_exceed_num_uses():

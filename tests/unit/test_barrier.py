@@ -1,4 +1,4 @@
-"""Encryption at rest and seal-key loading (mount/barrier.py)."""
+"""Encryption at rest and seal-key loading (mount/storage/barrier.py)."""
 
 import base64
 import os
@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from mount.barrier import KEY_ENV, Barrier, BarrierError, key_fingerprint, load_seal_key
+from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, key_fingerprint, load_seal_key
 
 
 @pytest.fixture

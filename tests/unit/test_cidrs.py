@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mount.auth_approle.path_secret_id import parse_metadata
+from mount.auth.approle.path_secret_id import parse_metadata
 from mount.sdk import InvalidRequestError
 from mount.sdk.cidrs import address_in, invalid_blocks, normalize_blocks, subset_of
 

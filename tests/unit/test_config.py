@@ -1,4 +1,4 @@
-"""The HCL server config file (mount/config.py)."""
+"""The HCL server config file (mount/config/parse.py)."""
 
 import dataclasses
 from datetime import timedelta
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mount.config import (
+from mount.config.parse import (
     ConfigError,
     ListenerConfig,
     ServerConfig,

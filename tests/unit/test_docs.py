@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from mount import config
-from mount.__main__ import build_parser, entra_engine
-from mount.app import BrokerOptions, build_core, ensure_root_token
-from mount.barrier import KEY_ENV
+from mount.cli import build_parser, emulator_parser
+from mount.config import parse as config
+from mount.http.app import BrokerOptions, build_core, ensure_root_token
+from mount.run import entra_engine
 from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
-from mount.storage import MemoryStore
+from mount.storage.barrier import KEY_ENV
+from mount.storage.store import MemoryStore
 from plugin.emulator.cli import SECRET_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,7 +218,10 @@ def _commands(
                 yield from _commands(subparser, f"{name} {sub}")
 
 
-COMMANDS = list(_commands(build_parser(), "entra-broker"))
+COMMANDS = [
+    *_commands(build_parser(), "entra-broker"),
+    ("entra-broker emulator", emulator_parser()),
+]
 
 
 def test_the_commands_are_walked():

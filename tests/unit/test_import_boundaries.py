@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +46,7 @@ def test_only_the_composition_root_imports_plugin():
         for path in (ROOT / "mount").rglob("*.py")
         if any(n == "plugin" or n.startswith("plugin.") for n in _imports(path))
     ]
-    assert importers == ["mount/__main__.py"]
+    assert sorted(importers) == ["mount/cli.py", "mount/dev.py", "mount/run.py"]
 
 
 def test_the_approle_method_imports_only_the_sdk_and_itself():
@@ -53,9 +55,9 @@ def test_the_approle_method_imports_only_the_sdk_and_itself():
             n
             for n in _imports(path)
             if (n == "mount" or n.startswith("mount."))
-            and not n.startswith(("mount.sdk", "mount.auth_approle"))
+            and not n.startswith(("mount.sdk", "mount.auth.approle"))
         )
-        for path in (ROOT / "mount" / "auth_approle").rglob("*.py")
+        for path in (ROOT / "mount" / "auth" / "approle").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
@@ -68,3 +70,18 @@ def test_only_the_mount_imports_the_metrics_library():
         if any(n.startswith("prometheus_client") for n in _imports(path))
     ]
     assert offenders == []
+
+
+def test_a_production_start_never_imports_the_emulator():
+    """Dev mode and the `emulator` command import it when they run; `server` never."""
+    code = (
+        "import sys, mount.cli, mount.run\n"
+        "mount.cli.parse_arguments(['server', '-config=broker.hcl'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[:2] == ['plugin', 'emulator'])\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,9 +1,9 @@
-"""The stored form of a lease (mount/leases.py Lease.to_storage / from_storage)."""
+"""The stored form of a lease (mount/leases/manager.py Lease.to_storage / from_storage)."""
 
 import dataclasses
 import json
 
-from mount.leases import Lease, LeaseState
+from mount.leases.manager import Lease, LeaseState
 
 
 def _lease(**changes):

@@ -1,4 +1,4 @@
-"""The hybrid request parser (mount/list_method.py) fed a byte stream cut anywhere: every
+"""The hybrid request parser (mount/http/list_method.py) fed a byte stream cut anywhere: every
 request comes out once, in order, with its body, whatever the cuts and wherever the LIST
 that moves the connection to the Python parser falls."""
 
@@ -11,7 +11,7 @@ import pytest
 from aiohttp import http_parser
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod
 
-from mount.list_method import HybridRequestParser
+from mount.http.list_method import HybridRequestParser
 
 pytestmark = pytest.mark.skipif(
     getattr(http_parser, "HttpRequestParserC", None) is None, reason="no C parser built"

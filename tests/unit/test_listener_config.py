@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mount.config import ConfigError, ListenerConfig, parse_config
+from mount.config.parse import ConfigError, ListenerConfig, parse_config
 
 
 def listener(lines: str) -> tuple[ListenerConfig, list[str]]:
@@ -62,7 +62,7 @@ def test_bad_values_are_one_sentence(lines: str, message: str):
 def test_the_open_file_limit_is_raised_to_fit_max_connections(monkeypatch, caplog):
     import resource
 
-    from mount import server
+    from mount.http import server
 
     limits = {"now": (1024, 4096)}
     monkeypatch.setattr(resource, "getrlimit", lambda _: limits["now"])

@@ -13,7 +13,7 @@ from mount.logging_setup import JsonFormatter, StandardFormatter, setup_logging
 
 
 def record(msg: str = "lease issued", level: int = logging.INFO, **extra) -> logging.LogRecord:
-    made = logging.LogRecord("mount.leases", level, __file__, 1, msg, None, None)
+    made = logging.LogRecord("mount.leases.manager", level, __file__, 1, msg, None, None)
     made.__dict__.update(extra)
     return made
 
@@ -24,7 +24,7 @@ def test_json_lines_carry_hclog_keys_then_the_event_fields():
     )
     body = json.loads(line)
     assert list(body)[:4] == ["@timestamp", "@level", "@module", "@message"]
-    assert body["@level"] == "info" and body["@module"] == "mount.leases"
+    assert body["@level"] == "info" and body["@module"] == "mount.leases.manager"
     assert body["@message"] == "lease issued"
     assert body["@timestamp"].endswith("+00:00")
     assert body["lease_id"] == "entra/creds/alice/x" and body["ttl"] == 60
@@ -48,7 +48,7 @@ def test_standard_lines_append_fields_as_key_value():
         record(event="revoke_retry", lease_id="entra/creds/a/x", accessor="", error="Graph 503")
     )
     assert text.endswith(
-        "mount.leases: lease issued event=revoke_retry lease_id=entra/creds/a/x "
+        "mount.leases.manager: lease issued event=revoke_retry lease_id=entra/creds/a/x "
         'accessor="" error="Graph 503"'
     )
 

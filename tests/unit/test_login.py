@@ -1,4 +1,4 @@
-"""The token a login earns: Vault's TTL calculation and policy rules (mount/login.py)."""
+"""The token a login earns: Vault's TTL calculation and policy rules (mount/tokens/login.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from mount.login import login_ttl, token_policies
 from mount.sdk import InvalidRequestError, LoginSpec
+from mount.tokens.login import login_ttl, token_policies
 
 HOUR = 3600
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mount.leases import Lease, LeaseState
+from mount.leases.manager import Lease, LeaseState
 from mount.metrics import BrokerMetrics, LeaseGauges
 from mount.sdk.telemetry import (
     CREDS_ISSUED,

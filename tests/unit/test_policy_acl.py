@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mount.acl import ACL, capability_of
-from mount.policy import DEFAULT_POLICY, parse_policy, valid_policy_name
+from mount.policy.acl import ACL, capability_of
+from mount.policy.language import DEFAULT_POLICY, parse_policy, valid_policy_name
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Operation
 

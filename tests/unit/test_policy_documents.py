@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from mount.policy import parse_policy
+from mount.policy.language import parse_policy
 from mount.sdk.errors import InvalidRequestError
 
 HCL = """

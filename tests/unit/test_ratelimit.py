@@ -1,8 +1,8 @@
-"""The per-role issue limit (mount/ratelimit.py)."""
+"""The per-role issue limit (mount/leases/ratelimit.py)."""
 
 import pytest
 
-from mount.ratelimit import IssueRateLimiter
+from mount.leases.ratelimit import IssueRateLimiter
 from mount.sdk.errors import RateLimitedError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from mount.http import new_request_id
+from mount.ids import new_request_id
 
 
 def test_request_ids_are_uuid4_text() -> None:

@@ -1,4 +1,4 @@
-"""The schedule of failed revocations (mount/leases.py), driven by a fake clock.
+"""The schedule of failed revocations (mount/leases/manager.py), driven by a fake clock.
 
 Issue 13, point 21: a retryable failure is retried after about a second, doubling up to
 a cap (honouring the upstream's Retry-After), forever; past the attempt count the lease
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
-from mount.leases import (
+from mount.leases.manager import (
     LEASE_PREFIX,
     Lease,
     LeaseManager,
@@ -24,9 +23,9 @@ from mount.leases import (
     LeaseState,
     RevocationPendingError,
 )
-from mount.sdk import SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
+from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
-from mount.storage import MemoryStore
+from mount.storage.store import MemoryStore
 
 MOUNT = "noop/"
 BASE, CAP, SLOW, ATTEMPTS = 1.0, 60.0, 600.0, 6
@@ -93,8 +92,8 @@ class Harness:
         if not self.leases.is_restored():
             await self.leases.start_restore()
 
-        async def create() -> dict[str, Any]:
-            return {"credential": credential}
+        async def create() -> Issued:
+            return Issued({"credential": credential})
 
         spec = SecretSpec(
             type="noop",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import time
 
-from mount.leases import Lease
-from mount.tokens import rfc3339
+from mount.ids import rfc3339
+from mount.leases.manager import Lease
 
 
 def _uncached(epoch: float) -> str:

@@ -1,15 +1,15 @@
 """The default store's split: configuration in TinyDB, leases and tokens in a log beside it
-(mount/split_store.py)."""
+(mount/storage/split.py)."""
 
 import json
 import os
 
 import pytest
 
-from mount.barrier import Barrier, BarrierError
-from mount.logstore import LogStore
-from mount.split_store import SplitStore, leases_path
-from mount.storage import StorageError, TinyDBStore
+from mount.storage.barrier import Barrier, BarrierError
+from mount.storage.log import LogStore
+from mount.storage.split import SplitStore, leases_path
+from mount.storage.store import StorageError, TinyDBStore
 
 LEASE = "sys/expire/id/entra/creds/alice/abc"
 TOKEN = "sys/token/id/0123abcd"

@@ -1,4 +1,4 @@
-"""The embedded store: semantics, sealing, crash safety, group commit (mount/storage.py)."""
+"""The embedded store: semantics, sealing, crash safety, group commit (mount/storage/store.py)."""
 
 import asyncio
 import json
@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from mount import logstore as logstore_module
-from mount import storage as storage_module
-from mount.barrier import Barrier, BarrierError
-from mount.logstore import LogStore
 from mount.sdk.logical import Storage
-from mount.split_store import SplitStore
-from mount.storage import (
+from mount.storage import log as logstore_module
+from mount.storage import store as storage_module
+from mount.storage.barrier import Barrier, BarrierError
+from mount.storage.log import LogStore
+from mount.storage.open import open_store
+from mount.storage.split import SplitStore
+from mount.storage.store import (
     AtomicJSONStorage,
     MemoryStore,
     ParentReferenceError,
@@ -29,7 +30,6 @@ from mount.storage import (
     StorageView,
     TinyDBStore,
 )
-from mount.storage_open import open_store
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -443,8 +443,8 @@ async def test_later_put_to_the_same_key_wins_within_a_batch(tmp_path, kind):
 _CHILD = """
 import asyncio, sys
 from pathlib import Path
-from mount.barrier import Barrier
-from mount.storage_open import open_store
+from mount.storage.barrier import Barrier
+from mount.storage.open import open_store
 
 async def main():
     path, key, start = Path(sys.argv[1]), bytes.fromhex(sys.argv[2]), int(sys.argv[3])

@@ -1,5 +1,0 @@
-"""The AppRole auth method (Vault's builtin/credential/approle); it imports only `mount.sdk`."""
-
-from mount.auth_approle.backend import factory
-
-__all__ = ["factory"]

@@ -1,0 +1,97 @@
+"""The mount table: which backend serves which path prefix (`entra/`, `sys/`, `auth/token/`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mount.ids import random_id
+from mount.sdk.errors import NotFoundError
+from mount.sdk.framework import Backend
+from mount.sdk.logical import Storage
+
+__all__ = ["MountEntry", "MountTable"]
+
+
+@dataclass(slots=True)
+class MountEntry:
+    """One mounted backend. `kind` is "secret" or "auth", as in sys/internal/ui/mounts."""
+
+    path: str
+    type: str
+    backend: Backend
+    storage: Storage
+    kind: str = "secret"
+    description: str = ""
+    accessor: str = ""
+    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    local: bool = False
+    seal_wrap: bool = False
+    default_lease_ttl: int = 0
+    max_lease_ttl: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.accessor:
+            self.accessor = f"{self.type}_{random_id(8).lower()}"
+
+    def describe(self) -> dict[str, Any]:
+        """The mount's entry as sys/mounts and sys/internal/ui/mounts show it."""
+        return {
+            "accessor": self.accessor,
+            "config": {
+                "default_lease_ttl": self.default_lease_ttl,
+                "force_no_cache": False,
+                "max_lease_ttl": self.max_lease_ttl,
+            },
+            "description": self.description,
+            "external_entropy_access": False,
+            "local": self.local,
+            "options": None,
+            "plugin_version": "",
+            "running_plugin_version": "",
+            "running_sha256": "",
+            "seal_wrap": self.seal_wrap,
+            "type": self.type,
+            "uuid": self.uuid,
+        }
+
+
+class MountTable:
+    """Longest-prefix routing of request paths to mounts."""
+
+    def __init__(self) -> None:
+        self._mounts: dict[str, MountEntry] = {}
+
+    def add(self, entry: MountEntry) -> None:
+        if not entry.path.endswith("/"):
+            raise ValueError(f"mount path {entry.path!r} must end with '/'")
+        self._mounts[entry.path] = entry
+
+    def get(self, path: str) -> MountEntry | None:
+        return self._mounts.get(path)
+
+    def remove(self, path: str) -> MountEntry | None:
+        """Unmount `path`; returns the entry that was there, if any."""
+        return self._mounts.pop(path, None)
+
+    def entries(self) -> list[MountEntry]:
+        return list(self._mounts.values())
+
+    def match(self, path: str) -> tuple[MountEntry, str]:
+        """The mount serving `path` and the rest of the path inside it."""
+        best: MountEntry | None = None
+        for prefix, entry in self._mounts.items():
+            if (path.startswith(prefix) or path + "/" == prefix) and (
+                best is None or len(prefix) > len(best.path)
+            ):
+                best = entry
+        if best is None:
+            raise NotFoundError(f'no handler for route "{path}". route entry not found.')
+        return best, path[len(best.path) :]
+
+    def mount_of(self, path: str) -> MountEntry | None:
+        try:
+            return self.match(path)[0]
+        except NotFoundError:
+            return None

@@ -1,0 +1,234 @@
+"""sys/: health, seal-status, leader, mounts, internal/ui/mounts and the OpenAPI document."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from mount.sdk import openapi
+from mount.sdk.errors import NotFoundError, PermissionDeniedError
+from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.logical import Operation, Request, Response
+from mount.tokens.store import TokenEntry
+
+if TYPE_CHECKING:
+    from mount.core import Core
+
+__all__ = ["paths"]
+
+READ = Operation.READ
+_IGNORED_QUERY = {
+    name: Field(FieldType.STRING, "Accepted for compatibility; this server is never standby.")
+    for name in (
+        "standbyok",
+        "perfstandbyok",
+        "activecode",
+        "standbycode",
+        "drsecondarycode",
+        "haunhealhty",
+        "haunhealthy",
+        "performancestandbycode",
+        "removedcode",
+        "sealedcode",
+        "uninitcode",
+    )
+}
+
+
+def _legacy(**properties: str) -> dict[str, Any]:
+    """The schema of a legacy (non-envelope) answer: these keys, of these JSON types."""
+    return {
+        "type": "object",
+        "required": sorted(properties),
+        "properties": {name: {"type": kind} for name, kind in properties.items()},
+    }
+
+
+_IDENTITY = {"cluster_name": "string", "cluster_id": "string", "version": "string"}
+_HEALTH = _legacy(
+    initialized="boolean",
+    sealed="boolean",
+    standby="boolean",
+    server_time_utc="integer",
+    **_IDENTITY,
+)
+_SEAL_STATUS = _legacy(
+    type="string",
+    initialized="boolean",
+    sealed="boolean",
+    t="integer",
+    n="integer",
+    progress="integer",
+    storage_type="string",
+    **_IDENTITY,
+)
+_LEADER = _legacy(ha_enabled="boolean")
+
+
+def paths(core: Core) -> list[Path]:
+    settings = core.settings
+
+    def identity() -> dict[str, Any]:
+        return {"cluster_name": settings.cluster_name, "cluster_id": settings.cluster_id}
+
+    async def health(req: Request, d: FieldData) -> Response:
+        return Response(
+            raw={
+                "initialized": True,
+                "sealed": False,
+                "standby": False,
+                "replication_performance_mode": "disabled",
+                "replication_dr_mode": "disabled",
+                "server_time_utc": int(time.time()),
+                "version": settings.version,
+                **identity(),
+            }
+        )
+
+    async def seal_status(req: Request, d: FieldData) -> Response:
+        return Response(
+            raw={
+                "type": "shamir",
+                "initialized": True,
+                "sealed": False,
+                "t": 1,
+                "n": 1,
+                "progress": 0,
+                "nonce": "",
+                "recovery_seal": False,
+                "version": settings.version,
+                "migration": False,
+                **identity(),
+                "storage_type": settings.storage_type,
+            }
+        )
+
+    async def leader(req: Request, d: FieldData) -> Response:
+        return Response(raw={"ha_enabled": False})
+
+    def mounts_of(kind: str) -> dict[str, Any]:
+        return {e.path: e.describe() for e in core.mounts.entries() if e.kind == kind}
+
+    async def mounts_read(req: Request, d: FieldData) -> Response:
+        return Response(data=mounts_of("secret"), data_at_top_level=True)
+
+    async def auth_read(req: Request, d: FieldData) -> Response:
+        return Response(
+            data={k.removeprefix("auth/"): v for k, v in mounts_of("auth").items()},
+            data_at_top_level=True,
+        )
+
+    def entry_for(path: str) -> Any:
+        entry = core.mounts.get(path.strip("/") + "/")
+        if entry is None:
+            raise NotFoundError()
+        return entry
+
+    async def mount_read(req: Request, d: FieldData) -> Response:
+        return Response(data=entry_for(d.get("path")).describe(), data_at_top_level=True)
+
+    async def mount_tune_read(req: Request, d: FieldData) -> Response:
+        entry = entry_for(d.get("path"))
+        data = {
+            "default_lease_ttl": entry.default_lease_ttl or settings.default_lease_ttl,
+            "description": entry.description,
+            "force_no_cache": False,
+            "max_lease_ttl": entry.max_lease_ttl or settings.max_lease_ttl,
+        }
+        return Response(data=data, data_at_top_level=True)
+
+    async def ui_mounts(req: Request, d: FieldData) -> Response:
+        token = req.context.get("token")
+        if not isinstance(token, TokenEntry):
+            return Response(data={"auth": {}, "secret": {}})
+        # As Vault: a token learns only of the mounts its policies reach into.
+        acl = await core.policies.acl(token.policies)
+        found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
+        for entry in core.mounts.entries():
+            if acl.reaches_under(entry.path):
+                found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
+        return Response(data=found)
+
+    async def ui_mount(req: Request, d: FieldData) -> Response:
+        path: str = d.get("path")
+        entry = core.mounts.mount_of(path)
+        token = req.context.get("token")
+        # As Vault: only a token whose policies reach somewhere inside the mount learns
+        # about it (the agent's KV preflight tolerates the 403).
+        if (
+            entry is None
+            or not isinstance(token, TokenEntry)
+            or not (await core.policies.acl(token.policies)).reaches_under(entry.path)
+        ):
+            wanted = path.rstrip("/") + "/"
+            raise PermissionDeniedError(
+                "preflight capability check returned 403, please ensure client's policies "
+                f'grant access to path "{wanted}"'
+            )
+        return Response(data={**entry.describe(), "path": entry.path})
+
+    async def openapi(req: Request, d: FieldData) -> Response:
+        return Response(raw=openapi_document(core))
+
+    path_field = {"path": Field(FieldType.STRING, "The mount path, for example entra/.")}
+    return [
+        Path(
+            "health",
+            {READ: health},
+            _IGNORED_QUERY,
+            help_synopsis="Health of the server.",
+            response_schema=_HEALTH,
+        ),
+        Path(
+            "seal-status",
+            {READ: seal_status},
+            help_synopsis="Seal status (always unsealed).",
+            response_schema=_SEAL_STATUS,
+        ),
+        Path(
+            "leader",
+            {READ: leader},
+            help_synopsis="High availability status (disabled).",
+            response_schema=_LEADER,
+        ),
+        Path("mounts/?", {READ: mounts_read}, help_synopsis="List the mounted secrets engines."),
+        Path(
+            r"mounts/(?P<path>.+?)/tune",
+            {READ: mount_tune_read},
+            path_field,
+            help_synopsis="Read a mount's lease TTL settings.",
+        ),
+        Path(
+            r"mounts/(?P<path>.+?)/?",
+            {READ: mount_read},
+            path_field,
+            help_synopsis="Read one mounted secrets engine.",
+        ),
+        Path("auth/?", {READ: auth_read}, help_synopsis="List the enabled auth methods."),
+        Path(
+            "internal/ui/mounts/?",
+            {READ: ui_mounts},
+            help_synopsis="The mounts a token can see, for clients' preflight checks.",
+        ),
+        Path(
+            r"internal/ui/mounts/(?P<path>.+)",
+            {READ: ui_mount},
+            path_field,
+            help_synopsis="The mount serving a path, for clients' preflight checks.",
+        ),
+        Path(
+            "internal/specs/openapi",
+            {READ: openapi},
+            help_synopsis="The OpenAPI document of every mounted path.",
+            response_schema={"type": "object", "required": ["openapi", "info", "paths"]},
+        ),
+    ]
+
+
+def openapi_document(core: Core) -> dict[str, Any]:
+    """One OpenAPI document for all mounts, each mount's paths under its prefix."""
+    merged: dict[str, Any] = {}
+    for entry in core.mounts.entries():
+        for url, item in entry.backend.openapi_paths().items():
+            merged["/" + entry.path.rstrip("/") + url] = item
+    return openapi.openapi_document(dict(sorted(merged.items())), version=core.settings.version)
