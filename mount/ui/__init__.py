@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from mount.core import Core
+from mount.sdk.durations import format_duration
 from mount.ui import (
     page_config,
     page_irrevocable,
@@ -45,6 +46,7 @@ def setup_ui(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
+        filters={"duration": format_duration},
     )
     for module in (
         page_signin,

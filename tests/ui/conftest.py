@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,8 +145,7 @@ def configured(broker: Broker, tenant: Tenant) -> Broker:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        if shutil.which("chromium") is None:
-            pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip(f"Debian's Chromium is not at {CHROMIUM} (apt-get install chromium)")
     with playwright_sync.sync_playwright() as driver:
         launched = driver.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
