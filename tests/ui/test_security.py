@@ -10,7 +10,7 @@ import pytest
 
 from mount.ui.security import CSP
 from mount.ui.sessions import COOKIE_NAME
-from tests.ui.conftest import Broker, csrf_of, sign_in
+from tests.ui.conftest import Broker, csrf_of, sign_in, wait_for
 
 pytestmark = pytest.mark.usefixtures("browser")
 
@@ -128,6 +128,18 @@ def test_a_revoked_token_ends_the_session(page: Any, configured: Broker) -> None
     token = created["auth"]["client_token"]
     sign_in(page, configured, token)
     configured.ok("POST", "auth/token/revoke", json={"token": token})
+    page.goto(f"{configured.url}/ui/")
+    assert page.url == f"{configured.url}/ui/signin"
+    assert "token expired or was revoked" in page.locator("#notices").inner_text()
+
+
+def test_an_expired_token_ends_the_session(page: Any, configured: Broker) -> None:
+    created = configured.ok(
+        "POST", "auth/token/create", json={"policies": ["default"], "ttl": "3s"}
+    )
+    token = created["auth"]["client_token"]
+    sign_in(page, configured, token)
+    wait_for(lambda: configured.api("GET", "auth/token/lookup-self", token).status_code == 403)
     page.goto(f"{configured.url}/ui/")
     assert page.url == f"{configured.url}/ui/signin"
     assert "token expired or was revoked" in page.locator("#notices").inner_text()

@@ -1,4 +1,5 @@
-"""The dashboard on a TLS listener: it works, and its session cookie is Secure."""
+"""The dashboard in the server's other modes: dev mode, and a TLS listener (where its
+session cookie is Secure). The config-file mode is the other modules' broker."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import trustme
 
 from mount.ui.sessions import COOKIE_NAME
+from tests.server_process import Server, free_port
 from tests.ui.conftest import Broker, sign_in, start_broker, stop_server
 
 pytestmark = pytest.mark.usefixtures("browser")
@@ -46,3 +48,23 @@ def test_the_dashboard_works_over_tls_with_a_secure_cookie(
     page.get_by_role("button", name="Sign out").click()
     assert page.url == f"{tls_broker.url}/ui/signin"
     assert "Signed out" in page.locator("#notices").inner_text()
+
+
+def test_the_dashboard_works_in_dev_mode(page: Any) -> None:
+    port = free_port()
+    server = Server(["server", "--dev", "-dev-listen-address", f"127.0.0.1:{port}"])
+    try:
+        root = server.wait_for(r"Root Token: (\S+)").group(1)
+        broker = Broker(server, f"http://127.0.0.1:{port}", root)
+        sign_in(page, broker)
+        page.get_by_role("link", name="entra/").click()
+        roles = page.locator("#roles").inner_text()
+        for user in ("alice", "bob", "carol"):
+            assert f"{user}@example.test" in roles
+        page.get_by_role("link", name="alice", exact=True).click()
+        page.get_by_role("button", name="Generate").click()
+        dialog = page.get_by_role("dialog")
+        assert dialog.get_by_label("User principal name").input_value() == "alice@example.test"
+        assert dialog.get_by_label("Password").input_value()
+    finally:
+        stop_server(server)
