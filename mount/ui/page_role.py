@@ -101,6 +101,9 @@ async def _role_context(
         "presets": [(t, s) for t, s in TTL_PRESETS if max_ttl is None or s <= max_ttl],
         "renew_presets": RENEW_PRESETS,
         "can_generate": caps.can(f"{mount}creds/{name}", "read"),
+        # Each rendered Generate form issues at most once: a reload of its answer, or a
+        # double click, must not reset the password again behind the one just shown.
+        "once": session.once_token() if caps.can(f"{mount}creds/{name}", "read") else "",
         "listable": listable,
         "leases": leases,
         "lease_total": total,
@@ -156,6 +159,11 @@ async def generate(request: web.Request, session: Session, state: UiState) -> we
     form = await posted_form(request, session)
     mount, name, context = await _role_context(request, session, state)
     ttl, problem = _requested_ttl(form, context["max_ttl"])
+    if not session.spend_once(form.get("once", "")):
+        problem = (
+            "This Generate form was sent already (a reload, or a second click), so no "
+            "credential was issued this time; click Generate again for a new one."
+        )
     if problem:
         context["generate_error"] = problem
         return page(request, "role.html", session, context, status=400)

@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 
 from mount.ui.api import ApiFailure
+from mount.ui.csrf import CsrfError, check_post
 from mount.ui.sessions import Session, set_cookie
 from mount.ui.views import UI_KEY, page, posted_form, redirect, session_of
 
@@ -28,8 +29,14 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
 async def signin(request: web.Request) -> web.StreamResponse:
     state = request.app[UI_KEY]
     before = session_of(request)
-    form = await posted_form(request, before)
-    assert before is not None  # posted_form refused a POST without a session
+    raw = await request.post()
+    form = {key: value for key, value in raw.items() if isinstance(value, str)}
+    try:
+        check_post(request, before, form)
+    except CsrfError as exc:
+        # Often a sign-in page left open too long: a fresh one, saying why.
+        return _refused(request, state.sessions.new(), f"Not signed in: {exc}.")
+    assert before is not None  # check_post refused a POST without a session
     token = form.get("token", "").strip()
     if not token:
         return _refused(request, before, "Enter a token to sign in.")
@@ -46,8 +53,7 @@ async def signin(request: web.Request) -> web.StreamResponse:
         )
     # A new session id at sign-in, so an id seen before it grants nothing after.
     state.sessions.end(before)
-    session = state.sessions.new()
-    session.token = token
+    session = state.sessions.sign_in(token)
     data = answer.data
     session.display_name = str(data.get("display_name") or "token")
     session.policies = tuple(str(p) for p in data.get("policies") or ())

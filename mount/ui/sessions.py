@@ -23,8 +23,12 @@ COOKIE_PATH = "/ui/"
 IDLE_SECONDS = 3600.0
 # Sessions before sign-in (they hold only a CSRF token) live shorter.
 ANONYMOUS_IDLE_SECONDS = 900.0
-# At most this many sessions are kept; beyond it the least recently used one ends.
+# At most this many signed-in sessions are kept; beyond it the least recently used ends.
 MAX_SESSIONS = 10_000
+# At most this many anonymous ones (the sign-in page's), apart from those.
+MAX_ANONYMOUS_SESSIONS = 1_000
+# Generate forms not yet sent, per session (each may be sent once).
+MAX_ONCE_TOKENS = 20
 
 
 @dataclass(slots=True)
@@ -41,6 +45,8 @@ class Session:
     last_seen: float = 0.0
     # One-shot sentences shown on the next page (outcomes of a POST, never secrets).
     notices: list[tuple[str, str]] = field(default_factory=list)
+    # Tokens of forms that may be sent once (Generate: a reload must not issue again).
+    once: list[str] = field(default_factory=list, repr=False)
 
     @property
     def signed_in(self) -> bool:
@@ -54,59 +60,84 @@ class Session:
         found, self.notices = self.notices, []
         return found
 
+    def once_token(self) -> str:
+        """A token for a form that may be sent only once (the oldest unused ones lapse)."""
+        token = secrets.token_urlsafe(16)
+        self.once = [*self.once[-(MAX_ONCE_TOKENS - 1) :], token]
+        return token
+
+    def spend_once(self, token: str) -> bool:
+        """Whether `token` was handed out and not yet spent; it is spent now."""
+        if token and token in self.once:
+            self.once.remove(token)
+            return True
+        return False
+
 
 class SessionStore:
-    """Sessions by id, least recently used first, bounded in number and idle time."""
+    """Sessions by id, least recently used first, bounded in number and idle time.
+
+    Anonymous sessions (the sign-in page's, holding only a CSRF token) are kept apart
+    and bounded on their own: requests without a token can only ever push out other
+    anonymous sessions, never a signed-in user's.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._anonymous: OrderedDict[str, Session] = OrderedDict()
+        self._signed_in: OrderedDict[str, Session] = OrderedDict()
         self._clock = clock
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._anonymous) + len(self._signed_in)
 
     def new(self) -> Session:
-        """A fresh anonymous session (a new id every time: sign-in never reuses one)."""
-        self._expire()
-        while len(self._sessions) >= MAX_SESSIONS:
-            self._sessions.popitem(last=False)
+        """A fresh anonymous session."""
+        return self._add(self._anonymous, MAX_ANONYMOUS_SESSIONS, ANONYMOUS_IDLE_SECONDS)
+
+    def sign_in(self, token: str) -> Session:
+        """A fresh session holding `token` (a new id: one seen before sign-in grants
+        nothing after it)."""
+        session = self._add(self._signed_in, MAX_SESSIONS, IDLE_SECONDS)
+        session.token = token
+        return session
+
+    def _add(self, table: OrderedDict[str, Session], limit: int, idle: float) -> Session:
+        now = self._clock()
+        while table and now - next(iter(table.values())).last_seen > idle:
+            self.end(next(iter(table.values())))
+        while len(table) >= limit:
+            self.end(next(iter(table.values())))
         session = Session(
-            id=secrets.token_urlsafe(32),
-            csrf=secrets.token_urlsafe(32),
-            last_seen=self._clock(),
+            id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), last_seen=now
         )
-        self._sessions[session.id] = session
+        table[session.id] = session
         return session
 
     def get(self, session_id: str) -> Session | None:
         """The live session with this id, marked used; None if unknown or idle too long."""
-        session = self._sessions.get(session_id)
-        if session is None:
-            return None
-        now = self._clock()
-        if now - session.last_seen > self._idle(session):
-            self.end(session)
-            return None
-        session.last_seen = now
-        self._sessions.move_to_end(session_id)
-        return session
+        for table, idle in (
+            (self._signed_in, IDLE_SECONDS),
+            (self._anonymous, ANONYMOUS_IDLE_SECONDS),
+        ):
+            session = table.get(session_id)
+            if session is None:
+                continue
+            now = self._clock()
+            if now - session.last_seen > idle:
+                self.end(session)
+                return None
+            session.last_seen = now
+            table.move_to_end(session_id)
+            return session
+        return None
 
     def end(self, session: Session) -> None:
         """Forget the session and the token it held."""
-        self._sessions.pop(session.id, None)
+        self._anonymous.pop(session.id, None)
+        self._signed_in.pop(session.id, None)
         session.token = ""
         session.notices.clear()
-
-    def _idle(self, session: Session) -> float:
-        return IDLE_SECONDS if session.signed_in else ANONYMOUS_IDLE_SECONDS
-
-    def _expire(self) -> None:
-        now = self._clock()
-        while self._sessions:
-            oldest = next(iter(self._sessions.values()))
-            if now - oldest.last_seen <= IDLE_SECONDS:
-                break
-            self.end(oldest)
+        session.once.clear()
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:

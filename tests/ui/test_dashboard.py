@@ -272,3 +272,18 @@ def test_irrevocable_lease_shows_its_error_and_retry(
     row.get_by_role("button", name="Force revoke").click()
     assert "force-revoked" in notices(page)
     assert page.locator(f'tr[data-lease-id="{shown["lease_id"]}"]').count() == 0
+
+
+def test_a_reloaded_generate_answer_issues_nothing(
+    page: Any, configured: Broker, tenant: Tenant
+) -> None:
+    sign_in(page, configured)
+    role_page(page, configured, "alice")
+    shown = generate(page)
+    changes = tenant.password_changes(ALICE)
+    # The browser's "resend the form?" answered yes: the same form, sent again.
+    page.reload()
+    assert "sent already" in page.locator("#generate-error").inner_text()
+    assert page.get_by_role("dialog").count() == 0
+    assert tenant.password_changes(ALICE) == changes
+    assert tenant.signs_in(ALICE, shown["password"])

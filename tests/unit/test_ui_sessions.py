@@ -26,8 +26,7 @@ def test_ids_and_csrf_tokens_are_random_and_long() -> None:
 def test_a_session_unused_too_long_ends_and_forgets_its_token() -> None:
     clock = Clock()
     store = SessionStore(clock)
-    session = store.new()
-    session.token = "s.secret-token"
+    session = store.sign_in("s.secret-token")
     clock.now += sessions.IDLE_SECONDS - 1
     assert store.get(session.id) is session  # used: the idle timer starts again
     clock.now += sessions.IDLE_SECONDS - 1
@@ -47,8 +46,7 @@ def test_anonymous_sessions_expire_sooner() -> None:
 
 def test_ending_a_session_forgets_it() -> None:
     store = SessionStore()
-    session = store.new()
-    session.token = "s.secret-token"
+    session = store.sign_in("s.secret-token")
     session.notify("ok", "done")
     store.end(session)
     assert store.get(session.id) is None
@@ -59,12 +57,42 @@ def test_ending_a_session_forgets_it() -> None:
 def test_the_store_is_bounded(monkeypatch) -> None:
     monkeypatch.setattr(sessions, "MAX_SESSIONS", 3)
     store = SessionStore()
-    first, second, third = store.new(), store.new(), store.new()
+    first, second, third = (store.sign_in(f"s.t{n}") for n in range(3))
     assert store.get(first.id) is first  # recently used: kept
-    store.new()
+    store.sign_in("s.t4")
     assert len(store) == 3
     assert store.get(second.id) is None  # the least recently used one ended
+    assert second.token == ""
     assert store.get(first.id) is first and store.get(third.id) is third
+
+
+def test_anonymous_sessions_never_push_out_signed_in_ones(monkeypatch) -> None:
+    monkeypatch.setattr(sessions, "MAX_ANONYMOUS_SESSIONS", 2)
+    store = SessionStore()
+    user = store.sign_in("s.user")
+    anonymous = [store.new() for _ in range(50)]
+    assert len(store) == 3
+    assert store.get(user.id) is user and user.token == "s.user"
+    assert store.get(anonymous[0].id) is None
+    assert store.get(anonymous[-1].id) is anonymous[-1]
+
+
+def test_a_signed_in_session_has_a_new_id() -> None:
+    store = SessionStore()
+    before = store.new()
+    after = store.sign_in("s.user")
+    assert after.id != before.id and after.csrf != before.csrf
+
+
+def test_a_once_token_is_spent_once() -> None:
+    session = SessionStore().new()
+    token = session.once_token()
+    assert not session.spend_once("") and not session.spend_once("other")
+    assert session.spend_once(token)
+    assert not session.spend_once(token)
+    tokens = [session.once_token() for _ in range(sessions.MAX_ONCE_TOKENS + 5)]
+    assert not session.spend_once(tokens[0])  # the oldest lapsed
+    assert session.spend_once(tokens[-1])
 
 
 def test_notices_are_shown_once() -> None:
