@@ -81,7 +81,10 @@ class UiApi:
         operation = _OPERATIONS[method]
         if operation is Operation.LIST:
             path = path.rstrip("/") + "/"
-        api = ApiRequest(method, operation, path, dict(data or {}), token, remote=remote)
+        data = dict(data or {})
+        # As parse_request: a read carries its parameters as the query string too.
+        query = {k: str(v) for k, v in data.items()} if operation is Operation.READ else {}
+        api = ApiRequest(method, operation, path, data, token, query, remote)
         try:
             response = await self.core.handle(api)
         except VaultError as exc:

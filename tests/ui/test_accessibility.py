@@ -56,3 +56,34 @@ def test_no_serious_violation_on_any_page(axe_page: Any, configured: Broker) -> 
     page.get_by_role("dialog").wait_for()
     found["generate dialog"] = serious(page)
     assert {path: problems for path, problems in found.items() if problems} == {}
+
+
+def test_sign_in_and_generate_from_the_keyboard(page: Any, configured: Broker) -> None:
+    configured.ok("PUT", "entra/roles/alice", json={"user_principal_name": "alice@example.test"})
+    page.goto(f"{configured.url}/ui/signin")
+    assert page.evaluate("document.activeElement.id") == "token"  # focus starts there
+    page.keyboard.type(configured.root)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Sign out").wait_for()
+    page.goto(f"{configured.url}/ui/mounts/entra/roles/alice")
+    page.locator("#generate-form button[type=submit]").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    # The focus is in the dialog; Tab reaches none of the page's controls behind it (it
+    # is modal: past its last control the focus leaves for the browser, then comes back).
+    assert page.evaluate("document.activeElement.closest('dialog') !== null")
+    inside = 0
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        where = page.evaluate(
+            "document.activeElement === document.body ? 'browser'"
+            " : document.activeElement.closest('dialog') ? 'dialog' : 'page'"
+        )
+        assert where != "page"
+        inside += where == "dialog"
+    assert inside >= 8
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    # The focus lands on the lease table's heading, not lost at the top of the page.
+    assert page.evaluate("document.activeElement.id") == "leases-heading"

@@ -135,7 +135,7 @@ def test_a_revoked_token_ends_the_session(page: Any, configured: Broker) -> None
 
 def test_an_expired_token_ends_the_session(page: Any, configured: Broker) -> None:
     created = configured.ok(
-        "POST", "auth/token/create", json={"policies": ["default"], "ttl": "3s"}
+        "POST", "auth/token/create", json={"policies": ["default"], "ttl": "1s"}
     )
     token = created["auth"]["client_token"]
     sign_in(page, configured, token)
