@@ -11,7 +11,7 @@ from typing import Any
 from mount.ui.api import ApiFailure, UiApi
 from mount.ui.sessions import Session
 
-__all__ = ["LeaseRow", "engine_mounts", "leases_under", "role_names", "parse_time"]
+__all__ = ["LeaseRow", "engine_mounts", "lease_rows", "leases_under", "parse_time", "role_names"]
 
 # A lease table shows at most this many rows (the soonest to expire); the rest are counted.
 MAX_LEASE_ROWS = 500
@@ -32,10 +32,6 @@ class LeaseRow:
     @property
     def issued_iso(self) -> str:
         return datetime.fromtimestamp(self.issued).astimezone().isoformat(timespec="seconds")
-
-    @property
-    def remaining(self) -> int:
-        return max(0, int(self.expires - time.time()))
 
 
 def parse_time(text: str) -> float:
@@ -93,6 +89,16 @@ async def leases_under(
     ids: list[str] = []
     for prefix in prefixes:
         ids += [prefix + k for k in await _keys(api, session.token, prefix, remote)]
+    return await lease_rows(api, session, mount, ids, remote)
+
+
+async def lease_rows(
+    api: UiApi, session: Session, mount: str, ids: list[str], remote: str = ""
+) -> tuple[list[LeaseRow], int]:
+    """The live ones among these leases, looked up (`sys/leases/lookup`, which the
+    default policy allows), expiring next first, at most MAX_LEASE_ROWS of them, and how
+    many there are in all."""
+    base = f"{mount}creds/"
 
     async def lookup(lease_id: str) -> LeaseRow | None:
         try:

@@ -10,7 +10,7 @@ from aiohttp import web
 from mount.sdk.durations import DurationError, format_duration, parse_duration
 from mount.ui.api import ApiFailure
 from mount.ui.capabilities import Capabilities, capabilities_of
-from mount.ui.data import LeaseRow, leases_under
+from mount.ui.data import LeaseRow, lease_rows, leases_under
 from mount.ui.page_roles import mount_of
 from mount.ui.sessions import Session
 from mount.ui.views import UiState, mount_url, page, posted_form, redirect, signed_in
@@ -90,6 +90,10 @@ async def _role_context(
             leases, total = await leases_under(state.api, session, mount, name, remote)
         except ApiFailure as exc:
             lease_error = exc.sentence
+    else:
+        # A token that may not list leases still sees those it got in this session.
+        mine = [i for i in session.issued if i.startswith(f"{mount}creds/{name}/")]
+        leases, total = await lease_rows(state.api, session, mount, mine, remote)
     context = {
         "title": f"Role {name}",
         "mount": mount,
@@ -188,10 +192,16 @@ async def generate(request: web.Request, session: Session, state: UiState) -> we
         )
         if data.get(key)
     ]
+    session.remember_lease(answer.lease_id)
     # The table below the dialog shows the new lease too.
     if context["listable"]:
         context["leases"], context["lease_total"] = await leases_under(
             state.api, session, mount, name, request.remote or ""
+        )
+    else:
+        mine = [i for i in session.issued if i.startswith(f"{mount}creds/{name}/")]
+        context["leases"], context["lease_total"] = await lease_rows(
+            state.api, session, mount, mine, request.remote or ""
         )
     context["credential"] = {
         "identity": identity,

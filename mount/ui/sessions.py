@@ -27,6 +27,8 @@ ANONYMOUS_IDLE_SECONDS = 900.0
 MAX_SESSIONS = 10_000
 # At most this many anonymous ones (the sign-in page's), apart from those.
 MAX_ANONYMOUS_SESSIONS = 1_000
+# Lease ids a session remembers having issued.
+MAX_ISSUED_LEASES = 200
 # Generate forms not yet sent, per session (each may be sent once).
 MAX_ONCE_TOKENS = 20
 
@@ -45,6 +47,9 @@ class Session:
     last_seen: float = 0.0
     # One-shot sentences shown on the next page (outcomes of a POST, never secrets).
     notices: list[tuple[str, str]] = field(default_factory=list)
+    # Leases issued through this session, newest last: shown to tokens that may not list
+    # leases (lease ids are not secrets of ours to keep from their holder).
+    issued: list[str] = field(default_factory=list)
     # Tokens of forms that may be sent once (Generate: a reload must not issue again).
     once: list[str] = field(default_factory=list, repr=False)
 
@@ -59,6 +64,9 @@ class Session:
     def take_notices(self) -> list[tuple[str, str]]:
         found, self.notices = self.notices, []
         return found
+
+    def remember_lease(self, lease_id: str) -> None:
+        self.issued = [*self.issued[-(MAX_ISSUED_LEASES - 1) :], lease_id]
 
     def once_token(self) -> str:
         """A token for a form that may be sent only once (the oldest unused ones lapse)."""
@@ -138,6 +146,7 @@ class SessionStore:
         session.token = ""
         session.notices.clear()
         session.once.clear()
+        session.issued.clear()
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -54,7 +55,15 @@ def test_a_creds_only_token_sees_no_configure_form_and_no_other_role(
     dialog = page.get_by_role("dialog")
     password = dialog.get_by_label("Password").input_value()
     assert tenant.signs_in(ALICE, password)
+    lease_id = dialog.get_by_label("Lease id").input_value()
     page.keyboard.press("Escape")
+    # It may not list leases, but sees the one it just got, and may renew it (the default
+    # policy allows sys/leases/renew), not revoke it (nothing grants sys/leases/revoke).
+    row = page.locator(f'tr[data-lease-id="{lease_id}"]')
+    assert row.count() == 1
+    assert row.get_by_role("button", name=re.compile("^Revoke")).count() == 0
+    row.get_by_role("button", name="Renew").click()
+    assert f"Lease {lease_id} renewed" in page.locator("#notices").inner_text()
     assert page.get_by_role("button", name="Revoke all").count() == 0
     assert page.get_by_role("link", name="Revoke all").count() == 0
     # Another role: nothing to do there.
