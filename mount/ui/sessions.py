@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-__all__ = ["COOKIE_NAME", "COOKIE_PATH", "Session", "SessionStore", "clear_cookie", "set_cookie"]
+__all__ = ["COOKIE_NAME", "COOKIE_PATH", "Session", "SessionStore", "set_cookie"]
 
 COOKIE_NAME = "entra_ui_session"
 COOKIE_PATH = "/ui/"
@@ -159,7 +159,3 @@ def set_cookie(request: web.Request, response: web.StreamResponse, session: Sess
         samesite="Strict",
         secure=request.secure,
     )
-
-
-def clear_cookie(request: web.Request, response: web.StreamResponse) -> None:
-    response.del_cookie(COOKIE_NAME, path=COOKIE_PATH, secure=request.secure, samesite="Strict")
