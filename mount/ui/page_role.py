@@ -69,9 +69,7 @@ async def _role_context(
     name = request.match_info["role"]
     remote = request.remote or ""
     caps = await capabilities_of(
-        state.api,
-        session.token,
-        [f"{mount}roles/{name}", f"{mount}creds/{name}"] + lease_paths(mount, name),
+        state.api, session.token, [f"{mount}creds/{name}", *lease_paths(mount, name)]
     )
     role: dict[str, Any] = {}
     role_error = ""

@@ -2,7 +2,9 @@
 Playwright's sync API in this process (so no clash with pytest-aiohttp's loop).
 
 One emulated tenant and one broker (config-file mode, entra/ mounted but not configured)
-serve the whole run; tests act on them in the order of their modules, as a user would.
+serve the whole package; tests act on them in the order of their modules, as a user
+would. The fixtures are package-scoped so that Playwright's loop has stopped before any
+asyncio test of another package runs in this process.
 Screenshots the docs use are written to docs/ui/.
 """
 
@@ -84,7 +86,7 @@ def stop_server(server: Server) -> None:
             server.proc.wait(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedEmulator]:
     settings = EmulatorSettings(
         tenant_id=TENANT,
@@ -108,12 +110,12 @@ class BrowserTenant(Tenant):
             return pool.submit(Tenant.signs_in, self, upn, password).result(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tenant(emulator: ThreadedEmulator) -> Tenant:
     return BrowserTenant(emulator)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def broker(
     tmp_path_factory: pytest.TempPathFactory, emulator: ThreadedEmulator
 ) -> Iterator[Broker]:
@@ -134,7 +136,7 @@ def config_data(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def configured(broker: Broker, tenant: Tenant) -> Broker:
     """entra/config written through the API (tests that configure through the page
     write the same values again)."""
@@ -142,7 +144,7 @@ def configured(broker: Broker, tenant: Tenant) -> Broker:
     return broker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"Debian's Chromium is not at {CHROMIUM} (apt-get install chromium)")

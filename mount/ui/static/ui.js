@@ -122,7 +122,16 @@ function startCustomTtl() {
   if (custom && radio) custom.addEventListener("input", () => { radio.checked = true; });
 }
 
+function localTimes() {
+  // The server writes ISO times in its own zone; the reader gets them in theirs.
+  for (const cell of document.querySelectorAll("time[datetime]")) {
+    const when = new Date(cell.getAttribute("datetime"));
+    if (!Number.isNaN(when.getTime())) cell.textContent = when.toLocaleString();
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  localTimes();
   startCountdowns();
   startCopyButtons();
   startDialog();
