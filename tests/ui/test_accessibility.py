@@ -84,6 +84,7 @@ def test_sign_in_and_generate_from_the_keyboard(page: Any, configured: Broker) -
         inside += where == "dialog"
     assert inside >= 8
     page.keyboard.press("Escape")
-    dialog.wait_for(state="hidden")
+    # Closed, then taken out of the page (the close event's handler runs a moment later).
+    page.locator("dialog#credential").wait_for(state="detached")
     # The focus lands on the lease table's heading, not lost at the top of the page.
     assert page.evaluate("document.activeElement.id") == "leases-heading"
