@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from mount.config.parse import LOG_FORMATS, ConfigError, load_config
+from mount.config.model import LOG_FORMATS, ConfigError
+from mount.config.parse import load_config
 from mount.http.server import run_loop
 from mount.logging_setup import LOG_LEVELS, setup_logging
 from mount.run import generate_root, run_server
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to run; `entra-broker COMMAND --help` describes each",
     )
 
+    _add_server_command(commands)
+    _add_operator_command(commands)
+    _add_emulator_command(commands)
+    return parser
+
+
+def _add_server_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     server = commands.add_parser(
         "server",
         help="run the broker",
@@ -95,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="standard text lines or JSON lines (default: the config's log_format, else standard)",
     )
 
+
+def _add_operator_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     operator = commands.add_parser(
         "operator", help="offline maintenance", description="Offline maintenance commands."
     )
@@ -120,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's HCL config file",
     )
 
+
+def _add_emulator_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # The emulator is its own program with its own flags: its parser is built only when
     # it runs, so a production start never imports it.
     emulator = commands.add_parser(
@@ -134,7 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="...",
         help="the emulator's flags: `entra-broker emulator --help` lists them",
     )
-    return parser
 
 
 def emulator_parser() -> argparse.ArgumentParser:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mount.audit.broker import AuditBroker
+from mount.caller import Caller, calling
 from mount.leases.manager import LeaseManager
+from mount.leases.settings import LeaseSettings
 from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.acl import ACL, ROOT_ACL, capability_of
 from mount.policy.store import PolicyStore
+from mount.reply import Reply, as_reply
 from mount.request import ApiRequest
 from mount.sdk.errors import (
     InvalidRequestError,
@@ -52,20 +55,33 @@ def check_request_path(path: str) -> None:
         )
 
 
+# Credential issues allowed per role (lease path) per minute unless the config says.
+DEFAULT_ROLE_ISSUE_LIMIT = 30
+
+
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
-    default_lease_ttl: int = 768 * 3600
-    max_lease_ttl: int = 768 * 3600
+    """The server-wide settings; the lease knobs (TTL bounds included) are `leases`."""
+
     storage_type: str = "tinydb"
     cluster_name: str = "entra-broker"
     cluster_id: str = ""
     version: str = "0.1.0"
-    # Credential issues allowed per role (lease path) per interval; 0 turns the limit off.
-    role_issue_limit: int = 30
-    role_issue_interval: int = 60
-    # Vault's lease-count quota per role and per mount; 0 means no limit.
-    max_leases_per_role: int = 0
-    max_leases_per_mount: int = 0
+    leases: LeaseSettings = field(
+        default_factory=lambda: LeaseSettings(role_issue_limit=DEFAULT_ROLE_ISSUE_LIMIT)
+    )
+
+    @property
+    def default_lease_ttl(self) -> int:
+        return self.leases.default_lease_ttl
+
+    @property
+    def max_lease_ttl(self) -> int:
+        return self.leases.max_lease_ttl
+
+    def with_leases(self, **changes: Any) -> CoreSettings:
+        """These settings with some lease knobs changed (tests shorten the retry clock)."""
+        return replace(self, leases=replace(self.leases, **changes))
 
 
 class Core:
@@ -152,7 +168,7 @@ class Core:
             allowed = "sudo" in caps
         return allowed
 
-    async def handle(self, api: ApiRequest) -> Response | None:
+    async def handle(self, api: ApiRequest) -> Reply | None:
         """Serve one API request end to end; raises VaultError for the client.
 
         The audit trail records the request before anything is done for it and the
@@ -193,7 +209,7 @@ class Core:
         rest: str,
         token: TokenEntry | None,
         acl: ACL,
-    ) -> Response | None:
+    ) -> Reply | None:
         request = Request(
             operation=api.operation,
             path=rest,
@@ -202,21 +218,19 @@ class Core:
             mount_point=entry.path,
             identity=token.accessor if token else "",
             remote_address=api.remote,
-            context={
-                "token": token,
-                "token_id": api.token,
-                "api": api,
-                "core": self,
-                "acl": acl,
-            },
         )
         if api.method == "HEAD" and api.path.rstrip("/") != "sys/health":
             raise UnsupportedOperationError()
-        response = await entry.backend.handle(request)
-        if response is not None and response.secret is not None:
-            response = await self._register(entry, api.path, response, token)
-        if response is not None and response.login is not None:
-            response = await issue_login_token(
+        response = await self._dispatch(entry, request, Caller(token, api.token, acl, api.accept))
+        if response is None:
+            return None
+        if api.operation is Operation.HELP:
+            # Help is data to the backend and Vault's bare {"help", "openapi"} on the wire.
+            return Reply(raw=response.data)
+        if response.secret is not None:
+            return await self._register(entry, api.path, response, token)
+        if response.login is not None:
+            return await issue_login_token(
                 self.tokens,
                 response,
                 mount_path=entry.path,
@@ -224,11 +238,19 @@ class Core:
                 mount_default=entry.default_lease_ttl or self.settings.default_lease_ttl,
                 mount_max=entry.max_lease_ttl or self.settings.max_lease_ttl,
             )
-        return response
+        return as_reply(response)
+
+    async def _dispatch(
+        self, entry: MountEntry, request: Request, caller: Caller
+    ) -> Response | None:
+        if not entry.builtin:
+            return await entry.backend.handle(request)
+        with calling(caller):
+            return await entry.backend.handle(request)
 
     async def _register(
         self, entry: MountEntry, path: str, response: Response, token: TokenEntry | None
-    ) -> Response:
+    ) -> Reply:
         """Persist the lease, then let the backend create the credential under it."""
         spec, issue = response.secret, response.issue
         assert spec is not None
@@ -241,7 +263,7 @@ class Core:
             issue=issue,
             token_accessor=token.accessor if token else "",
         )
-        return Response(
+        return Reply(
             data=data,
             warnings=response.warnings,
             lease_id=lease.lease_id,
@@ -251,7 +273,7 @@ class Core:
 
     async def handle_internal(
         self, operation: Operation, path: str, data: dict[str, Any], token: str
-    ) -> Response | None:
+    ) -> Reply | None:
         """Run a request as a client would, without HTTP (dev-mode bootstrap, tests)."""
         method = {Operation.READ: "GET", Operation.LIST: "LIST", Operation.DELETE: "DELETE"}
         api = ApiRequest(method.get(operation, "PUT"), operation, path, data, token)

@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mount.build import ensure_root_token
 from mount.core import Core, CoreSettings
-from mount.http.app import create_app, ensure_root_token
+from mount.http.app import create_app
 from mount.http.server import bind, serve
 from mount.ids import random_id
 from mount.run import build_broker, open_store, reserved_files

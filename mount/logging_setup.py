@@ -68,7 +68,7 @@ class StandardFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s [%(levelname)s] %(name)s: %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - stdlib name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         fields = record_fields(record)
         line = super().formatMessage(record)
         return line + "".join(f" {key}={_shown(value)}" for key, value in fields.items())

@@ -30,6 +30,9 @@ class MountEntry:
     seal_wrap: bool = False
     default_lease_ttl: int = 0
     max_lease_ttl: int = 0
+    # The host's own backends (sys/, auth/token/) learn who calls (mount.caller);
+    # engines and auth methods get only what mount.sdk declares.
+    builtin: bool = False
 
     def __post_init__(self) -> None:
         if not self.accessor:

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import plugin
 from mount.audit.device import DeclaredDevice, FileOptions, check_audit_file
-from mount.config.parse import ListenerConfig, ServerConfig
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.config.model import ListenerConfig, ServerConfig
 from mount.core import Core, CoreSettings
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.http.app import create_app
 from mount.http.listener import ListenerLimits
 from mount.http.server import bind, serve, tls_context
-from mount.leases.manager import LeaseRestoreError
+from mount.leases.restore import LeaseRestoreError
+from mount.leases.settings import LeaseSettings
 from mount.sdk.errors import InvalidRequestError
 from mount.startup import StartError
 from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
@@ -184,12 +186,14 @@ async def _run_bound(
     try:
         settings = CoreSettings(
             storage_type=config.storage.type,
-            default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
-            max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
-            role_issue_limit=config.role_issue_limit,
-            role_issue_interval=int(config.role_issue_interval.total_seconds()),
-            max_leases_per_role=config.max_leases_per_role,
-            max_leases_per_mount=config.max_leases_per_mount,
+            leases=LeaseSettings(
+                default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
+                max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
+                role_issue_limit=config.role_issue_limit,
+                role_issue_interval=int(config.role_issue_interval.total_seconds()),
+                max_leases_per_role=config.max_leases_per_role,
+                max_leases_per_mount=config.max_leases_per_mount,
+            ),
         )
         core = await build_broker(store, settings, config.audit, checked.reserved)
         # Leases are restored while serving; one that cannot be read stops the server as

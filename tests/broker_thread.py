@@ -10,15 +10,9 @@ from pathlib import Path
 
 import plugin
 from mount.audit.device import DeclaredDevice
+from mount.build import BrokerOptions, EngineMount, Store, build_core, ensure_root_token
 from mount.core import Core, CoreSettings
-from mount.http.app import (
-    BrokerOptions,
-    EngineMount,
-    Store,
-    build_core,
-    create_app,
-    ensure_root_token,
-)
+from mount.http.app import create_app
 from mount.http.listener import listening_sockets, start_serving
 from mount.storage.barrier import Barrier
 from mount.storage.open import open_store
@@ -94,12 +88,13 @@ class BrokerThread:
             self.core = await build_core(
                 BrokerOptions(
                     store=store,
-                    settings=self.settings,
+                    settings=self.settings.with_leases(
+                        revoke_backoff_base=self.revoke_backoff_base,
+                        revoke_backoff_max=self.revoke_backoff_max,
+                        revoke_slow_interval=self.revoke_slow_interval,
+                        max_revoke_attempts=self.max_revoke_attempts,
+                    ),
                     engines=[EngineMount("entra/", "entra", plugin.factory)],
-                    revoke_backoff_base=self.revoke_backoff_base,
-                    revoke_backoff_max=self.revoke_backoff_max,
-                    revoke_slow_interval=self.revoke_slow_interval,
-                    max_revoke_attempts=self.max_revoke_attempts,
                     audit_devices=self.audit_devices,
                 )
             )

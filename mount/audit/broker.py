@@ -26,12 +26,13 @@ from mount.audit.device import (
 )
 from mount.audit.entries import AuditAuth, AuditEvent, AuditRequest, AuditResponse
 from mount.audit.hashing import AuditHasher, new_hmac_key
-from mount.config.parse import ConfigError
+from mount.config.model import ConfigError
 from mount.ids import random_id, rfc3339
 from mount.mounts import MountEntry
+from mount.reply import Reply
 from mount.request import ApiRequest
 from mount.sdk.errors import AuditFailedError, InvalidRequestError, VaultError, multierror
-from mount.sdk.logical import Response, Storage
+from mount.sdk.logical import Storage
 from mount.tokens.store import TokenEntry
 
 __all__ = ["AuditBroker", "AuditTrail", "DeviceEntry", "UNAUDITED_PATHS"]
@@ -327,7 +328,7 @@ class AuditTrail:
         if not await self._log(event, self._devices):
             raise AuditFailedError(multierror("internal error"))
 
-    async def response(self, response: Response | None, exc: BaseException | None = None) -> None:
+    async def response(self, response: Reply | None, exc: BaseException | None = None) -> None:
         """Record the answer before the client gets it; raises a 500 if no device could."""
         devices = tuple(d for d in self._devices if self._broker.is_enabled(d))
         if not devices:
@@ -385,7 +386,7 @@ class UnrecordedTrail(AuditTrail):
     ) -> None:
         return None
 
-    async def response(self, response: Response | None, exc: BaseException | None = None) -> None:
+    async def response(self, response: Reply | None, exc: BaseException | None = None) -> None:
         return None
 
 

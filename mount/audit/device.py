@@ -280,7 +280,7 @@ class FileDevice:
                 events = [event for event, _ in batch]
                 try:
                     failures = await loop.run_in_executor(self._executor, self._write, events)
-                except Exception as exc:  # noqa: BLE001 - the caller gets it, typed
+                except Exception as exc:
                     failures = [_as_write_error(self.name, exc)] * len(batch)
                 for (_, done), failure in zip(batch, failures, strict=True):
                     if done.done():

@@ -7,7 +7,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mount.policy.acl import ACL
+from mount.caller import current_caller
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -23,10 +24,8 @@ READ, UPDATE, LIST = Operation.READ, Operation.UPDATE, Operation.LIST
 
 
 def _caller(req: Request) -> tuple[TokenEntry, str]:
-    token = req.context.get("token")
-    if not isinstance(token, TokenEntry):
-        raise PermissionDeniedError()
-    return token, str(req.context.get("token_id", ""))
+    caller = current_caller()
+    return caller.require_token(), caller.token_id
 
 
 def _seconds(d: FieldData, name: str) -> int:
@@ -93,7 +92,7 @@ def paths(core: Core) -> list[Path]:
 
     async def lookup_self(req: Request, d: FieldData) -> Response:
         entry, token = _caller(req)
-        return Response(data=entry.lookup_data(token, time.time()))
+        return Reply(data=entry.lookup_data(token, time.time()))
 
     async def lookup(req: Request, d: FieldData) -> Response:
         # Without a `token`, Vault's lookup looks up the caller.
@@ -101,16 +100,16 @@ def paths(core: Core) -> list[Path]:
         entry = await tokens.lookup(token)
         if entry is None:
             raise PermissionDeniedError("bad token")
-        return Response(data=entry.lookup_data(token, time.time()))
+        return Reply(data=entry.lookup_data(token, time.time()))
 
     async def lookup_accessor(req: Request, d: FieldData) -> Response:
         entry = await tokens.by_accessor(d.get("accessor") or "")
         data = entry.lookup_data("", time.time())
-        return Response(data=data)
+        return Reply(data=data)
 
     async def renewed(entry: TokenEntry, token: str, d: FieldData) -> Response:
         entry, warnings = await tokens.renew(entry, _seconds(d, "increment"))
-        return Response(auth=entry.auth_block(token, time.time()), warnings=warnings)
+        return Reply(auth=entry.auth_block(token, time.time()), warnings=warnings)
 
     async def renew_self(req: Request, d: FieldData) -> Response:
         return await renewed(*_caller(req), d)
@@ -143,7 +142,7 @@ def paths(core: Core) -> list[Path]:
             await tokens.revoke_orphan(entry)
 
     async def list_accessors(req: Request, d: FieldData) -> Response:
-        return Response(data={"keys": await tokens.accessors()})
+        return Reply(data={"keys": await tokens.accessors()})
 
     async def create(req: Request, d: FieldData, *, orphan: bool = False) -> Response:
         """Vault's handleCreateCommon without token roles, its checks in its order."""
@@ -151,10 +150,7 @@ def paths(core: Core) -> list[Path]:
         # A use-limited token could escape its count through children.
         if tokens.limited_use(parent):
             raise InvalidRequestError("restricted use token cannot generate child tokens")
-        acl = req.context.get("acl")
-        sudo = parent.is_root or (
-            isinstance(acl, ACL) and acl.allows(f"auth/token/{req.path}", "sudo")
-        )
+        sudo = parent.is_root or current_caller().acl.allows(f"auth/token/{req.path}", "sudo")
         num_uses = d.get("num_uses") or 0
         if num_uses < 0:
             raise InvalidRequestError("number of uses cannot be negative")
@@ -194,7 +190,7 @@ def paths(core: Core) -> list[Path]:
             # A token that never expires is not bound to addresses either (Vault).
             bound_cidrs=bound_cidrs if ttl else (),
         )
-        return Response(auth=entry.auth_block(token, time.time()), warnings=warnings)
+        return Reply(auth=entry.auth_block(token, time.time()), warnings=warnings)
 
     async def create_orphan(req: Request, d: FieldData) -> Response:
         return await create(req, d, orphan=True)

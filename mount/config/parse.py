@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mount.audit.device import DEVICE_TYPES, DISCARD, STDOUT, DeclaredDevice, FileOptions
 from mount.config.hcl import BLOCK_MARK, META_KEYS, HCLSyntaxError, parse_document
 from mount.config.hcl import label as unquote_label
-from mount.sdk.durations import DurationError, format_duration, parse_duration
+
+__all__ = ["load_config", "parse_config"]
+from mount.config.model import (
+    DEFAULT_ADDRESS,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUEST_SIZE,
+    DEFAULT_ROLE_ISSUE_INTERVAL,
+    DEFAULT_ROLE_ISSUE_LIMIT,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    ConfigError,
+    ListenerConfig,
+    ServerConfig,
+    StorageConfig,
+)
+from mount.config.values import (
+    count,
+    did_you_mean,
+    duration,
+    flag,
+    scalar,
+    seconds,
+    string,
+    warn_unused,
+)
+from mount.sdk.durations import format_duration
 from mount.sdk.errors import VaultError
-from mount.startup import StartupError
-
-__all__ = [
-    "ConfigError",
-    "ListenerConfig",
-    "LOG_FORMATS",
-    "LOG_LEVELS",
-    "ServerConfig",
-    "StorageConfig",
-    "load_config",
-    "parse_config",
-]
-
-LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error")
-LOG_FORMATS = ("standard", "json")  # Vault's log_format values
-DEFAULT_LEASE_TTL = timedelta(hours=768)  # Vault's 32 days
-DEFAULT_ADDRESS = "127.0.0.1:8200"
 
 # "log": the append-only store (mount/storage/log.py), for many leases; see docs/performance.md.
 _STORAGE_TYPES = {"tinydb": "tinydb", "file": "tinydb", "log": "log"}
@@ -111,78 +115,6 @@ _VAULT_ONLY_KEYS = {
 }
 _BLOCK_MARK = BLOCK_MARK
 _HCL_META = META_KEYS
-_INT = re.compile(r"[+-]?\d+")
-
-
-class ConfigError(StartupError):
-    """The config file cannot be used; the message is one sentence saying what to fix.
-
-    `warnings` are those noticed before it: a misspelt key's "did you mean" is told
-    before the error the misspelling causes (a `tls_disabel` makes TLS required).
-    """
-
-    def __init__(self, message: str, warnings: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.warnings = list(warnings)
-
-
-DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
-DEFAULT_MAX_CONNECTIONS = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class ListenerConfig:
-    """`listener "tcp" { ... }`: where the API listens, and its TLS files."""
-
-    address: str = DEFAULT_ADDRESS
-    tls_disable: bool = False
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    tls_min_version: str = "tls12"
-    # Largest request body accepted, in bytes (Vault's listener option of the same name).
-    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
-    # Vault's listener timeouts, in seconds, with Vault's defaults.
-    http_read_header_timeout: float = 10.0
-    http_read_timeout: float = 30.0
-    http_idle_timeout: float = 300.0
-    # Open connections at most (ours: Vault has no such bound); 0: no limit.
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StorageConfig:
-    """`storage "tinydb" { path = ... }` (or "log"): the directory or file holding all state
-    (mount/storage/open.py reads which); `directory` when the path was written ending in /."""
-
-    type: str = "tinydb"
-    path: Path
-    directory: bool = False
-
-
-DEFAULT_ROLE_ISSUE_LIMIT = 30
-DEFAULT_ROLE_ISSUE_INTERVAL = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    """The whole config file; relative paths are already resolved against its directory."""
-
-    listener: ListenerConfig
-    storage: StorageConfig
-    default_lease_ttl: timedelta = DEFAULT_LEASE_TTL
-    max_lease_ttl: timedelta = DEFAULT_LEASE_TTL
-    log_level: str = "info"
-    log_format: str = "standard"
-    seal_key_file: Path | None = None
-    api_addr: str | None = None
-    # At most role_issue_limit credentials per role within role_issue_interval; 0: off.
-    role_issue_limit: int = DEFAULT_ROLE_ISSUE_LIMIT
-    role_issue_interval: timedelta = DEFAULT_ROLE_ISSUE_INTERVAL
-    # Most active leases per role and per mount (Vault's lease-count quota); 0: no limit.
-    max_leases_per_role: int = 0
-    max_leases_per_mount: int = 0
-    # `audit "file" "<path>" { ... }` stanzas, in file order.
-    audit: tuple[DeclaredDevice, ...] = ()
 
 
 def load_config(path: Path) -> tuple[ServerConfig, list[str]]:
@@ -223,12 +155,12 @@ def _server_config(document: dict[str, Any], base_dir: Path, warnings: list[str]
         elif key in _VAULT_ONLY_KEYS:
             warnings.append(f"{key}: ignored; entra-broker does not use this Vault setting")
         else:
-            raise ConfigError(f"{key}: unknown setting{_did_you_mean(key, _TOP_LEVEL_KEYS)}")
+            raise ConfigError(f"{key}: unknown setting{did_you_mean(key, _TOP_LEVEL_KEYS)}")
 
     listener = _listener(_one_block(document, "listener", 'listener "tcp"'), base_dir, warnings)
     storage = _storage(_one_block(document, "storage", 'storage "tinydb"'), base_dir, warnings)
-    default_ttl = _duration(document, "default_lease_ttl")
-    max_ttl = _duration(document, "max_lease_ttl")
+    default_ttl = duration(document, "default_lease_ttl")
+    max_ttl = duration(document, "max_lease_ttl")
     if not document.get("default_lease_ttl"):
         # Only a max was set: the built-in default follows it down rather than refusing.
         default_ttl = min(default_ttl, max_ttl)
@@ -237,16 +169,16 @@ def _server_config(document: dict[str, Any], base_dir: Path, warnings: list[str]
             f"default_lease_ttl ({format_duration(default_ttl)}) cannot exceed "
             f"max_lease_ttl ({format_duration(max_ttl)})"
         )
-    log_level = _string(document, "log_level", "log_level")
+    log_level = string(document, "log_level", "log_level")
     if log_level is None:
         log_level = "info"
     log_level = log_level.strip().lower()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f'log_level: "{log_level}" is not one of {", ".join(LOG_LEVELS)}')
-    log_format = (_string(document, "log_format", "log_format") or "standard").strip().lower()
+    log_format = (string(document, "log_format", "log_format") or "standard").strip().lower()
     if log_format not in LOG_FORMATS:
         raise ConfigError(f'log_format: "{log_format}" is not one of {", ".join(LOG_FORMATS)}')
-    seal_key_file = _string(document, "seal_key_file", "seal_key_file")
+    seal_key_file = string(document, "seal_key_file", "seal_key_file")
     return ServerConfig(
         listener=listener,
         storage=storage,
@@ -255,13 +187,13 @@ def _server_config(document: dict[str, Any], base_dir: Path, warnings: list[str]
         log_level=log_level,
         log_format=log_format,
         seal_key_file=None if not seal_key_file else base_dir / seal_key_file,
-        api_addr=_string(document, "api_addr", "api_addr") or None,
-        role_issue_limit=_count(document, "role_issue_limit", DEFAULT_ROLE_ISSUE_LIMIT),
+        api_addr=string(document, "api_addr", "api_addr") or None,
+        role_issue_limit=count(document, "role_issue_limit", DEFAULT_ROLE_ISSUE_LIMIT),
         role_issue_interval=(
-            _duration(document, "role_issue_interval", DEFAULT_ROLE_ISSUE_INTERVAL)
+            duration(document, "role_issue_interval", DEFAULT_ROLE_ISSUE_INTERVAL)
         ),
-        max_leases_per_role=_count(document, "max_leases_per_role", 0),
-        max_leases_per_mount=_count(document, "max_leases_per_mount", 0),
+        max_leases_per_role=count(document, "max_leases_per_role", 0),
+        max_leases_per_mount=count(document, "max_leases_per_mount", 0),
         audit=_audit_devices(document.get("audit"), base_dir, warnings),
     )
 
@@ -310,19 +242,19 @@ def _listener(
     if "http_write_timeout" in body:
         # Vault's, but not implemented (Vault's default is none): no "did you mean".
         warnings.append(f"{where}: http_write_timeout is ignored; responses have no timeout")
-    _warn_unused(body, _LISTENER_KEYS | {"http_write_timeout"}, where, warnings)
-    address = _string(body, "address", f"{where}: address") or DEFAULT_ADDRESS
+    warn_unused(body, _LISTENER_KEYS | {"http_write_timeout"}, where, warnings)
+    address = string(body, "address", f"{where}: address") or DEFAULT_ADDRESS
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ConfigError(f'{where}: address "{address}" must be host:port, as 127.0.0.1:8200')
-    tls_disable = _bool(body, "tls_disable", where)
-    cert = _string(body, "tls_cert_file", f"{where}: tls_cert_file")
-    key = _string(body, "tls_key_file", f"{where}: tls_key_file")
+    tls_disable = flag(body, "tls_disable", where)
+    cert = string(body, "tls_cert_file", f"{where}: tls_cert_file")
+    key = string(body, "tls_key_file", f"{where}: tls_key_file")
     if not tls_disable:
         for name, value in (("tls_cert_file", cert), ("tls_key_file", key)):
             if not value:
                 raise ConfigError(f"{where}: {name} is required unless tls_disable = true")
-    min_version = _string(body, "tls_min_version", f"{where}: tls_min_version") or "tls12"
+    min_version = string(body, "tls_min_version", f"{where}: tls_min_version") or "tls12"
     if min_version not in TLS_VERSIONS:
         raise ConfigError(
             f'{where}: tls_min_version "{min_version}" is not supported; use "tls12" or "tls13"'
@@ -330,16 +262,16 @@ def _listener(
     return ListenerConfig(
         address=address,
         max_request_size=(
-            _count(body, "max_request_size", DEFAULT_MAX_REQUEST_SIZE) or DEFAULT_MAX_REQUEST_SIZE
+            count(body, "max_request_size", DEFAULT_MAX_REQUEST_SIZE) or DEFAULT_MAX_REQUEST_SIZE
         ),
         tls_disable=tls_disable,
         tls_cert_file=base_dir / cert if cert else None,
         tls_key_file=base_dir / key if key else None,
         tls_min_version=min_version,
-        http_read_header_timeout=_seconds(body, "http_read_header_timeout", where, 10.0),
-        http_read_timeout=_seconds(body, "http_read_timeout", where, 30.0),
-        http_idle_timeout=_seconds(body, "http_idle_timeout", where, 300.0),
-        max_connections=_count(body, "max_connections", DEFAULT_MAX_CONNECTIONS),
+        http_read_header_timeout=seconds(body, "http_read_header_timeout", where, 10.0),
+        http_read_timeout=seconds(body, "http_read_timeout", where, 30.0),
+        http_idle_timeout=seconds(body, "http_idle_timeout", where, 300.0),
+        max_connections=count(body, "max_connections", DEFAULT_MAX_CONNECTIONS),
     )
 
 
@@ -358,8 +290,8 @@ def _storage(
             'storage "file" is read as storage "tinydb": path names a directory if it is one '
             "or ends in /, else the database file"
         )
-    _warn_unused(body, _STORAGE_KEYS, where, warnings)
-    path = _string(body, "path", f"{where}: path")
+    warn_unused(body, _STORAGE_KEYS, where, warnings)
+    path = string(body, "path", f"{where}: path")
     if not path:
         raise ConfigError(
             f'{where}: path is required, as in path = "/var/lib/entra-broker/db.json"'
@@ -391,13 +323,13 @@ def _audit_devices(raw: Any, base_dir: Path, warnings: list[str]) -> tuple[Decla
         if not path.strip("/"):
             raise ConfigError(f"{where}: the path label must not be empty")
         body = {k: v for k, v in body.items() if k not in _HCL_META}
-        _warn_unused(body, _AUDIT_KEYS, where, warnings)
+        warn_unused(body, _AUDIT_KEYS, where, warnings)
         options = _audit_options(body.get("options"), where, base_dir)
         try:
             FileOptions.parse(options, from_config=True)
         except VaultError as exc:
             raise ConfigError(f"{where}: {'; '.join(exc.errors)}") from None
-        description = _string(body, "description", f"{where}: description") or ""
+        description = string(body, "description", f"{where}: description") or ""
         if any(d.path.strip("/") == path.strip("/") for d in found):
             raise ConfigError(f"two audit devices with same path ({path}) exist in config")
         found.append(DeclaredDevice(kind, path, description, options))
@@ -414,7 +346,7 @@ def _audit_options(raw: Any, where: str, base_dir: Path) -> dict[str, str]:
     for key, value in raw.items():
         if key in _HCL_META:
             continue
-        value = _scalar(value, f"{where}: options.{key}")
+        value = scalar(value, f"{where}: options.{key}")
         if isinstance(value, bool):
             options[key] = "true" if value else "false"
         elif isinstance(value, str | int):
@@ -427,103 +359,4 @@ def _audit_options(raw: Any, where: str, base_dir: Path) -> dict[str, str]:
     return options
 
 
-def _warn_unused(body: Mapping[str, Any], known: set[str], where: str, warnings: list[str]) -> None:
-    # Vault's listener and storage stanzas have many options (and more each release);
-    # those we do not implement are reported, not refused.
-    for key in sorted(set(body) - known):
-        warnings.append(f"{where}: {key} is ignored{_did_you_mean(key, known)}")
-
-
-def _did_you_mean(key: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
 # -- values -------------------------------------------------------------------------------
-
-
-def _scalar(value: Any, where: str) -> Any:
-    """A literal value: quotes left by the parser removed, `${literal}` unwrapped."""
-    if not isinstance(value, str):
-        return value
-    text = unquote_label(value)
-    if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
-        inner = unquote_label(text[2:-1].strip())
-        if inner in ("true", "false"):
-            return inner == "true"
-        if _INT.fullmatch(inner):
-            return int(inner)
-        if inner != text[2:-1].strip():  # it was a quoted string: "${"x"}"
-            return inner
-        raise ConfigError(f"{where}: expressions are not supported; write a literal value")
-    if "${" in text:
-        raise ConfigError(f"{where}: interpolation (${{...}}) is not supported")
-    return text
-
-
-def _string(body: Mapping[str, Any], key: str, where: str) -> str | None:
-    if key not in body or body[key] is None:
-        return None
-    value = _scalar(body[key], where)
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ConfigError(f"{where}: must be a string")
-    return str(value)
-
-
-def _bool(body: Mapping[str, Any], key: str, where: str) -> bool:
-    if key not in body or body[key] is None:
-        return False
-    value = _scalar(body[key], f"{where}: {key}")
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
-        return value.strip().lower() in ("true", "1")
-    raise ConfigError(f'{where}: {key} must be true or false, not "{value}"')
-
-
-def _count(document: Mapping[str, Any], key: str, default: int) -> int:
-    if key not in document or document[key] is None:
-        return default
-    value = _scalar(document[key], key)
-    if isinstance(value, str) and _INT.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{key}: must be a whole number, 0 or more (0 turns the limit off)")
-    return value
-
-
-_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-def _seconds(body: Mapping[str, Any], key: str, where: str, default: float) -> float:
-    """A listener timeout: Vault's duration syntax, fractions kept ("500ms"); 0 or
-    absent is the default, as in Vault."""
-    if key not in body or body[key] is None:
-        return default
-    value = _scalar(body[key], f"{where}: {key}")
-    try:
-        seconds = parse_duration(value).total_seconds()  # Vault's errors for bad input
-    except DurationError as exc:
-        raise ConfigError(f"{where}: {key}: {exc}") from None
-    text = value.strip() if isinstance(value, str) else ""
-    parts = _GO_PART.findall(text)
-    if parts and "".join(number + unit for number, unit in parts) == text:
-        seconds = sum(float(number) * _GO_UNITS[unit] for number, unit in parts)
-    return seconds or default
-
-
-def _duration(
-    document: Mapping[str, Any], key: str, default: timedelta = DEFAULT_LEASE_TTL
-) -> timedelta:
-    if key not in document or document[key] is None:
-        return default
-    value = _scalar(document[key], key)
-    try:
-        parsed = parse_duration(value)
-    except DurationError as exc:
-        raise ConfigError(f"{key}: {exc}") from None
-    # As in Vault, zero means "use the default".
-    return parsed or default

@@ -11,10 +11,11 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from mount.ids import new_request_id
+from mount.reply import Reply
 from mount.request import ApiRequest
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError, RateLimitedError, VaultError
-from mount.sdk.logical import Operation, Response
+from mount.sdk.logical import Operation
 
 __all__ = ["BodyTimeoutError", "error_response", "parse_request", "render"]
 
@@ -267,7 +268,7 @@ def _json(body: dict[str, Any], status: int, extra: dict[str, str] | None = None
     return web.Response(body=text.encode(), status=status, headers=headers)
 
 
-def render(response: Response | None, *, request_id: str | None = None) -> web.Response:
+def render(response: Reply | None, *, request_id: str | None = None) -> web.Response:
     """Turn a logical response into Vault's envelope (or its legacy raw shapes)."""
     if response is None:
         return web.Response(status=204, headers={**_HEADERS, "Content-Type": "application/json"})

@@ -28,27 +28,21 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import re
 import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any, cast
 
-from aiohttp import web, web_protocol
-from aiohttp.http_exceptions import (
-    BadHttpMessage,
-    BadHttpMethod,
-    BadStatusLine,
-    HttpProcessingError,
-    InvalidHeader,
-    InvalidURLError,
-    LineTooLong,
-)
-from aiohttp.web_request import BaseRequest
+from aiohttp import web
 
 from mount.http.app import HTTP_PARSER_LIMITS
+from mount.http.connection import Connection, Slots
+from mount.http.plain_http import (
+    PLAIN_HTTP_TO_TLS,
+    TLS_HANDSHAKE_RECORD,
+    PlainHttpRefusal,
+    peek_first_byte,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -61,11 +55,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# What Go's http.Server writes to a plain-HTTP client of a TLS listener, byte for byte.
-PLAIN_HTTP_TO_TLS = (
-    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
-)
-_TLS_HANDSHAKE_RECORD = 0x16
 # The kernel caps it at net.core.somaxconn, the backlog Go's listeners ask for: a burst
 # of clients (or connections waiting while max_connections are open) queues there
 # instead of retrying its SYN a second later.
@@ -73,8 +62,6 @@ _BACKLOG = 4096
 # Accept errors that mean "out of descriptors or memory for now": wait, then go on.
 _ACCEPT_RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _ACCEPT_RETRY_SECONDS = 1.0
-# llhttp's own reason, ahead of the quoted bytes in the C parser's message.
-_LLHTTP_REASON = re.compile(r"([A-Za-z][A-Za-z0-9 ,.'`_-]{0,80}):\n\n ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,222 +77,6 @@ class ListenerLimits:
 DEFAULT_LIMITS = ListenerLimits()
 
 
-class _Slots:
-    """The open connections of one listener (all its sockets), against its limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open = 0
-        self.connections: set[_Connection] = set()
-        self._freed = asyncio.Event()
-
-    def take(self) -> None:
-        self.open += 1
-
-    def give_back(self) -> None:
-        self.open -= 1
-        self._freed.set()
-
-    async def room(self) -> None:
-        """Return once one more connection may be accepted."""
-        while self.limit and self.open >= self.limit:
-            idle = next((c for c in self.connections if c.idle()), None)
-            if idle is not None:
-                # Its slot comes back when its transport has closed.
-                logger.debug("closed an idle keep-alive connection: max_connections reached")
-                idle.force_close()
-            self._freed.clear()
-            await self._freed.wait()
-
-
-def _malformed_reason(exc: HttpProcessingError) -> str:
-    """What was wrong with a refused request, in words that quote none of its bytes."""
-    if isinstance(exc, LineTooLong):
-        return "a request line or header field longer than allowed"
-    if isinstance(exc, BadHttpMethod):
-        if "HTTPS traffic" in exc.message:
-            return "a TLS handshake sent to a plain-HTTP listener"
-        return "an invalid method"
-    if isinstance(exc, InvalidHeader):
-        return "an invalid header field"
-    if isinstance(exc, InvalidURLError):
-        return "an invalid request target"
-    if isinstance(exc, BadStatusLine):
-        return "an invalid request line"
-    found = _LLHTTP_REASON.match(exc.message) if isinstance(exc, BadHttpMessage) else None
-    if found is None:
-        return "a malformed request line or header"
-    reason = found.group(1)  # "Invalid header token"
-    return reason[0].lower() + reason[1:]
-
-
-class _Connection(web_protocol.RequestHandler):
-    """aiohttp's connection handler with the header timer, the slot, and quiet errors."""
-
-    __slots__ = ("_header_timeout", "_header_timer", "_last_payload", "_slots", "_holds_slot")
-
-    def __init__(
-        self, manager: web.Server, slots: _Slots, *, header_timeout: float, **kwargs: Any
-    ) -> None:
-        super().__init__(manager, **kwargs)
-        self._slots = slots
-        # The slot its accept took; given back once, whichever way the connection ends.
-        self._holds_slot = True
-        self._header_timeout = header_timeout
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._last_payload: Any = None
-
-    def release_slot(self) -> None:
-        if self._holds_slot:
-            self._holds_slot = False
-            self._slots.give_back()
-
-    # -- the connection's life --------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._slots.connections.add(self)
-        super().connection_made(transport)
-        self._start_header_clock()
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._stop_header_clock()
-        self._slots.connections.discard(self)
-        super().connection_lost(exc)
-        self.release_slot()
-
-    def data_received(self, data: bytes) -> None:
-        requests = self._request_count
-        super().data_received(data)
-        if self._request_count != requests:
-            # A whole header arrived (or a refusal was queued): its clock stops.
-            self._stop_header_clock()
-            if self._messages:
-                self._last_payload = self._messages[-1][1]
-        elif data and self._header_timer is None and not self._reading_body():
-            # The first bytes of the next request: its header is on the clock.
-            self._start_header_clock()
-
-    def idle(self) -> bool:
-        """Between requests on a keep-alive connection, with nothing half-sent."""
-        waiter = self._waiter
-        return (
-            self._request_count > 0
-            and waiter is not None
-            and not waiter.done()
-            and not self._messages
-            and self._header_timer is None
-            and not self._force_close
-        )
-
-    def _reading_body(self) -> bool:
-        return self._last_payload is not None and not self._last_payload.is_eof()
-
-    # -- the header timer ---------------------------------------------------------------
-
-    def _start_header_clock(self) -> None:
-        if self._header_timeout <= 0 or self._force_close:
-            return
-        deadline = self._loop.time() + self._header_timeout
-        self._header_timer = self._loop.call_at(deadline, self._header_timed_out)
-        # aiohttp's idle timer must not cut a request whose header is on its own clock.
-        self._next_keepalive_close_time = max(self._next_keepalive_close_time, deadline)
-
-    def _stop_header_clock(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _header_timed_out(self) -> None:
-        self._header_timer = None
-        if self._request_in_progress or self._messages:
-            # A pipelined request's header: its clock starts once those before it are
-            # answered, as Go reads the next request only then.
-            self._start_header_clock()
-            return
-        logger.debug(
-            "closed a connection that sent no complete request header within %gs",
-            self._header_timeout,
-            extra={"remote": self._remote()},
-        )
-        self.force_close()
-
-    def _remote(self) -> str:
-        peer = self.transport.get_extra_info("peername") if self.transport else None
-        return str(peer[0]) if isinstance(peer, tuple) and peer else ""
-
-    # -- refused requests -----------------------------------------------------------------
-
-    def handle_error(
-        self,
-        request: BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        if not isinstance(exc, HttpProcessingError):
-            return super().handle_error(request, status, exc, message)
-        logger.warning(
-            "refused a malformed HTTP request",
-            extra={"remote": request.remote or "", "reason": _malformed_reason(exc)},
-        )
-        # Go's answer to a request it cannot parse; it echoes none of the bytes either.
-        response = web.Response(status=status, text=f"{status} {HTTPStatus(status).phrase}")
-        response.force_close()
-        return response
-
-
-class _PlainHttpRefusal(asyncio.Protocol):
-    """Writes Go's 400 to a plain-HTTP client of a TLS listener, then closes once the
-    client has read it (closing with its request unread would reset the connection and
-    could drop the answer)."""
-
-    def __init__(self, done: asyncio.Future[None], linger: float) -> None:
-        self._done = done
-        self._linger = linger
-        self._timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (uvloop's transports are not asyncio.Transport instances, only alike.)
-        transport = cast(asyncio.Transport, transport)
-        transport.write(PLAIN_HTTP_TO_TLS)
-        if transport.can_write_eof():
-            transport.write_eof()
-        self._timer = asyncio.get_running_loop().call_later(self._linger, transport.close)
-
-    def data_received(self, data: bytes) -> None:
-        """The rest of the request: read and dropped."""
-
-    def eof_received(self) -> bool:
-        return False  # the client is done: close
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self._done.done():
-            self._done.set_result(None)
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _peek_first_byte(sock: socket.socket) -> bytes:
-    """The connection's first byte, left unread for whoever reads next (b"" at EOF)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            return sock.recv(1, socket.MSG_PEEK)
-        except (BlockingIOError, InterruptedError):
-            pass
-        readable: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(sock.fileno(), _wake, readable)
-        try:
-            await readable
-        finally:
-            loop.remove_reader(sock.fileno())
-
-
 class ListenerSite(web.BaseSite):
     """An aiohttp site on one bound listening socket, with the rules above."""
 
@@ -316,12 +87,12 @@ class ListenerSite(web.BaseSite):
         *,
         ssl_context: ssl.SSLContext | None = None,
         limits: ListenerLimits = DEFAULT_LIMITS,
-        slots: _Slots | None = None,
+        slots: Slots | None = None,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context)
         self._sock = sock
         self._limits = limits
-        self._slots = slots or _Slots(limits.max_connections)
+        self._slots = slots or Slots(limits.max_connections)
         self._accepting: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         host, port = sock.getsockname()[:2]
@@ -388,10 +159,10 @@ class ListenerSite(web.BaseSite):
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
-    def _connection(self) -> _Connection:
+    def _connection(self) -> Connection:
         server = self._runner.server
         assert server is not None
-        return _Connection(
+        return Connection(
             server,
             self._slots,
             loop=asyncio.get_running_loop(),
@@ -402,15 +173,15 @@ class ListenerSite(web.BaseSite):
         )
 
     async def _serve(self, conn: socket.socket) -> None:
-        made: list[_Connection] = []
+        made: list[Connection] = []
 
-        def factory() -> _Connection:
+        def factory() -> Connection:
             made.append(self._connection())
             return made[0]
 
         try:
             await asyncio.get_running_loop().connect_accepted_socket(factory, conn)
-        except Exception as exc:  # noqa: BLE001 - one connection's failure, not the loop's
+        except Exception as exc:
             self._lost_before_serving(conn, made, exc)
 
     async def _serve_tls(self, conn: socket.socket, context: ssl.SSLContext) -> None:
@@ -418,18 +189,18 @@ class ListenerSite(web.BaseSite):
         timeout = self._limits.read_header_timeout or None
         try:
             async with asyncio.timeout(timeout):
-                first = await _peek_first_byte(conn)
+                first = await peek_first_byte(conn)
         except (TimeoutError, OSError):
             first = b""
         if not first:
             conn.close()
             self._slots.give_back()
             return
-        if first[0] != _TLS_HANDSHAKE_RECORD:
+        if first[0] != TLS_HANDSHAKE_RECORD:
             done: asyncio.Future[None] = loop.create_future()
             try:
                 await loop.connect_accepted_socket(
-                    lambda: _PlainHttpRefusal(done, timeout or 10.0), conn
+                    lambda: PlainHttpRefusal(done, timeout or 10.0), conn
                 )
                 await done
             except OSError:
@@ -437,9 +208,9 @@ class ListenerSite(web.BaseSite):
             finally:
                 self._slots.give_back()
             return
-        made: list[_Connection] = []
+        made: list[Connection] = []
 
-        def factory() -> _Connection:
+        def factory() -> Connection:
             made.append(self._connection())
             return made[0]
 
@@ -447,11 +218,11 @@ class ListenerSite(web.BaseSite):
             await loop.connect_accepted_socket(
                 factory, conn, ssl=context, ssl_handshake_timeout=timeout
             )
-        except Exception as exc:  # noqa: BLE001 - a failed or timed-out handshake
+        except Exception as exc:
             self._lost_before_serving(conn, made, exc)
 
     def _lost_before_serving(
-        self, conn: socket.socket, made: list[_Connection], exc: BaseException
+        self, conn: socket.socket, made: list[Connection], exc: BaseException
     ) -> None:
         """A connection that failed before its handler saw it (a TLS handshake that
         failed or timed out): its slot comes back here, not from the handler."""
@@ -495,7 +266,7 @@ async def start_serving(
     """Serve `app` on the bound sockets; `runner.cleanup()` stops it."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, **HTTP_PARSER_LIMITS)
     await runner.setup()
-    slots = _Slots(limits.max_connections)  # one limit across the listener's sockets
+    slots = Slots(limits.max_connections)  # one limit across the listener's sockets
     try:
         for sock in sockets:
             site = ListenerSite(runner, sock, ssl_context=ssl_context, limits=limits, slots=slots)

@@ -6,14 +6,28 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from mount.leases.manager import Lease, LeaseManager, LeaseState, log_lease_event
+from mount.leases.events import log_lease_event
+from mount.leases.manager import LeaseManager
+from mount.leases.record import Lease, LeaseState
 from mount.sdk.telemetry import EXPIRY_LAG
 
-__all__ = ["ExpiryWorker"]
+__all__ = ["ExpiryWorker", "WaitFn", "wait_for_event"]
 
 logger = logging.getLogger(__name__)
+
+# Waits until the event is set or `timeout` seconds of the worker's clock passed (None:
+# until the event). Tests with a fake clock pass one that their clock wakes.
+WaitFn = Callable[[asyncio.Event, float | None], Awaitable[None]]
+
+
+async def wait_for_event(event: asyncio.Event, timeout: float | None) -> None:
+    """The real-time wait: until `event` is set or `timeout` seconds have passed."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
 
 
 class ExpiryWorker:
@@ -29,12 +43,15 @@ class ExpiryWorker:
         *,
         concurrency: int = 16,
         clock: Callable[[], float] | None = None,
+        wait: WaitFn = wait_for_event,
         stop_grace: float = 5.0,
     ) -> None:
         self.stop_grace = stop_grace
         self._leases = leases
-        # The lease manager's clock by default: due times are read from it.
+        # The lease manager's clock by default: due times are read from it, and `wait`
+        # must measure its timeout on the same clock.
         self._clock = clock or leases.clock
+        self._wait = wait
         self._heap: list[tuple[float, str]] = []
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
@@ -83,10 +100,7 @@ class ExpiryWorker:
                 if lease_id not in self._running:
                     self._running[lease_id] = asyncio.create_task(self._revoke(lease_id))
             timeout = None if not self._heap else max(0.0, self._heap[0][0] - self._clock())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await self._wait(self._wake, timeout)
 
     async def _revoke(self, lease_id: str) -> None:
         try:

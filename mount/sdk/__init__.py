@@ -13,7 +13,8 @@ from mount.sdk.errors import (
     UpstreamError,
     VaultError,
 )
-from mount.sdk.framework import Backend, Field, FieldData, FieldType, Path, SecretType, name_pattern
+from mount.sdk.fields import Field, FieldData, FieldType, name_pattern
+from mount.sdk.framework import Backend, Path, SecretType
 from mount.sdk.logical import (
     BackendConfig,
     Issued,

@@ -75,8 +75,6 @@ class Request:
     identity: str = ""
     # The client's IP address, from the connection itself (never a forwarded header).
     remote_address: str = ""
-    # Mount-internal extras (the client token's record, the HTTP query); backends ignore it.
-    context: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,22 +174,12 @@ class Response:
     issue: IssueFn | None = None
     # Set by auth methods' login paths: the mount mints a token and fills `auth`.
     login: LoginSpec | None = None
-    # Envelope overrides used by the mount's own system paths (renew, token auth).
+    # The HTTP status of an answer with a body (202 for work started in the background).
     status: int = 200
-    lease_id: str = ""
-    renewable: bool = False
-    lease_duration: int = 0
-    auth: dict[str, Any] | None = None
-    # A body sent as is instead of the envelope (sys/health and other legacy shapes).
-    raw: dict[str, Any] | None = None
-    # A non-JSON body sent as is, with its Content-Type (sys/metrics?format=prometheus).
-    raw_body: bytes | None = None
-    content_type: str = ""
-    # Keys of `data` that Vault repeats at the top level of sys responses.
-    data_at_top_level: bool = False
-    # A 202/204 with no body at all.
-    empty: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
+
+    def carries_warnings(self) -> bool:
+        """Whether the answer's body has room for warnings (the host's raw bodies do not)."""
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -39,7 +40,7 @@ def _options(raw: Any) -> dict[str, str]:
 def paths(audit: AuditBroker) -> list[Path]:
     async def audit_list(req: Request, d: FieldData) -> Response:
         data = {entry.path: entry.describe() for entry in audit.entries()}
-        return Response(data=data, data_at_top_level=True)
+        return Reply(data=data, data_at_top_level=True)
 
     async def audit_enable(req: Request, d: FieldData) -> None:
         d.require("type")
@@ -58,7 +59,7 @@ def paths(audit: AuditBroker) -> list[Path]:
         value = d.get("input")
         if not value:
             raise InvalidRequestError('the "input" parameter is empty')
-        return Response(data={"hash": audit.hash(d.get("path"), value)}, data_at_top_level=True)
+        return Reply(data={"hash": audit.hash(d.get("path"), value)}, data_at_top_level=True)
 
     path_field = {
         "path": Field(FieldType.STRING, "The path of the audit device, for example file/.")

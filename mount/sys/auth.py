@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 from mount.auth.methods import AuthMethods, sanitize_path
+from mount.reply import Reply
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
@@ -57,7 +58,7 @@ async def auth_read(methods: AuthMethods, req: Request, d: FieldData) -> Respons
     entry = methods.entry(path)
     if entry is None:
         raise InvalidRequestError(f"No auth engine at {path}")
-    return Response(data=entry.describe(), data_at_top_level=True)
+    return Reply(data=entry.describe(), data_at_top_level=True)
 
 
 def _ttl(config: dict[str, Any], key: str, label: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from mount.caller import current_caller
+from mount.reply import Reply
 from mount.sdk import openapi
 from mount.sdk.errors import NotFoundError, PermissionDeniedError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
@@ -72,7 +74,7 @@ def paths(core: Core) -> list[Path]:
         return {"cluster_name": settings.cluster_name, "cluster_id": settings.cluster_id}
 
     async def health(req: Request, d: FieldData) -> Response:
-        return Response(
+        return Reply(
             raw={
                 "initialized": True,
                 "sealed": False,
@@ -86,7 +88,7 @@ def paths(core: Core) -> list[Path]:
         )
 
     async def seal_status(req: Request, d: FieldData) -> Response:
-        return Response(
+        return Reply(
             raw={
                 "type": "shamir",
                 "initialized": True,
@@ -104,16 +106,16 @@ def paths(core: Core) -> list[Path]:
         )
 
     async def leader(req: Request, d: FieldData) -> Response:
-        return Response(raw={"ha_enabled": False})
+        return Reply(raw={"ha_enabled": False})
 
     def mounts_of(kind: str) -> dict[str, Any]:
         return {e.path: e.describe() for e in core.mounts.entries() if e.kind == kind}
 
     async def mounts_read(req: Request, d: FieldData) -> Response:
-        return Response(data=mounts_of("secret"), data_at_top_level=True)
+        return Reply(data=mounts_of("secret"), data_at_top_level=True)
 
     async def auth_read(req: Request, d: FieldData) -> Response:
-        return Response(
+        return Reply(
             data={k.removeprefix("auth/"): v for k, v in mounts_of("auth").items()},
             data_at_top_level=True,
         )
@@ -125,7 +127,7 @@ def paths(core: Core) -> list[Path]:
         return entry
 
     async def mount_read(req: Request, d: FieldData) -> Response:
-        return Response(data=entry_for(d.get("path")).describe(), data_at_top_level=True)
+        return Reply(data=entry_for(d.get("path")).describe(), data_at_top_level=True)
 
     async def mount_tune_read(req: Request, d: FieldData) -> Response:
         entry = entry_for(d.get("path"))
@@ -135,24 +137,24 @@ def paths(core: Core) -> list[Path]:
             "force_no_cache": False,
             "max_lease_ttl": entry.max_lease_ttl or settings.max_lease_ttl,
         }
-        return Response(data=data, data_at_top_level=True)
+        return Reply(data=data, data_at_top_level=True)
 
     async def ui_mounts(req: Request, d: FieldData) -> Response:
-        token = req.context.get("token")
+        token = current_caller().token
         if not isinstance(token, TokenEntry):
-            return Response(data={"auth": {}, "secret": {}})
+            return Reply(data={"auth": {}, "secret": {}})
         # As Vault: a token learns only of the mounts its policies reach into.
         acl = await core.policies.acl(token.policies)
         found: dict[str, dict[str, Any]] = {"auth": {}, "secret": {}}
         for entry in core.mounts.entries():
             if acl.reaches_under(entry.path):
                 found[entry.kind][entry.path.removeprefix("auth/")] = entry.describe()
-        return Response(data=found)
+        return Reply(data=found)
 
     async def ui_mount(req: Request, d: FieldData) -> Response:
         path: str = d.get("path")
         entry = core.mounts.mount_of(path)
-        token = req.context.get("token")
+        token = current_caller().token
         # As Vault: only a token whose policies reach somewhere inside the mount learns
         # about it (the agent's KV preflight tolerates the 403).
         if (
@@ -165,10 +167,10 @@ def paths(core: Core) -> list[Path]:
                 "preflight capability check returned 403, please ensure client's policies "
                 f'grant access to path "{wanted}"'
             )
-        return Response(data={**entry.describe(), "path": entry.path})
+        return Reply(data={**entry.describe(), "path": entry.path})
 
     async def openapi(req: Request, d: FieldData) -> Response:
-        return Response(raw=openapi_document(core))
+        return Reply(raw=openapi_document(core))
 
     path_field = {"path": Field(FieldType.STRING, "The mount path, for example entra/.")}
     return [

@@ -6,7 +6,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from mount.leases.manager import Lease
+from mount.leases.record import Lease
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -48,21 +49,21 @@ def paths(core: Core) -> list[Path]:
 
     async def lease_lookup(req: Request, d: FieldData) -> Response:
         lease = await leases.lookup(_lease_id(d))
-        return Response(data=lease.lookup_data(time.time()))
+        return Reply(data=lease.lookup_data(time.time()))
 
     async def lease_list(req: Request, d: FieldData) -> Response:
         await leases.wait_restored()  # a listing right after start shows every lease
         keys = leases.list_keys(d.get("prefix") or "")
         if not keys:
             raise NotFoundError()
-        return Response(data={"keys": keys})
+        return Reply(data={"keys": keys})
 
     async def lease_renew(req: Request, d: FieldData) -> Response:
         lease_id = _lease_id(d)
         increment = d.get("increment")
         seconds = int(increment.total_seconds()) if increment is not None else 0
         lease, warnings = await leases.renew(lease_id, seconds)
-        return Response(
+        return Reply(
             lease_id=lease.lease_id,
             renewable=lease.renewable,
             lease_duration=round(lease.expire_time - (lease.last_renewal or lease.issue_time)),
@@ -72,12 +73,12 @@ def paths(core: Core) -> list[Path]:
     async def lease_revoke(req: Request, d: FieldData) -> Response | None:
         sync = bool(d.get("sync"))
         await leases.revoke(_lease_id(d), sync=sync)
-        return None if sync else Response(status=202, empty=True)
+        return None if sync else Reply(status=202, empty=True)
 
     async def lease_revoke_prefix(req: Request, d: FieldData) -> Response | None:
         sync = bool(d.get("sync"))
         await leases.revoke_prefix(d.get("prefix"), sync=sync)
-        return None if sync else Response(status=202, empty=True)
+        return None if sync else Reply(status=202, empty=True)
 
     async def lease_revoke_force(req: Request, d: FieldData) -> Response | None:
         await leases.revoke_force(d.get("prefix"))
@@ -86,7 +87,7 @@ def paths(core: Core) -> list[Path]:
     async def lease_tidy(req: Request, d: FieldData) -> Response:
         found = await leases.tidy(entry.path for entry in core.mounts.entries())
         logger.info("lease tidy finished stale_leases=%d", found)
-        return Response(
+        return Reply(
             status=202,
             warnings=[
                 "Tidy operation successfully started. Any information from the operation "
@@ -110,7 +111,7 @@ def paths(core: Core) -> list[Path]:
         found = leases.irrevocable()
         for lease in found:
             counts[mount_id(lease)] = counts.get(mount_id(lease), 0) + 1
-        return Response(data={"counts": counts, "lease_count": len(found)})
+        return Reply(data={"counts": counts, "lease_count": len(found)})
 
     async def lease_irrevocable(req: Request, d: FieldData) -> Response:
         _irrevocable_type(d)
@@ -120,7 +121,7 @@ def paths(core: Core) -> list[Path]:
             {"lease_id": le.lease_id, "mount_id": mount_id(le), "error": le.revoke_error}
             for le in found
         ]
-        return Response(data={"lease_count": len(found), "leases": listed})
+        return Reply(data={"lease_count": len(found), "leases": listed})
 
     renew_fields = {
         "lease_id": _LEASE_ID,

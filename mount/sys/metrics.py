@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mount.caller import current_caller
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
@@ -21,7 +23,7 @@ def paths(core: Core) -> list[Path]:
     async def metrics_read(req: Request, d: FieldData) -> Response:
         wanted = (d.get("format") or "").strip() or _format_from_accept(req)
         if wanted == PROMETHEUS:
-            return Response(
+            return Reply(
                 raw_body=core.metrics.prometheus_text(), content_type=PROMETHEUS_CONTENT_TYPE
             )
         if wanted:
@@ -30,7 +32,7 @@ def paths(core: Core) -> list[Path]:
                 f'metric response format "{wanted}" unknown; use format=prometheus, '
                 "or no format for JSON"
             )
-        return Response(raw=core.metrics.vault_json())
+        return Reply(raw=core.metrics.vault_json())
 
     return [
         Path(
@@ -53,8 +55,7 @@ def paths(core: Core) -> list[Path]:
 
 def _format_from_accept(req: Request) -> str:
     """Vault's rule: a Prometheus server asks for OpenMetrics first in its Accept header."""
-    api = req.context.get("api")
-    accept = str(getattr(api, "accept", ""))
+    accept = current_caller().accept
     if accept.startswith("application/openmetrics-text") or "prometheus/telemetry" in accept:
         return PROMETHEUS
     return ""

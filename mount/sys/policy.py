@@ -6,6 +6,8 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
+from mount.caller import current_caller
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Field, FieldData, FieldType, Path, name_pattern
 from mount.sdk.logical import Operation, Request, Response
@@ -47,24 +49,24 @@ def paths(core: Core) -> list[Path]:
 
     async def list_policies(req: Request, d: FieldData) -> Response:
         names = await store.names()
-        return Response(data={"keys": names, "policies": names})
+        return Reply(data={"keys": names, "policies": names})
 
     async def legacy_list(req: Request, d: FieldData) -> Response:
         names = await store.names()
-        return Response(data={"keys": names, "policies": names}, data_at_top_level=True)
+        return Reply(data={"keys": names, "policies": names}, data_at_top_level=True)
 
     async def read_policy(req: Request, d: FieldData) -> Response:
         record = await store.record(d.get("name"))
         if record is None:
             raise NotFoundError()  # Vault: 404 {"errors":[]}; hvac raises InvalidPath
-        return Response(data={"name": record["name"], "policy": record["policy"]})
+        return Reply(data={"name": record["name"], "policy": record["policy"]})
 
     async def legacy_read(req: Request, d: FieldData) -> Response:
         record = await store.record(d.get("name"))
         if record is None:
             raise NotFoundError()
         data = {"name": record["name"], "rules": record["policy"]}
-        return Response(data=data, data_at_top_level=True)
+        return Reply(data=data, data_at_top_level=True)
 
     async def write_policy(req: Request, d: FieldData) -> None:
         await store.put(d.get("name"), _policy_text(d, "policy"))
@@ -80,10 +82,10 @@ def paths(core: Core) -> list[Path]:
         data: dict[str, list[str]] = {path: acl.listed(path) for path in wanted}
         if len(wanted) == 1:
             data["capabilities"] = data[wanted[0]]
-        return Response(data=data, data_at_top_level=True)
+        return Reply(data=data, data_at_top_level=True)
 
     async def capabilities_self(req: Request, d: FieldData) -> Response:
-        token = req.context.get("token")
+        token = current_caller().token
         assert isinstance(token, TokenEntry)  # the core authenticated this request
         return await answer(token, _paths_of(d))
 

@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import LoginSpec, Response
 from mount.tokens.store import TokenStore
@@ -70,7 +71,7 @@ async def issue_login_token(
     request_path: str,
     mount_default: int,
     mount_max: int,
-) -> Response:
+) -> Reply:
     """Mint the token a login earned and answer with Vault's `auth` block."""
     spec = response.login
     assert spec is not None
@@ -96,7 +97,7 @@ async def issue_login_token(
     logger.info(
         "login token issued mount=%s accessor=%s ttl=%d", mount_path, entry.accessor, ttl.ttl
     )
-    return Response(
+    return Reply(
         auth=entry.auth_block(token, time.time()),
         warnings=[*response.warnings, *ttl.warnings],
     )

@@ -18,7 +18,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mount.http.server import run_loop  # noqa: E402
+from mount.http.server import run_loop
 
 BODY = json.dumps(
     {

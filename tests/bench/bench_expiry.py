@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.loadgen import percentile  # noqa: E402
-from tests.bench.targets import Broker, Emulator, lease_record, seed_leases  # noqa: E402
+from tests.bench.loadgen import percentile
+from tests.bench.targets import Broker, Emulator, lease_record, seed_leases
 
 
 def main() -> None:

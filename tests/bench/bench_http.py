@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.loadgen import LoadResult, build_request, run_load  # noqa: E402
-from tests.bench.targets import (  # noqa: E402
+from tests.bench.loadgen import LoadResult, build_request, run_load
+from tests.bench.targets import (
     BareAiohttp,
     Broker,
     OpenBaoDev,

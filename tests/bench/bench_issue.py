@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.loadgen import LoadResult, build_request, run_load  # noqa: E402
-from tests.bench.targets import Broker, Emulator  # noqa: E402
+from tests.bench.loadgen import LoadResult, build_request, run_load
+from tests.bench.targets import Broker, Emulator
 
 DEFAULT_GRAPH_CAP = 32
 TICK = os.sysconf("SC_CLK_TCK")

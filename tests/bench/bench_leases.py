@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.loadgen import LoadResult, build_request, run_load  # noqa: E402
-from tests.bench.targets import Broker, lease_record, rss_mb, seed_leases  # noqa: E402
+from tests.bench.loadgen import LoadResult, build_request, run_load
+from tests.bench.targets import Broker, lease_record, rss_mb, seed_leases
 
 
 def lease_ids(size: int) -> list[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.e2e.test_crash import (  # noqa: E402
+from tests.e2e.test_crash import (
     PRODUCTION_BOUND,
     SHORT_BOUND,
     SHORT_KNOBS,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_leases import seed  # noqa: E402
-from tests.bench.targets import Broker, rss_mb  # noqa: E402
+from tests.bench.bench_leases import seed
+from tests.bench.targets import Broker, rss_mb
 
 
 def main() -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from mount.storage.barrier import Barrier  # noqa: E402
-from mount.storage.log import LogStore  # noqa: E402
-from mount.storage.store import MemoryStore, TinyDBStore  # noqa: E402
-from tests.bench.serve_broker import open_bench_store  # noqa: E402
+from mount.storage.barrier import Barrier
+from mount.storage.log import LogStore
+from mount.storage.store import MemoryStore, TinyDBStore
+from tests.bench.serve_broker import open_bench_store
 
 # A value the size of a lease record, so the file grows as it would in use.
 VALUE = {

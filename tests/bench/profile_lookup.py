@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.loadgen import build_request, run_load  # noqa: E402
-from tests.bench.targets import Broker, lease_record, seed_leases  # noqa: E402
+from tests.bench.loadgen import build_request, run_load
+from tests.bench.targets import Broker, lease_record, seed_leases
 
 LEASE_LOOKUP = "sys/leases/lookup"
 

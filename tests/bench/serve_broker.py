@@ -17,16 +17,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import plugin  # noqa: E402
-from mount.core import CoreSettings  # noqa: E402
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token  # noqa: E402
-from mount.http.server import run_loop, serve  # noqa: E402
-from mount.logging_setup import setup_logging  # noqa: E402
-from mount.storage.barrier import Barrier  # noqa: E402
-from mount.storage.log import LogStore  # noqa: E402
-from mount.storage.open import open_store  # noqa: E402
-from mount.storage.split import SplitStore  # noqa: E402
-from mount.storage.store import TinyDBStore  # noqa: E402
+import plugin
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.core import CoreSettings
+from mount.http.app import create_app
+from mount.http.server import run_loop, serve
+from mount.logging_setup import setup_logging
+from mount.storage.barrier import Barrier
+from mount.storage.log import LogStore
+from mount.storage.open import open_store
+from mount.storage.split import SplitStore
+from mount.storage.store import TinyDBStore
 
 SEAL_KEY = b"b" * 32
 ROOT_TOKEN = "root"
@@ -89,7 +90,7 @@ async def main() -> None:
         core = await build_core(
             BrokerOptions(
                 store=store,
-                settings=CoreSettings(role_issue_limit=0, storage_type=args.store),
+                settings=CoreSettings(storage_type=args.store).with_leases(role_issue_limit=0),
                 engines=[EngineMount("entra/", "entra", plugin.factory)],
             )
         )

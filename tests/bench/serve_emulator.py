@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from plugin.emulator import EmulatorServer, EmulatorSettings  # noqa: E402
+from plugin.emulator import EmulatorServer, EmulatorSettings
 
 
 async def main() -> None:

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mount.leases.manager import LEASE_PREFIX, Lease  # noqa: E402
+from mount.leases.record import LEASE_PREFIX, Lease  # noqa: E402
 from mount.storage.barrier import Barrier  # noqa: E402
 from tests.bench.serve_broker import (  # noqa: E402
     ROOT_TOKEN,

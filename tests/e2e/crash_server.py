@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import mount.http.app  # noqa: E402
-import plugin.backend  # noqa: E402
-from mount.core import Core  # noqa: E402
+import mount.build
+import plugin.backend
+from mount.core import Core
 
 
 def main() -> int:
@@ -41,13 +41,13 @@ def main() -> int:
         )
         if value is not None
     }
-    build_core = mount.http.app.build_core
+    build_core = mount.build.build_core
 
-    async def shortened(options: mount.http.app.BrokerOptions) -> Core:
-        return await build_core(replace(options, **changes))
+    async def shortened(options: mount.build.BrokerOptions) -> Core:
+        return await build_core(replace(options, settings=options.settings.with_leases(**changes)))
 
     # Before mount.run is imported: it binds build_core by name.
-    mount.http.app.build_core = shortened  # type: ignore[assignment]
+    mount.build.build_core = shortened  # type: ignore[assignment]
     if args.graph_deadline is not None:
         plugin.backend.DEFAULT_DEADLINE = args.graph_deadline
     if args.graph_max_retry_after is not None:

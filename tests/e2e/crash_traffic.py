@@ -184,7 +184,7 @@ class TrafficDriver:
                             break
                         if self._pace > 0 and not self._paused:
                             self._cond.wait(rng.uniform(0, self._pace))
-        except BaseException as exc:  # noqa: BLE001 - reported to the test's thread
+        except BaseException as exc:
             with self._cond:
                 self._errors.append(exc)
                 self._cond.notify_all()

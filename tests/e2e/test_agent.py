@@ -14,7 +14,7 @@ from tests.broker_thread import ROOT_TOKEN, BrokerThread
 from tests.e2e.conftest import Setup, Tenant, bao_binary, make_client
 
 UPN = "alice@example.test"
-TTL, MAX_TTL = 4, 10  # short, so two rollovers take about 25 seconds
+TTL, MAX_TTL = 3, 6  # short, so two rollovers take about 15 seconds
 
 
 def _agent_config(address: str, workdir: Path) -> Path:

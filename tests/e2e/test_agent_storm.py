@@ -23,7 +23,7 @@ from tests.e2e.conftest import Setup, Tenant
 from tests.e2e.test_agent import UPN, _agent_config, _run_agent
 from tests.waiting import wait_until_sync
 
-LIMIT, WINDOW = 5, 10
+LIMIT, WINDOW = 5, 5
 
 
 class FaultProxy:
@@ -119,7 +119,7 @@ def limited_broker(tmp_path: Path) -> Iterator[BrokerThread]:
 
     broker = BrokerThread(
         tmp_path / "broker",
-        settings=CoreSettings(role_issue_limit=LIMIT, role_issue_interval=WINDOW),
+        settings=CoreSettings().with_leases(role_issue_limit=LIMIT, role_issue_interval=WINDOW),
     ).start()
     yield broker
     broker.stop()
@@ -143,7 +143,7 @@ def test_reset_storm_is_bounded_and_the_agent_recovers(
 
     setup = Setup(Api(limited_broker.url), tenant)
     setup.config()
-    setup.role("alice", ttl="30s", max_ttl="5m")
+    setup.role("alice", ttl="12s", max_ttl="5m")
     workdir = tmp_path / "agent"
     workdir.mkdir()
     (workdir / "token").write_text(ROOT_TOKEN)

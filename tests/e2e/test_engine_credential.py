@@ -95,7 +95,7 @@ def test_config_with_a_client_certificate_issues_creds(
     assert read.status_code == 200, read.text
     data = read.json()["data"]
     assert "client_certificate" not in data and "client_secret" not in data
-    sha1 = cert.certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Azure's
+    sha1 = cert.certificate.fingerprint(hashes.SHA1()).hex().upper()
     assert data["client_certificate_thumbprint"] == sha1
     expiry = cert.certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert data["client_certificate_expiration"] == expiry

@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Any
 
-from mount.http.app import Store
-from mount.leases.manager import LEASE_PREFIX
+from mount.build import Store
+from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import Barrier
 from mount.storage.open import open_store
 from mount.storage.store import StorageView

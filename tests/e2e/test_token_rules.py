@@ -155,7 +155,7 @@ def test_children_inherit_the_parents_bound_cidrs(broker: BrokerThread, api: Api
 @pytest.fixture
 def short_max(tmp_path: Path) -> Iterator[BrokerThread]:
     """A broker whose system max_lease_ttl is one hour (default TTL half an hour)."""
-    settings = CoreSettings(default_lease_ttl=HOUR // 2, max_lease_ttl=HOUR)
+    settings = CoreSettings().with_leases(default_lease_ttl=HOUR // 2, max_lease_ttl=HOUR)
     thread = BrokerThread(tmp_path / "short", settings=settings).start()
     yield thread
     thread.stop()
@@ -206,7 +206,7 @@ def test_an_approle_period_above_a_lowered_system_max_is_capped(tmp_path: Path) 
         root.auth.approle.create_or_update_approle("long", token_period="5h")
         role_id = root.auth.approle.read_role_id("long")["data"]["role_id"]
         secret_id = root.auth.approle.generate_secret_id("long")["data"]["secret_id"]
-    settings = CoreSettings(default_lease_ttl=HOUR // 2, max_lease_ttl=HOUR)
+    settings = CoreSettings().with_leases(default_lease_ttl=HOUR // 2, max_lease_ttl=HOUR)
     with BrokerThread(tmp_path / "data", settings=settings) as after:
         app = hvac.Client(url=after.url, timeout=HTTP_TIMEOUT)
         answer = app.auth.approle.login(role_id, secret_id)

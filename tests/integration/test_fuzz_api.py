@@ -40,16 +40,9 @@ from yarl import URL
 
 import mount.http.app
 import plugin
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
 from mount.core import Core
-from mount.http.app import (
-    HTTP_PARSER_LIMITS,
-    MAX_BODY_BYTES,
-    BrokerOptions,
-    EngineMount,
-    build_core,
-    create_app,
-    ensure_root_token,
-)
+from mount.http.app import HTTP_PARSER_LIMITS, MAX_BODY_BYTES, create_app
 from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
 from mount.sdk.framework import Field

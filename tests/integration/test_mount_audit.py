@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from mount.audit.device import DeclaredDevice
-from mount.config.parse import ConfigError
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.config.model import ConfigError
+from mount.http.app import create_app
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine
 

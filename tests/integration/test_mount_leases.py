@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from mount.core import Core
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.core import Core, CoreSettings
+from mount.http.app import create_app
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 from tests.waiting import wait_until
@@ -46,9 +47,8 @@ async def broker(aiohttp_client):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
+            settings=CoreSettings().with_leases(revoke_backoff_base=0.05, max_revoke_attempts=3),
             engines=[EngineMount("noop/", "noop", engine.factory)],
-            revoke_backoff_base=0.05,
-            max_revoke_attempts=3,
         )
     )
     await ensure_root_token(core, ROOT)
@@ -159,8 +159,8 @@ async def test_renew_past_max_ttl_fails_with_vault_error(broker):
     # Move the issue time back instead of waiting out the max TTL.
     from dataclasses import replace
 
-    broker.core.leases._leases[lease_id] = replace(
-        lease, issue_time=lease.issue_time - 5, expire_time=lease.expire_time + 5
+    broker.core.leases._table.remember(
+        replace(lease, issue_time=lease.issue_time - 5, expire_time=lease.expire_time + 5)
     )
     status, text = await broker.call("PUT", "sys/leases/renew", json={"lease_id": lease_id})
     assert status == 400
@@ -310,7 +310,7 @@ async def _limited_client(aiohttp_client, roles, **settings):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
-            settings=CoreSettings(**settings),
+            settings=CoreSettings().with_leases(**settings),
             engines=[EngineMount("noop/", "noop", engine.factory)],
         )
     )

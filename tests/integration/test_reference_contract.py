@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.http.app import create_app
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
 

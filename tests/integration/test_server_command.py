@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mount.leases.manager import LEASE_PREFIX
+from mount.leases.record import LEASE_PREFIX
 from mount.storage.barrier import KEY_ENV, Barrier
 from mount.storage.store import TinyDBStore
 from plugin.emulator import check_password

@@ -7,7 +7,9 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mount.http.app import BrokerOptions, EngineMount, build_core, create_app, ensure_root_token
+from mount.build import BrokerOptions, EngineMount, build_core, ensure_root_token
+from mount.core import CoreSettings
+from mount.http.app import create_app
 from mount.metrics import PROMETHEUS_CONTENT_TYPE
 from mount.storage.store import MemoryStore
 from tests.noop_backend import NoopEngine, NoopRole
@@ -23,9 +25,8 @@ async def broker(aiohttp_client):
     core = await build_core(
         BrokerOptions(
             store=MemoryStore(),
+            settings=CoreSettings().with_leases(revoke_backoff_base=0.05, max_revoke_attempts=3),
             engines=[EngineMount("noop/", "noop", engine.factory)],
-            revoke_backoff_base=0.05,
-            max_revoke_attempts=3,
         )
     )
     await ensure_root_token(core, ROOT)

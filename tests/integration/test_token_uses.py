@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mount.http.app import BrokerOptions, build_core, ensure_root_token
+from mount.build import BrokerOptions, build_core, ensure_root_token
 from mount.sdk.errors import PermissionDeniedError
 from mount.sdk.logical import Operation
 from mount.storage.store import MemoryStore

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from mount.build import BrokerOptions, build_core, ensure_root_token
 from mount.cli import build_parser, emulator_parser
 from mount.config import parse as config
-from mount.http.app import BrokerOptions, build_core, ensure_root_token
 from mount.run import entra_engine
 from mount.sdk.framework import Field
 from mount.sdk.framework import Path as ApiPath

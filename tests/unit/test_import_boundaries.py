@@ -85,3 +85,67 @@ def test_a_production_start_never_imports_the_emulator():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# The host's layers, lowest first: a module imports only from its own layer or below
+# (the engine seam is the lowest: `mount.sdk` imports nothing else of `mount`).
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("sdk", ("mount.sdk",)),
+    ("base", ("mount.ids", "mount.startup", "mount.metrics", "mount.logging_setup")),
+    ("storage", ("mount.storage",)),
+    (
+        "state",
+        (
+            "mount.leases",
+            "mount.tokens",
+            "mount.policy",
+            "mount.audit",
+            "mount.config",
+            "mount.mounts",
+            "mount.request",
+            "mount.reply",
+        ),
+    ),
+    ("core", ("mount.core", "mount.caller")),
+    ("backends", ("mount.sys", "mount.auth")),
+    ("build", ("mount.build",)),
+    ("http", ("mount.http", "mount.ui")),
+    ("cli", ("mount.cli", "mount.run", "mount.dev", "mount.__main__")),
+]
+
+
+def _layer(module: str) -> int | None:
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return rank
+    return None
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_host_module_has_a_layer():
+    unplaced = [
+        _module_name(path)
+        for path in (ROOT / "mount").rglob("*.py")
+        if _module_name(path) != "mount" and _layer(_module_name(path)) is None
+    ]
+    assert unplaced == []
+
+
+def test_the_host_imports_only_downwards():
+    upward = {}
+    for path in (ROOT / "mount").rglob("*.py"):
+        own = _layer(_module_name(path))
+        if own is None:
+            continue
+        above = sorted(
+            name
+            for name in _imports(path)
+            if name.startswith("mount.") and (_layer(name) or 0) > own
+        )
+        if above:
+            upward[_module_name(path)] = above
+    assert upward == {}

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mount.leases.manager import Lease, LeaseState
-from mount.metrics import BrokerMetrics, LeaseGauges
+from mount.leases.gauges import LeaseGauges
+from mount.leases.record import Lease, LeaseState
+from mount.metrics import BrokerMetrics
 from mount.sdk.telemetry import (
     CREDS_ISSUED,
     EXPIRY_LAG,

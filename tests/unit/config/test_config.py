@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mount.config.parse import (
-    ConfigError,
-    ListenerConfig,
-    ServerConfig,
-    StorageConfig,
-    load_config,
-    parse_config,
-)
+from mount.config.model import ConfigError, ListenerConfig, ServerConfig, StorageConfig
+from mount.config.parse import load_config, parse_config
 
 BASE = Path("/etc/entra-broker")
 

@@ -15,14 +15,10 @@ from datetime import timedelta
 
 import pytest
 
-from mount.leases.manager import (
-    LEASE_PREFIX,
-    Lease,
-    LeaseManager,
-    LeaseSettings,
-    LeaseState,
-    RevocationPendingError,
-)
+from mount.leases.manager import LeaseManager
+from mount.leases.record import LEASE_PREFIX, Lease, LeaseState
+from mount.leases.revocation import RevocationPendingError
+from mount.leases.settings import LeaseSettings
 from mount.sdk import Issued, SecretRequest, SecretSpec, SecretType, UnavailableError, UpstreamError
 from mount.sdk.logical import Storage
 from mount.storage.store import MemoryStore

@@ -1,12 +1,14 @@
-"""Times are formatted with their whole seconds cached; the text must not change."""
+"""mount/ids.py: times formatted with their whole seconds cached (the text must not
+change), and request ids that are random version-4 UUIDs."""
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 
-from mount.ids import rfc3339
-from mount.leases.manager import Lease
+from mount.ids import new_request_id, rfc3339
+from mount.leases.record import Lease
 
 
 def _uncached(epoch: float) -> str:
@@ -42,3 +44,12 @@ def test_lookup_data_times() -> None:
     assert data["expire_time"] == "2023-11-14T23:13:20.500000Z"
     assert data["last_renewal"] == "2023-11-14T22:30:00.750000Z"
     assert data["ttl"] == 3500
+
+
+def test_request_ids_are_uuid4_text() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mount.config.parse import ConfigError, ListenerConfig, parse_config
+from mount.config.model import ConfigError, ListenerConfig
+from mount.config.parse import parse_config
 
 
 def listener(lines: str) -> tuple[ListenerConfig, list[str]]:

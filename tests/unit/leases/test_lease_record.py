@@ -1,9 +1,9 @@
-"""The stored form of a lease (mount/leases/manager.py Lease.to_storage / from_storage)."""
+"""The stored form of a lease (mount/leases/record.py Lease.to_storage / from_storage)."""
 
 import dataclasses
 import json
 
-from mount.leases.manager import Lease, LeaseState
+from mount.leases.record import Lease, LeaseState
 
 
 def _lease(**changes):

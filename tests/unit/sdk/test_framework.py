@@ -113,10 +113,10 @@ async def test_unknown_path_and_operation():
 
 async def test_help_describes_fields_and_openapi():
     response = await _backend([]).handle(_request(Operation.HELP, "roles/a"))
-    assert response.raw is not None
-    assert "Request:        roles/a" in response.raw["help"]
-    assert "    ttl (duration (sec))" in response.raw["help"]
-    assert "/roles/{name}" in response.raw["openapi"]["paths"]
+    assert response.data is not None
+    assert "Request:        roles/a" in response.data["help"]
+    assert "    ttl (duration (sec))" in response.data["help"]
+    assert "/roles/{name}" in response.data["openapi"]["paths"]
 
 
 def test_field_data_defaults_and_bools():

@@ -1,0 +1,286 @@
+"""Building the core from its parts: storage views, tokens, policies, leases, audit, mounts."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from mount.audit.broker import AuditBroker
+from mount.audit.device import DeclaredDevice
+from mount.auth.methods import AuthMethods
+from mount.auth.token import paths as token_paths
+from mount.core import Core, CoreSettings
+from mount.leases.gauges import LeaseGauges
+from mount.leases.manager import LeaseManager
+from mount.leases.revocation import SecretResolver
+from mount.metrics import BrokerMetrics
+from mount.mounts import MountEntry, MountTable
+from mount.policy.store import PolicyStore
+from mount.sdk.framework import Backend, SpecialPaths
+from mount.sdk.logical import BackendConfig, BatchStorage, Storage
+from mount.sdk.telemetry import CREDS_ISSUED
+from mount.sys.audit import SUDO_PATHS as AUDIT_SUDO_PATHS
+from mount.sys.audit import paths as audit_paths
+from mount.sys.auth import paths as sys_auth_paths
+from mount.sys.backend import paths as sys_paths
+from mount.sys.leases import paths as lease_paths
+from mount.sys.metrics import paths as metrics_paths
+from mount.sys.policy import paths as policy_paths
+from mount.tokens.store import TokenEntry, TokenStore
+
+__all__ = ["BrokerOptions", "EngineMount", "Store", "build_core", "ensure_root_token"]
+
+logger = logging.getLogger("mount.http.app")
+
+
+Factory = Callable[[BackendConfig], Awaitable[Backend]]
+
+
+class Store(Storage, Protocol):
+    """The physical store under every view (TinyDB by default)."""
+
+    def view(self, prefix: str) -> BatchStorage: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineMount:
+    """A secrets engine to mount: path (`entra/`), type name, factory and description."""
+
+    path: str
+    type: str
+    factory: Factory
+    description: str = ""
+
+
+@dataclass(slots=True)
+class BrokerOptions:
+    store: Store
+    settings: CoreSettings = field(default_factory=CoreSettings)
+    engines: list[EngineMount] = field(default_factory=list)
+    # Audit devices declared in the config file, enabled at start.
+    audit_devices: tuple[DeclaredDevice, ...] = ()
+    # Files no audit device may write (the storage's, the seal key), with what each is.
+    reserved_files: dict[Path, str] = field(default_factory=dict)
+
+
+async def _cluster_id(store: Store) -> str:
+    """A stable id for this storage, shown by sys/health and `bao status`."""
+    found = await store.get("core/cluster-id")
+    if isinstance(found, str):
+        return found
+    cluster_id = str(uuid.uuid4())
+    await store.put("core/cluster-id", cluster_id)
+    return cluster_id
+
+
+async def build_core(options: BrokerOptions) -> Core:
+    """Wire storage, tokens, leases and mounts; starts restoring the leases in the background.
+
+    The lease restore task runs until every stored lease is in memory (requests meanwhile
+    are served: see LeaseManager.start_restore); `create_app`'s cleanup cancels it.
+    """
+    store, settings = options.store, options.settings
+    if not settings.cluster_id:
+        settings = replace(settings, cluster_id=await _cluster_id(store))
+    tokens = TokenStore(
+        store.view("sys/"),
+        max_ttl=settings.max_lease_ttl,
+        default_ttl=settings.default_lease_ttl,
+    )
+    policies = PolicyStore(store.view("sys/"))
+    await policies.ensure_default()
+    core: Core
+    metrics = BrokerMetrics()
+    leases = _lease_manager(
+        options, settings, metrics, lambda mount, kind: core.resolve_secret(mount, kind)
+    )
+    audit = AuditBroker(store.view("sys/audit/"), options.reserved_files)
+    await audit.load(options.audit_devices)
+    core = Core(
+        settings=settings,
+        mounts=MountTable(),
+        tokens=tokens,
+        leases=leases,
+        policies=policies,
+        audit=audit,
+        metrics=metrics,
+    )
+
+    async def revoke_leases_of(entry: TokenEntry) -> None:
+        await leases.revoke_by_token(entry.accessor)
+
+    tokens.on_revoke.append(revoke_leases_of)
+    auth_methods = AuthMethods(
+        store,
+        core.mounts,
+        tokens,
+        default_lease_ttl=settings.default_lease_ttl,
+        max_lease_ttl=settings.max_lease_ttl,
+    )
+    await _mount(
+        store,
+        core.mounts,
+        "sys/",
+        "system",
+        _system_backend(core, auth_methods),
+        "secret",
+        "system endpoints used for control, policy and debugging",
+        builtin=True,
+    )
+    await _mount(
+        store,
+        core.mounts,
+        "auth/token/",
+        "token",
+        _token_backend(core),
+        "auth",
+        "token based credentials",
+        builtin=True,
+    )
+    for engine in options.engines:
+        await _mount_engine(store, core, engine)
+    restored = await auth_methods.restore()
+    logger.info("auth methods restored count=%d", restored)
+    logger.info("tokens restored count=%d", await tokens.load())
+    # Last: the restore task must not race the set-up above for the event loop.
+    await leases.start_restore()
+    return core
+
+
+async def _mount_engine(store: Store, core: Core, engine: EngineMount) -> None:
+    settings = core.settings
+    backend = await engine.factory(
+        BackendConfig(
+            storage=store.view(f"logical/{engine.path}"),
+            logger=logging.getLogger(f"engine.{engine.path.rstrip('/')}"),
+            default_lease_ttl=timedelta(seconds=settings.default_lease_ttl),
+            max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
+            mount_point=engine.path,
+            metrics=core.metrics,
+        )
+    )
+    await _mount(
+        store, core.mounts, engine.path, engine.type, backend, "secret", engine.description
+    )
+
+
+def _lease_manager(
+    options: BrokerOptions,
+    settings: CoreSettings,
+    metrics: BrokerMetrics,
+    resolve: SecretResolver,
+) -> LeaseManager:
+    leases = LeaseManager(
+        options.store.view("sys/"),
+        resolve,
+        settings.leases,
+        metrics=metrics,
+    )
+    metrics.add_gauge_source(
+        LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED), leases.is_restored)
+    )
+    return leases
+
+
+async def _mount(
+    store: Store,
+    mounts: MountTable,
+    path: str,
+    type_: str,
+    backend: Backend,
+    kind: str,
+    description: str,
+    builtin: bool = False,
+) -> None:
+    # A mount keeps its uuid and accessor across restarts; they are stored once.
+    key = f"core/mounts/{path.rstrip('/')}"
+    found = await store.get(key)
+    ids = found if isinstance(found, dict) else {}
+    entry = MountEntry(
+        path=path,
+        type=type_,
+        backend=backend,
+        storage=store.view(f"logical/{path}"),
+        kind=kind,
+        description=description,
+        uuid=str(ids.get("uuid") or uuid.uuid4()),
+        accessor=str(ids.get("accessor") or ""),
+        builtin=builtin,
+    )
+    if not ids:
+        await store.put(key, {"uuid": entry.uuid, "accessor": entry.accessor})
+    mounts.add(entry)
+
+
+def _system_backend(core: Core, auth_methods: AuthMethods) -> Backend:
+    return Backend(
+        sys_paths(core)
+        + lease_paths(core)
+        + policy_paths(core)
+        + audit_paths(core.audit)
+        + sys_auth_paths(auth_methods)
+        + metrics_paths(core),
+        help_text=SYS_HELP,
+        type_name="system",
+        # Policy names are stored lowercased, as in Vault.
+        case_insensitive=("name",),
+        special_paths=SpecialPaths(
+            # Reachable without a token, as in Vault.
+            unauthenticated=("health", "seal-status", "leader"),
+            # Vault's root-protected system paths that this broker serves.
+            sudo=(
+                *AUDIT_SUDO_PATHS,
+                "auth/*",
+                "rotate",
+                "leases",
+                "leases/lookup/*",
+                "leases/revoke-prefix/*",
+                "leases/revoke-force/*",
+                "revoke-prefix/*",
+                "revoke-force/*",
+            ),
+        ),
+    )
+
+
+def _token_backend(core: Core) -> Backend:
+    return Backend(
+        token_paths(core),
+        help_text=TOKEN_HELP,
+        type_name="token",
+        special_paths=SpecialPaths(sudo=("revoke-orphan", "revoke-orphan/*", "accessors*")),
+    )
+
+
+async def ensure_root_token(core: Core, token_id: str | None = None) -> str | None:
+    """Create the root token on first start (or the dev token); None if one exists already.
+
+    The root token is shown once; only its hash is stored.
+    """
+    if token_id is None and await core.tokens.root_created():
+        return None
+    if token_id is not None and await core.tokens.lookup(token_id) is not None:
+        return token_id
+    token, _ = await core.tokens.create(
+        policies=["root"], ttl=0, token_id=token_id, display_name="root"
+    )
+    await core.tokens.mark_root_created()
+    return token
+
+
+SYS_HELP = """\
+The system backend: the server's health, its mounts and auth methods, leases (lookup,
+renew, revoke, tidy), policies and capabilities, audit devices, metrics and the OpenAPI
+document of every path."""
+
+
+TOKEN_HELP = """\
+The token store: create tokens with policies and TTLs, look them up, renew and revoke
+them (with their children and their leases), by the token itself or by its accessor."""
