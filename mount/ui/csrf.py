@@ -4,9 +4,11 @@ Two checks, both required: the browser says the POST comes from this server's ow
 origin, and the form carries the session's CSRF token (a hidden field `csrf_token`, or the
 `X-CSRF-Token` header for fetch()).
 
-Browsers send Origin on every POST, but under our `Referrer-Policy: no-referrer` Chromium
-sends it as `null`; then the Fetch Metadata header `Sec-Fetch-Site: same-origin` (which
-a page elsewhere cannot forge either) must say so instead.
+The browser's own word is the Fetch Metadata header `Sec-Fetch-Site`, which a page
+elsewhere cannot forge: where it is sent it decides, and must be `same-origin`. (Under
+our `Referrer-Policy: no-referrer` Chromium sends `Origin: null`, and behind a proxy that
+terminates TLS the Origin's scheme is not the one this server sees.) A browser too old to
+send it must send an Origin naming this server.
 """
 
 from __future__ import annotations
@@ -30,13 +32,10 @@ class CsrfError(Exception):
 
 def same_origin(request: web.Request) -> bool:
     """Whether the browser says the request comes from this server's own pages."""
-    origin = request.headers.get("Origin", "")
     site = request.headers.get("Sec-Fetch-Site", "")
-    if site and site != "same-origin":
-        return False
-    if origin and origin != "null":
-        return origin == f"{request.scheme}://{request.host}"
-    return site == "same-origin"
+    if site:
+        return site == "same-origin"
+    return request.headers.get("Origin", "") == f"{request.scheme}://{request.host}"
 
 
 def check_post(request: web.Request, session: Session | None, form: Mapping[str, str]) -> None:

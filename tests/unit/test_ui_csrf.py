@@ -28,6 +28,9 @@ def request(**headers: str):
         ({"Origin": "null"}, False),
         ({"Origin": "null", "Sec-Fetch-Site": "cross-site"}, False),
         ({"Origin": f"http://{HOST}", "Sec-Fetch-Site": "same-site"}, False),
+        ({"Origin": f"http://{HOST}", "Sec-Fetch-Site": "cross-site"}, False),
+        # Behind a proxy that terminates TLS: the browser's fetch metadata decides.
+        ({"Origin": f"https://{HOST}", "Sec-Fetch-Site": "same-origin"}, True),
         ({}, False),
     ],
 )
