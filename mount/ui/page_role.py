@@ -73,12 +73,14 @@ async def _role_context(
     )
     role: dict[str, Any] = {}
     role_error = ""
+    missing = False
     try:
         role = (
             await state.api.call(session.token, "GET", f"{mount}roles/{name}", remote=remote)
         ).data
     except ApiFailure as exc:
-        role_error = f"role {name} does not exist" if exc.status == 404 else exc.sentence
+        missing = exc.status == 404
+        role_error = f"role {name} does not exist" if missing else exc.sentence
     max_ttl = await _max_ttl(request, session, state, mount, role) if role else None
     leases: list[LeaseRow] = []
     total, lease_error = 0, ""
@@ -102,7 +104,9 @@ async def _role_context(
         "max_ttl_text": format_duration(max_ttl) if max_ttl else "",
         "presets": [(t, s) for t, s in TTL_PRESETS if max_ttl is None or s <= max_ttl],
         "renew_presets": RENEW_PRESETS,
-        "can_generate": caps.can(f"{mount}creds/{name}", "read"),
+        # (A token that may not read the role may still Generate: only a role known
+        # to be missing hides the button.)
+        "can_generate": caps.can(f"{mount}creds/{name}", "read") and not missing,
         # Each rendered Generate form issues at most once: a reload of its answer, or a
         # double click, must not reset the password again behind the one just shown.
         "once": session.once_token() if caps.can(f"{mount}creds/{name}", "read") else "",

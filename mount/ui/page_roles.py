@@ -196,8 +196,13 @@ async def create_roles(request: web.Request, session: Session, state: UiState) -
     raise redirect(mount_url(mount))
 
 
+async def with_slash(request: web.Request) -> web.StreamResponse:
+    raise redirect(request.path + "/")
+
+
 def routes() -> list[web.RouteDef]:
     return [
+        web.get("/ui/mounts/{mount}", with_slash),
         web.get("/ui/mounts/{mount}/", roles_page),
         web.get("/ui/mounts/{mount}/open", open_role),
         web.get("/ui/mounts/{mount}/new-roles", new_roles_page),

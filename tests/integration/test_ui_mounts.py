@@ -56,6 +56,11 @@ async def test_every_entra_mount_is_listed_and_no_other(client) -> None:
     eu = await client.get("/ui/mounts/entra-eu/")
     assert eu.status == 200 and "Roles of entra-eu/" in await eu.text()
     assert "No roles yet." in await eu.text()
+    bare = await client.get("/ui/mounts/entra-eu", allow_redirects=False)
+    assert (bare.status, bare.headers["Location"]) == (303, "/ui/mounts/entra-eu/")
+    # A role that does not exist: said so, and nothing to Generate.
+    missing = await (await client.get("/ui/mounts/entra/roles/nobody")).text()
+    assert "role nobody does not exist" in missing and "Generate" not in missing
     noop = await client.get("/ui/mounts/noop/")
     assert noop.status == 404
     assert "no Entra engine mount noop/" in await noop.text()
