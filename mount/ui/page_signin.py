@@ -59,7 +59,8 @@ async def signin(request: web.Request) -> web.StreamResponse:
     session.policies = tuple(str(p) for p in data.get("policies") or ())
     ttl = data.get("ttl")
     session.token_expires = time.time() + ttl if isinstance(ttl, int) and ttl > 0 else None
-    logger.info("ui signed in accessor=%s", data.get("accessor", ""))
+    session.accessor = str(data.get("accessor") or "")
+    logger.info("ui signed in accessor=%s", session.accessor)
     response = redirect("/ui/")
     set_cookie(request, response, session)
     raise response
@@ -76,6 +77,7 @@ async def signout(request: web.Request) -> web.StreamResponse:
     session = session_of(request)
     await posted_form(request, session)
     assert session is not None
+    logger.info("ui signed out accessor=%s", session.accessor)
     state.sessions.end(session)
     fresh = state.sessions.new()
     fresh.notify("ok", "Signed out. The token itself is still valid until it expires.")

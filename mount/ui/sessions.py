@@ -41,6 +41,8 @@ class Session:
     csrf: str = field(repr=False)
     token: str = field(default="", repr=False)
     display_name: str = ""
+    # The token's accessor, for log lines (never the token).
+    accessor: str = ""
     policies: tuple[str, ...] = ()
     # Epoch seconds when the token expires by its TTL (None: never); checked again then.
     token_expires: float | None = None

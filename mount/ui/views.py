@@ -118,6 +118,7 @@ def signed_in(handler: PageHandler) -> Handler:
         if session is None or not session.signed_in:
             raise redirect("/ui/signin")
         if not await _token_alive(state, session, request.remote or ""):
+            logger.info("ui session ended reason=token_gone accessor=%s", session.accessor)
             state.sessions.end(session)
             fresh = state.sessions.new()
             fresh.notify("error", "Your session ended: the token expired or was revoked.")
