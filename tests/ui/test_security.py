@@ -41,6 +41,10 @@ def http(broker: Broker, cookie: str | None = None) -> httpx.Client:
 def test_every_page_sends_the_security_headers(page: Any, context: Any, configured: Broker) -> None:
     answers = []
     page.on("response", lambda response: answers.append(response))
+    # Script errors and CSP refusals ("Refused to ...") reach the console: none may occur.
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     sign_in(page, configured)
     for path in PAGES:
         response = page.goto(configured.url + path)
@@ -63,6 +67,7 @@ def test_every_page_sends_the_security_headers(page: Any, context: Any, configur
     for path in PAGES:
         page.goto(configured.url + path)
         assert page.locator("script:not([src])").count() == 0, path
+    assert problems == []
 
 
 def test_the_token_never_appears_in_a_page(page: Any, configured: Broker) -> None:
