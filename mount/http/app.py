@@ -15,6 +15,7 @@ from mount.http.list_method import enable_list_method
 from mount.http.metrics import request_metrics_middleware
 from mount.leases.expiry import ExpiryWorker
 from mount.tokens.expiry import TokenExpiryWorker
+from mount.ui import setup_ui
 
 __all__ = ["CORE_KEY", "HTTP_PARSER_LIMITS", "create_app"]
 
@@ -89,5 +90,6 @@ def create_app(
     # [\s\S], not ".": a path with an encoded newline still reaches the API's errors.
     app.router.add_route("*", r"/v1/{path:[\s\S]*}", api)
     app.router.add_get("/", root)
+    setup_ui(app, core)  # the dashboard at /ui/
     app.cleanup_ctx.append(background)
     return app
