@@ -18,8 +18,8 @@ from mount.sdk import (
     Storage,
     UnavailableError,
     VaultError,
-    format_duration,
 )
+from mount.sdk.ttl import TTLLimits, calculate_ttl, effective_max_ttl
 from plugin import metrics as engine_metrics
 from plugin import (
     path_config,
@@ -153,17 +153,15 @@ class EntraBackend(Backend):
         The requested ttl, else the role's, else the mount's default; capped at the
         effective max TTL (the role's max_ttl within the mount's), with Vault's warning.
         """
-        max_ttl = self.conf.max_lease_ttl
-        if role.max_ttl and (not max_ttl or role.max_ttl < max_ttl):
-            max_ttl = role.max_ttl
-        ttl = requested or role.ttl or self.conf.default_lease_ttl
-        if max_ttl and ttl > max_ttl:
-            warning = (
-                f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
-                f'"{format_duration(max_ttl)}"; TTL value is capped accordingly'
-            )
-            return max_ttl, max_ttl, [warning]
-        return ttl, max_ttl, []
+        limits = TTLLimits(
+            mount_default=_seconds(self.conf.default_lease_ttl),
+            mount_max=_seconds(self.conf.max_lease_ttl),
+            ttl=_seconds(requested or role.ttl),
+            max_ttl=_seconds(role.max_ttl),
+        )
+        # The host caps again with the same function; a lease starts now.
+        ttl, warnings = calculate_ttl(limits, start=0, now=0)
+        return timedelta(seconds=ttl), timedelta(seconds=effective_max_ttl(limits)), warnings
 
     def lease_ttls(self, role: Role) -> tuple[timedelta, timedelta]:
         """(ttl, max_ttl) for a lease of `role`: zero means the mount's default, ttl <= max."""
@@ -268,3 +266,7 @@ Microsoft Graph and returns it under a lease; when the lease is revoked or expir
 credential dies with it: the password is reset again to a value nobody is told, the pass
 or the client secret is deleted.
 """
+
+
+def _seconds(value: timedelta | None) -> int:
+    return int(value.total_seconds()) if value else 0

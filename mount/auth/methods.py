@@ -16,8 +16,8 @@ from mount.mounts import MountEntry, MountTable
 from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
 from mount.sdk.framework import Backend
 from mount.sdk.logical import BackendConfig, BatchStorage, LoginSpec, Operation, Request, Storage
+from mount.sdk.ttl import TTLLimits
 from mount.tokens.store import TokenEntry, TokenStore
-from mount.tokens.ttl import TTLLimits
 
 __all__ = ["AUTH_TABLE_KEY", "AUTH_TYPES", "AuthMethods", "AuthMount", "sanitize_path"]
 

@@ -17,8 +17,8 @@ from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.framework import Field, FieldData, FieldType, Path
 from mount.sdk.logical import Operation, Request, Response
+from mount.sdk.ttl import calculate_ttl
 from mount.tokens.store import TokenEntry, TokenStore
-from mount.tokens.ttl import calculate_ttl
 
 __all__ = ["CREATE_FIELDS", "create_paths", "seconds_of", "token_create"]
 

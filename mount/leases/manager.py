@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from mount.ids import random_id, rfc3339
 from mount.leases.events import log_lease_event, safe_error
@@ -28,7 +28,6 @@ from mount.leases.restore import LeaseRestore, LeaseRestoreError
 from mount.leases.revocation import Revoker, SecretResolver
 from mount.leases.settings import LeaseSettings
 from mount.leases.table import LeaseTable
-from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError, UpstreamError, VaultError
 from mount.sdk.logical import BatchStorage, Issued, IssueFn, SecretRequest, SecretSpec
 from mount.sdk.telemetry import (
@@ -38,10 +37,19 @@ from mount.sdk.telemetry import (
     NullSink,
     RevokeResult,
 )
+from mount.sdk.ttl import TTLLimits, calculate_ttl, effective_max_ttl
 
 __all__ = ["LeaseManager"]
 
 logger = logging.getLogger(__name__)
+
+
+class Renewal(NamedTuple):
+    """A renewed lease, the warnings of a cap, and the TTL the renewal granted."""
+
+    lease: Lease
+    warnings: list[str]
+    ttl: int
 
 
 class LeaseManager:
@@ -159,8 +167,16 @@ class LeaseManager:
         await self.wait_restored()
         check_lease_counts(self._table, self.settings, mount, request_path, self._clock())
         self.issue_limiter.acquire(request_path)
-        max_ttl = _clamp(int(spec.max_ttl.total_seconds()), self.settings.max_lease_ttl)
-        ttl = min(int(spec.ttl.total_seconds()) or self.settings.default_lease_ttl, max_ttl)
+        limits = TTLLimits(
+            mount_default=self.settings.default_lease_ttl,
+            mount_max=self.settings.max_lease_ttl,
+            ttl=int(spec.ttl.total_seconds()),
+            max_ttl=int(spec.max_ttl.total_seconds()),
+        )
+        # The engine warns of a cap itself (the same calculation, with its role's TTLs).
+        now = self._clock()
+        ttl, _ = calculate_ttl(limits, start=now, now=now)
+        max_ttl = effective_max_ttl(limits)
         holder = spec.holder_key and f"{mount}{spec.holder_key}"
         lock = self._table.holder_lock(holder) if holder else None
         if lock is None:
@@ -300,7 +316,7 @@ class LeaseManager:
 
     # -- renew ----------------------------------------------------------------------
 
-    async def renew(self, lease_id: str, increment: int) -> tuple[Lease, list[str]]:
+    async def renew(self, lease_id: str, increment: int) -> Renewal:
         """Vault's renew: TTL from now, capped at issue time + max TTL with a warning."""
         await self._restore.find(lease_id)
         async with self._table.lease_lock(lease_id):
@@ -317,25 +333,20 @@ class LeaseManager:
             if not lease.renewable:
                 raise InvalidRequestError("lease is not renewable")
             backend_ttl, backend_max = await self._backend_renew(lease)
-            ttl = increment if increment > 0 else backend_ttl
-            limit = int(lease.issue_time) + backend_max - int(now)
-            warnings: list[str] = []
-            if limit <= 0:
+            limits = TTLLimits(mount_default=backend_ttl, mount_max=backend_max)
+            try:
+                ttl, warnings = calculate_ttl(
+                    limits, start=lease.issue_time, now=now, increment=max(increment, 0)
+                )
+            except InvalidRequestError as exc:
                 raise InvalidRequestError(
-                    "failed to renew entry: resp: (*logical.Response)(nil) err: "
-                    "past the max TTL, cannot renew"
-                )
-            if ttl > limit:
-                warnings.append(
-                    f'TTL of "{format_duration(ttl)}" exceeded the effective max_ttl of '
-                    f'"{format_duration(limit)}"; TTL value is capped accordingly'
-                )
-                ttl = limit
+                    f"failed to renew entry: resp: (*logical.Response)(nil) err: {exc.message}"
+                ) from None
             renewed = replace(lease, expire_time=now + ttl, last_renewal=now)
             await self._journal.write({lease_id: renewed})
             self.metrics.incr(LEASE_RENEWALS, {"mount": lease.mount, "role": lease.role})
             log_lease_event(logging.INFO, "renewed", "lease renewed", renewed, ttl=ttl)
-            return renewed, warnings
+            return Renewal(renewed, warnings, ttl)
 
     async def _backend_renew(self, lease: Lease) -> tuple[int, int]:
         """The backend's TTL and max TTL for a renewal (the lease's own without a say)."""

@@ -164,12 +164,12 @@ async def lease_renew(leases: LeaseManager, req: Request, d: FieldData) -> Respo
     lease_id = _lease_id(d)
     increment = d.get("increment")
     seconds = int(increment.total_seconds()) if increment is not None else 0
-    lease, warnings = await leases.renew(lease_id, seconds)
+    renewal = await leases.renew(lease_id, seconds)
     return Reply(
-        lease_id=lease.lease_id,
-        renewable=lease.renewable,
-        lease_duration=round(lease.expire_time - (lease.last_renewal or lease.issue_time)),
-        warnings=warnings,
+        lease_id=renewal.lease.lease_id,
+        renewable=renewal.lease.renewable,
+        lease_duration=renewal.ttl,
+        warnings=renewal.warnings,
     )
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import LoginSpec, Response
+from mount.sdk.ttl import TTLLimits, calculate_ttl
 from mount.tokens.store import TokenStore
-from mount.tokens.ttl import TTLLimits, calculate_ttl
 
 __all__ = ["LoginTTL", "issue_login_token", "login_limits", "login_ttl", "token_policies"]
 

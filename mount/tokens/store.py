@@ -15,7 +15,7 @@ from mount.ids import random_id, rfc3339
 from mount.sdk.cidrs import address_in
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError, VaultError, multierror
 from mount.sdk.logical import BatchStorage
-from mount.tokens.ttl import TTLLimits, calculate_ttl
+from mount.sdk.ttl import TTLLimits, calculate_ttl
 
 __all__ = [
     "TOKEN_MOUNT",

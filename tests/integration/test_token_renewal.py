@@ -8,8 +8,8 @@ import pytest
 
 from mount.sdk.errors import InvalidRequestError, VaultError
 from mount.sdk.testing import MemoryStorage
+from mount.sdk.ttl import TTLLimits
 from mount.tokens.store import TokenEntry, TokenStore
-from mount.tokens.ttl import TTLLimits
 
 HOUR = 3600
 

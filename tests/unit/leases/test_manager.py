@@ -34,13 +34,14 @@ async def test_issue_renew_up_to_the_max_ttl_with_the_cap_then_revoke():
     assert leases.metrics.count(CREDS_ISSUED, mount=MOUNT, role="a") == 1
 
     leases.clock.advance(30)
-    renewed, warnings = await leases.manager.renew(lease.lease_id, 60)
+    renewed, warnings, ttl = await leases.manager.renew(lease.lease_id, 60)
     assert (renewed.expire_time, renewed.last_renewal, warnings) == (START + 90, START + 30, [])
+    assert ttl == 60  # what the renewal granted, for the answer's lease_duration
 
     # Past issue time + max TTL the renewal is capped, and says so as Vault does.
     leases.clock.advance(50)
-    capped, warnings = await leases.manager.renew(lease.lease_id, 3600)
-    assert capped.expire_time == START + 120
+    capped, warnings, ttl = await leases.manager.renew(lease.lease_id, 3600)
+    assert capped.expire_time == START + 120 and ttl == 40
     assert warnings == [
         'TTL of "1h" exceeded the effective max_ttl of "40s"; TTL value is capped accordingly'
     ]
@@ -62,7 +63,7 @@ async def test_renew_at_the_max_ttl_and_after_the_end_is_refused():
     lease = await leases.issue(ttl=60, max_ttl=60)
     leases.clock.advance(59)
     # The max TTL leaves one second: the renewal gets it, with the warning.
-    renewed, warnings = await leases.manager.renew(lease.lease_id, 0)
+    renewed, warnings, _ = await leases.manager.renew(lease.lease_id, 0)
     assert renewed.expire_time == START + 60 and len(warnings) == 1
     leases.clock.advance(1)
     with pytest.raises(InvalidRequestError, match="lease expired"):
@@ -74,10 +75,10 @@ async def test_the_backends_renewal_ttls_bound_the_renewal():
     lease = await leases.issue(ttl=60, max_ttl=300)
     leases.secret.renew_ttl = SecretTTL(ttl=timedelta(seconds=30), max_ttl=timedelta(seconds=100))
     leases.clock.advance(10)
-    renewed, warnings = await leases.manager.renew(lease.lease_id, 0)
+    renewed, warnings, _ = await leases.manager.renew(lease.lease_id, 0)
     assert renewed.expire_time == START + 40 and warnings == []
     leases.clock.advance(10)
-    capped, warnings = await leases.manager.renew(lease.lease_id, 500)
+    capped, warnings, _ = await leases.manager.renew(lease.lease_id, 500)
     assert capped.expire_time == START + 100  # the backend's max TTL, below the lease's
     assert warnings == [
         'TTL of "8m20s" exceeded the effective max_ttl of "1m20s"; TTL value is capped accordingly'
@@ -187,7 +188,7 @@ async def test_during_the_restore_a_lease_not_restored_yet_is_read_on_demand():
     assert leases.manager.get(ids[0]) is not None and leases.manager.get(ids[3]) is None
     looked_up = await leases.manager.lookup(ids[3])
     assert looked_up.lease_id == ids[3] and looked_up.expire_time == START + 600
-    renewed, _ = await leases.manager.renew(ids[4], 60)
+    renewed, _, _ = await leases.manager.renew(ids[4], 60)
     assert renewed.expire_time == START + 60
     # A lease revoked before the restore reaches it is not revived by it.
     await leases.manager.revoke(ids[2], sync=True)

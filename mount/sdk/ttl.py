@@ -1,4 +1,4 @@
-"""Vault's CalculateTTL for tokens: what a token may live, at creation and at each renewal."""
+"""Vault's CalculateTTL: what a token or a lease may live, at creation and at each renewal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mount.sdk.durations import format_duration
 from mount.sdk.errors import InvalidRequestError
 
-__all__ = ["TTLLimits", "calculate_ttl"]
+__all__ = ["TTLLimits", "calculate_ttl", "effective_max_ttl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +33,17 @@ def calculate_ttl(
 ) -> tuple[int, list[str]]:
     """The TTL from `now`, with Vault's warnings when a cap cut it (sdk/framework/lease.go).
 
-    `start` is the token's creation time: a max TTL counts from it. Raises 400 "past the
+    `start` is when the token or lease began: a max TTL counts from it. Raises 400 "past the
     max TTL, cannot renew" once nothing is left.
     """
     # Whole seconds, as Vault: TTLs have no finer precision.
     start, now = math.floor(start), math.floor(now)
-    max_ttl = limits.mount_max
-    for cap in (limits.max_ttl, limits.explicit_max_ttl):
-        if 0 < cap < max_ttl:
-            max_ttl = cap
+    max_ttl = effective_max_ttl(limits)
     warnings: list[str] = []
     end: int | None
     if limits.period > 0:
         ttl = limits.period
-        if ttl > max_ttl:
+        if 0 < max_ttl < ttl:
             warnings.append(
                 f'period of "{format_duration(ttl)}" exceeded the effective max_ttl of '
                 f'"{format_duration(max_ttl)}"; period value is capped accordingly'
@@ -56,7 +53,7 @@ def calculate_ttl(
         end = start + limits.explicit_max_ttl if limits.explicit_max_ttl > 0 else None
     else:
         ttl = increment or limits.ttl or limits.mount_default
-        end = start + max_ttl
+        end = start + max_ttl if max_ttl > 0 else None
     if end is not None:
         left = end - now
         if left <= 0:
@@ -68,3 +65,9 @@ def calculate_ttl(
             )
             ttl = left
     return ttl, warnings
+
+
+def effective_max_ttl(limits: TTLLimits) -> int:
+    """The tightest of the mount's max and the issuer's caps that are set; 0: no cap."""
+    caps = [cap for cap in (limits.mount_max, limits.max_ttl, limits.explicit_max_ttl) if cap > 0]
+    return min(caps, default=0)
