@@ -1,1 +1,1 @@
-"""config layer."""
+"""The server's config file: the settings (model), reading values, the file, HCL."""

@@ -1,1 +1,1 @@
-"""http layer."""
+"""HTTP in front of the core: the app, request parsing and envelope, errors, LIST, listener."""

@@ -1,1 +1,1 @@
-"""policy layer."""
+"""Policies: the HCL/JSON language, ACLs built from policies, the policy store."""

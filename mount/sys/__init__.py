@@ -1,1 +1,1 @@
-"""sys layer."""
+"""The system backend (sys/): mounts, health, leases, policies, audit, auth methods, metrics."""
