@@ -9,6 +9,7 @@ itself (`signs_in`), never inferred from our own answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -105,20 +106,29 @@ class Tenant:
         return wait_until_sync(lambda: not self.signs_in(upn, password), timeout, interval=0.05)
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedEmulator]:
-    """One emulated tenant per test module (alice, bob, carol); tests use deltas on it."""
+@contextlib.contextmanager
+def running_emulator(cert_dir: Path, tenant_id: str = TENANT) -> Iterator[ThreadedEmulator]:
+    """An emulated tenant (alice, bob, carol) with the test app's id, secret and role."""
     settings = EmulatorSettings(
-        tenant_id=TENANT,
+        tenant_id=tenant_id,
         client_id=CLIENT,
         client_secret=SECRET,
         users=list(USERS),
         roles=["User.ReadWrite.All"],
     )
-    emu = ThreadedEmulator(settings, tmp_path_factory.mktemp("emulator-certs"))
+    emu = ThreadedEmulator(settings, cert_dir)
     emu.start()
-    yield emu
-    emu.stop()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedEmulator]:
+    """One emulated tenant per test module (alice, bob, carol); tests use deltas on it."""
+    with running_emulator(tmp_path_factory.mktemp("emulator-certs")) as emu:
+        yield emu
 
 
 @pytest.fixture

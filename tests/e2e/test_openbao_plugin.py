@@ -24,14 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator import EmulatorSettings, ThreadedEmulator, check_password
+from emulator import ThreadedEmulator, check_password
 from tests.e2e.conftest import (
     CLIENT,
     SECRET,
     TENANT,
-    USERS,
     Tenant,
     bao_binary,
+    running_emulator,
 )
 from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids, wait_gone, write_launcher
 from tests.waiting import wait_until_sync
@@ -56,17 +56,8 @@ class OtherTenant(Tenant):
 @pytest.fixture(scope="module")
 def tenant_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
     """A second emulated tenant, for the second mount."""
-    settings = EmulatorSettings(
-        tenant_id=TENANT_B,
-        client_id=CLIENT,
-        client_secret=SECRET,
-        users=list(USERS),
-        roles=["User.ReadWrite.All"],
-    )
-    emu = ThreadedEmulator(settings, tmp_path_factory.mktemp("emulator-b-certs"))
-    emu.start()
-    yield OtherTenant(emu)
-    emu.stop()
+    with running_emulator(tmp_path_factory.mktemp("emulator-b-certs"), TENANT_B) as emu:
+        yield OtherTenant(emu)
 
 
 def _config_args(tenant: Tenant, tenant_id: str) -> list[str]:

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator import EmulatorSettings, ThreadedEmulator
-from tests.e2e.conftest import CLIENT, SECRET, TENANT, USERS, Tenant
+from emulator import ThreadedEmulator
+from tests.e2e.conftest import CLIENT, SECRET, TENANT, Tenant, running_emulator
 from tests.server_process import Server, free_port
 from tests.waiting import wait_until_sync
 
@@ -88,17 +88,8 @@ def stop_server(server: Server) -> None:
 
 @pytest.fixture(scope="package")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedEmulator]:
-    settings = EmulatorSettings(
-        tenant_id=TENANT,
-        client_id=CLIENT,
-        client_secret=SECRET,
-        users=list(USERS),
-        roles=["User.ReadWrite.All"],
-    )
-    emu = ThreadedEmulator(settings, tmp_path_factory.mktemp("ui-emulator"))
-    emu.start()
-    yield emu
-    emu.stop()
+    with running_emulator(tmp_path_factory.mktemp("ui-emulator")) as emu:
+        yield emu
 
 
 class BrowserTenant(Tenant):
