@@ -121,13 +121,6 @@ class TenantState:
     def roles(self, roles: Iterable[str]) -> None:
         self._roles = list(dict.fromkeys(roles))
 
-    def knows_client(self, client_id: str) -> bool:
-        return self.find_application(client_id) is not None
-
-    def secret_matches(self, secret: str) -> bool:
-        """Does `secret` sign the engine's application in right now?"""
-        return self.check_client_secret(self.engine_application, secret) is SecretCheck.OK
-
     def roles_of(self, app: Application) -> list[str]:
         """Graph permissions of `app`: only the engine's application has any."""
         return self.roles if app is self.engine_application else []

@@ -108,11 +108,6 @@ class LeaseManager:
         """Cancel a restore still running (the server is stopping)."""
         await self._restore.stop()
 
-    @property
-    def restore_seconds(self) -> float | None:
-        """How long the restore at start took, once it is over."""
-        return self._restore.seconds
-
     # -- queries ------------------------------------------------------------------
 
     @property
