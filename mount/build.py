@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from mount.leases.revocation import SecretResolver
 from mount.metrics import BrokerMetrics
 from mount.mounts import MountEntry, MountTable
 from mount.policy.store import PolicyStore
+from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.sdk.telemetry import CREDS_ISSUED
@@ -38,9 +38,6 @@ __all__ = ["BrokerOptions", "EngineMount", "Store", "build_core", "ensure_root_t
 logger = logging.getLogger("mount.http.app")
 
 
-Factory = Callable[[BackendConfig], Awaitable[Backend]]
-
-
 class Store(Storage, Protocol):
     """The physical store under every view (TinyDB by default)."""
 
@@ -55,7 +52,7 @@ class EngineMount:
 
     path: str
     type: str
-    factory: Factory
+    factory: BackendFactory
     description: str = ""
 
 
@@ -124,6 +121,19 @@ async def build_core(options: BrokerOptions) -> Core:
         default_lease_ttl=settings.default_lease_ttl,
         max_lease_ttl=settings.max_lease_ttl,
     )
+    await _mount_builtins(store, core, auth_methods)
+    for engine in options.engines:
+        await _mount_engine(store, core, engine)
+    restored = await auth_methods.restore()
+    logger.info("auth methods restored count=%d", restored)
+    logger.info("tokens restored count=%d", await tokens.load())
+    # Last: the restore task must not race the set-up above for the event loop.
+    await leases.start_restore()
+    return core
+
+
+async def _mount_builtins(store: Store, core: Core, auth_methods: AuthMethods) -> None:
+    """sys/ and auth/token/: the host's own backends, the only ones told their caller."""
     await _mount(
         store,
         core.mounts,
@@ -144,14 +154,6 @@ async def build_core(options: BrokerOptions) -> Core:
         "token based credentials",
         builtin=True,
     )
-    for engine in options.engines:
-        await _mount_engine(store, core, engine)
-    restored = await auth_methods.restore()
-    logger.info("auth methods restored count=%d", restored)
-    logger.info("tokens restored count=%d", await tokens.load())
-    # Last: the restore task must not race the set-up above for the event loop.
-    await leases.start_restore()
-    return core
 
 
 async def _mount_engine(store: Store, core: Core, engine: EngineMount) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from mount.auth import approle as auth_approle
 from mount.mounts import MountEntry, MountTable
 from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
+from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend
 from mount.sdk.logical import BackendConfig, BatchStorage, LoginSpec, Operation, Request, Storage
 from mount.sdk.ttl import TTLLimits
@@ -23,9 +24,9 @@ __all__ = ["AUTH_TABLE_KEY", "AUTH_TYPES", "AuthMethods", "AuthMount", "sanitize
 
 logger = logging.getLogger(__name__)
 
-AuthFactory = Callable[[BackendConfig], Awaitable[Backend]]
+
 # The auth methods that can be enabled, by type name.
-AUTH_TYPES: Mapping[str, AuthFactory] = {"approle": auth_approle.factory}
+AUTH_TYPES: Mapping[str, BackendFactory] = {"approle": auth_approle.factory}
 # One record holding every enabled auth mount, as Vault's `core/auth`: a change is one write.
 AUTH_TABLE_KEY = "core/auth-table"
 BUILTIN_PATHS = ("token/",)
@@ -81,7 +82,7 @@ class AuthMethods:
         *,
         default_lease_ttl: int,
         max_lease_ttl: int,
-        types: Mapping[str, AuthFactory] = AUTH_TYPES,
+        types: Mapping[str, BackendFactory] = AUTH_TYPES,
     ) -> None:
         self._store = store
         self._mounts = mounts

@@ -13,7 +13,8 @@ from mount.auth.token_create import create_paths, seconds_of
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.tokens.store import TokenEntry, TokenStore
 

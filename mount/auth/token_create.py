@@ -15,7 +15,8 @@ from typing import Any
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.sdk.ttl import calculate_ttl
 from mount.tokens.store import TokenEntry, TokenStore

@@ -19,19 +19,15 @@ from mount.sdk.errors import (
     UnsupportedPathError,
     VaultError,
 )
-from mount.sdk.fields import Field, FieldData, FieldType, name_pattern
+from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.logical import LoginSpec, Operation, Request, Response, SecretRequest, SecretTTL
 
 __all__ = [
     "Backend",
-    "Field",
-    "FieldData",
-    "FieldType",
     "Handler",
     "Path",
     "SecretType",
     "SpecialPaths",
-    "name_pattern",
 ]
 
 Handler = Callable[[Request, "FieldData"], Awaitable[Response | None]]

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from mount.auth.methods import AuthMethods, sanitize_path
 from mount.reply import Reply
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 
 __all__ = ["paths"]

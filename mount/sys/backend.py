@@ -10,7 +10,8 @@ from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk import openapi
 from mount.sdk.errors import NotFoundError, PermissionDeniedError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.tokens.store import TokenEntry
 

@@ -9,7 +9,8 @@ from mount.caller import current_caller
 from mount.metrics import PROMETHEUS_CONTENT_TYPE, BrokerMetrics
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
-from mount.sdk.framework import Field, FieldData, FieldType, Path
+from mount.sdk.fields import Field, FieldData, FieldType
+from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 
 if TYPE_CHECKING:

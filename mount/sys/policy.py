@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, NotFoundError
-from mount.sdk.framework import Field, FieldData, FieldType, Handler, Path, name_pattern
+from mount.sdk.fields import Field, FieldData, FieldType, name_pattern
+from mount.sdk.framework import Handler, Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.tokens.store import TokenEntry, TokenStore
 

@@ -25,10 +25,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.bench_issue import process_cpu  # noqa: E402
-from tests.bench.loadgen import build_request, run_load  # noqa: E402
-from tests.bench.targets import Emulator  # noqa: E402
-from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids  # noqa: E402
+from tests.bench.bench_issue import process_cpu
+from tests.bench.loadgen import build_request, run_load
+from tests.bench.targets import Emulator
+from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids
 
 
 class OpenBaoTarget:

@@ -46,7 +46,7 @@ from mount.core import Core
 from mount.http.app import HTTP_PARSER_LIMITS, MAX_BODY_BYTES, create_app
 from mount.leases.expiry import ExpiryWorker
 from mount.sdk import FieldType, Operation
-from mount.sdk.framework import Field
+from mount.sdk.fields import Field
 from mount.storage.memory import MemoryStore
 
 ROOT = "root"

@@ -20,7 +20,7 @@ from mount.build import BrokerOptions, build_core, ensure_root_token
 from mount.cli import build_parser, emulator_parser
 from mount.config import parse as config
 from mount.run import entra_engine
-from mount.sdk.framework import Field
+from mount.sdk.fields import Field
 from mount.sdk.framework import Path as ApiPath
 from mount.sdk.logical import Operation
 from mount.storage.barrier import KEY_ENV

@@ -9,15 +9,8 @@ from mount.sdk.errors import (
     UnsupportedOperationError,
     UnsupportedPathError,
 )
-from mount.sdk.framework import (
-    Backend,
-    Field,
-    FieldData,
-    FieldType,
-    Path,
-    SpecialPaths,
-    name_pattern,
-)
+from mount.sdk.fields import Field, FieldData, FieldType, name_pattern
+from mount.sdk.framework import Backend, Path, SpecialPaths
 from mount.sdk.logical import Operation, Request, Response
 from mount.sdk.testing import MemoryStorage
 
