@@ -208,13 +208,19 @@ class CredsInternal:
     role: str
     object_id: str
     user_principal_name: str
+    # Which of the user's passwords this lease holds, once it is set (the pending form,
+    # and leases older than this field, have none): see plugin.secret_password.
+    password_id: str = ""
 
     def to_storage(self) -> dict[str, Any]:
-        return {
+        stored = {
             "role": self.role,
             "object_id": self.object_id,
             "user_principal_name": self.user_principal_name,
         }
+        if self.password_id:
+            stored["password_id"] = self.password_id
+        return stored
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> CredsInternal:
@@ -222,6 +228,7 @@ class CredsInternal:
             role=_required(data, "role", "lease"),
             object_id=_required(data, "object_id", "lease"),
             user_principal_name=str(data.get("user_principal_name") or ""),
+            password_id=str(data.get("password_id") or ""),
         )
 
 

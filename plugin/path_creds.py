@@ -65,7 +65,7 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
         return tap_creds(b, role, config, requested)
     if role.credential_type is CredentialType.CLIENT_SECRET:
         return client_secret_creds(b, role, config, requested)
-    return password_creds(b, role, config, requested)
+    return password_creds(b, role, config, req.storage, requested)
 
 
 CREDS_HELP_SYN = "Issue the role's credential (password, pass or client secret) under a lease."

@@ -4,6 +4,8 @@ revoke scrambles it again, renew re-reads the role."""
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -15,6 +17,7 @@ from mount.sdk import (
     SecretSpec,
     SecretTTL,
     SecretType,
+    Storage,
     VaultError,
 )
 from plugin.graph import BAD_REQUEST, NOT_FOUND, GraphClient, GraphError
@@ -37,6 +40,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SECRET_TYPE = "entra_password"
+# Per user: the id of the password set last (the current one), for revoke to compare.
+CURRENT_PREFIX = "current-password/"
 
 
 def secret_type(b: EntraBackend) -> SecretType:
@@ -45,8 +50,16 @@ def secret_type(b: EntraBackend) -> SecretType:
     )
 
 
+def _current_key(object_id: str) -> str:
+    return f"{CURRENT_PREFIX}{object_id}"
+
+
 def password_creds(
-    b: EntraBackend, role: Role, config: Config, requested: timedelta | None = None
+    b: EntraBackend,
+    role: Role,
+    config: Config,
+    storage: Storage,
+    requested: timedelta | None = None,
 ) -> Response:
     """The lease spec and the issue step for a new password of the role's user."""
     ttl, max_ttl, warnings = b.issue_ttls(role, requested)
@@ -62,6 +75,10 @@ def password_creds(
         password = await set_random_password(
             b, graph, role.object_id, role.user_principal_name, role.password_length
         )
+        # Marked current only once set: a reset that failed leaves the older password
+        # current, so its lease's revoke still kills it.
+        password_id = secrets.token_hex(8)
+        await storage.put(_current_key(role.object_id), password_id)
         logger.info(
             "password issued role=%s object_id=%s upn=%s",
             role.name,
@@ -73,7 +90,8 @@ def password_creds(
                 "user_principal_name": role.user_principal_name,
                 "object_id": role.object_id,
                 "password": password,
-            }
+            },
+            replace(internal, password_id=password_id).to_storage(),
         )
 
     return Response(
@@ -133,6 +151,17 @@ async def password_revoke(b: EntraBackend, req: SecretRequest) -> None:
     Any other failure raises, so the mount retries and finally parks the lease.
     """
     internal = _internal(req)
+    if await _superseded(req.storage, internal):
+        # A newer password of this user is current (rotate mode): this lease's password
+        # died when it was set, and a reset now would kill the newer one. Our own host
+        # ends such leases without a revoke; OpenBao revokes them at their expiry.
+        logger.info(
+            "password revoke: superseded, nothing to reset role=%s object_id=%s upn=%s",
+            internal.role,
+            internal.object_id,
+            internal.user_principal_name,
+        )
+        return
     config = await b.require_config(req.storage, unavailable=True)
     role = await b.load_role(req.storage, internal.role)
     # The role may be gone or rebound to another user; the lease's own user is the one.
@@ -157,6 +186,14 @@ async def password_revoke(b: EntraBackend, req: SecretRequest) -> None:
         internal.object_id,
         internal.user_principal_name,
     )
+
+
+async def _superseded(storage: Storage, internal: CredsInternal) -> bool:
+    """Whether a newer password of the lease's user was set after this lease's own."""
+    if not internal.password_id:
+        return False  # pending, or from before the marker: reset to be safe
+    current = await storage.get(_current_key(internal.object_id))
+    return isinstance(current, str) and current != internal.password_id
 
 
 async def password_renew(b: EntraBackend, req: SecretRequest) -> SecretTTL | None:

@@ -294,12 +294,8 @@ def test_the_plugin_exits_when_openbao_is_killed(tmp_path: Path) -> None:
     wait_gone(pids, timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15, left to the lead: the engine does not yet know which credential is "
-    "current, so OpenBao's expiry of a superseded lease resets the user again and kills "
-    "the newer lease's password (our own host ends superseded leases without a revoke)",
-)
+# Rotate mode under OpenBao: its core revokes a superseded lease at expiry (our own host
+# ends it without a revoke), and the engine must know the newer password is current.
 def test_expiry_of_a_superseded_lease_spares_the_newer_password(
     openbao: DevServer, tenant: Tenant
 ) -> None:
