@@ -355,10 +355,14 @@ class LeaseManager:
             )
             if allowed is not None:
                 backend_ttl = int(allowed.ttl.total_seconds()) or self.settings.default_lease_ttl
-                backend_max = min(
-                    _clamp(int(allowed.max_ttl.total_seconds()), self.settings.max_lease_ttl),
-                    lease.max_ttl,
+                # The role's max within the system's (Vault's rule), and never past the
+                # max the lease was issued with.
+                allowed_max = TTLLimits(
+                    mount_default=0,
+                    mount_max=self.settings.max_lease_ttl,
+                    max_ttl=int(allowed.max_ttl.total_seconds()),
                 )
+                backend_max = min(effective_max_ttl(allowed_max), lease.max_ttl)
         elif resolved is not None:
             raise InvalidRequestError("lease is not renewable")
         return backend_ttl, backend_max
@@ -439,10 +443,3 @@ class LeaseManager:
         for lease in stale:
             await self.queue_revoke(lease)
         return len(stale)
-
-
-def _clamp(value: int, fallback: int) -> int:
-    """0 means "use the default"; anything above the system maximum is capped to it."""
-    if value <= 0:
-        return fallback
-    return min(value, fallback) if fallback > 0 else value
