@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from mount.policy.acl import ACL, ROOT_ACL
+from mount.policy.acl import ACL
 from mount.sdk.errors import PermissionDeniedError
 from mount.tokens.store import TokenEntry
 
@@ -25,8 +25,9 @@ class Caller:
 
     token: TokenEntry | None
     # The client's token as sent (token self-lookup and renew answer with it); never logged.
-    token_id: str = field(default="", repr=False)
-    acl: ACL = ROOT_ACL
+    token_id: str = field(repr=False)
+    # No default: a caller never holds more than the core authorized for its token.
+    acl: ACL
     # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
     accept: str = ""
 
