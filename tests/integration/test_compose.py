@@ -217,10 +217,11 @@ def test_the_demo_runs_without_docker(servers, tmp_path):
         rendered = mirror.paths["/rendered"] / "alice-password"
         rotations = mirror.paths["/rendered"] / "rotations.log"
         agent_log = lambda: (tmp_path / "agent.log").read_text().splitlines()  # noqa: E731
-        _wait(lambda: rotations.exists(), "the agent never ran the exec command", 30, agent_log())
+        # The shell's redirect creates the file before echo writes the line: wait for the line.
+        ran = lambda: rotations.exists() and "alice password rendered" in rotations.read_text()  # noqa: E731
+        _wait(ran, "the agent never ran the exec command", 30, agent_log())
         password = rendered.read_text()
         assert password and rendered.stat().st_mode & 0o777 == 0o600
-        assert "alice password rendered" in rotations.read_text()
     finally:
         agent.terminate()
         agent.wait(30)
