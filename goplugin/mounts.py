@@ -143,6 +143,7 @@ class MountInstance:
             default_lease_ttl=timedelta(seconds=default_ttl),
             max_lease_ttl=timedelta(seconds=max_ttl),
             mount_point=mount_point,
+            config=self.config,
         )
         backend = await self.factory(conf)
         if mount_point:

@@ -23,6 +23,7 @@ from mount.policy.store import PolicyStore
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
+from mount.sdk.ratelimit import issue_limit_options
 from mount.sdk.telemetry import CREDS_ISSUED
 from mount.sys.audit import SUDO_PATHS as AUDIT_SUDO_PATHS
 from mount.sys.audit import paths as audit_paths
@@ -166,6 +167,9 @@ async def _mount_engine(store: Store, core: Core, engine: EngineMount) -> None:
             max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
             mount_point=engine.path,
             metrics=core.metrics,
+            config=issue_limit_options(
+                settings.leases.role_issue_limit, settings.leases.role_issue_interval
+            ),
         )
     )
     await _mount(

@@ -26,6 +26,7 @@ from mount.sdk.errors import (
 )
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import Operation, Request, Response, Storage
+from mount.sdk.ratelimit import DEFAULT_ISSUE_LIMIT
 from mount.tokens.login import issue_login_token
 from mount.tokens.store import TokenEntry, TokenStore
 
@@ -55,8 +56,9 @@ def check_request_path(path: str) -> None:
         )
 
 
-# Credential issues allowed per role (lease path) per minute unless the config says.
-DEFAULT_ROLE_ISSUE_LIMIT = 30
+# Credential issues allowed per role per minute unless the config says (the engine
+# enforces it: mount.sdk.ratelimit).
+DEFAULT_ROLE_ISSUE_LIMIT = DEFAULT_ISSUE_LIMIT
 
 
 @dataclass(frozen=True, slots=True)

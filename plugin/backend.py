@@ -32,6 +32,7 @@ from plugin import (
     secret_tap,
 )
 from plugin.graph import DEFAULT_DEADLINE, DEFAULT_MAX_RETRY_AFTER, GraphClient, tls_context
+from plugin.issue_guard import IssueGuard
 from plugin.models import CONFIG_KEY, ROLE_PREFIX, Config, RecordError, Role
 from plugin.record_cache import RecordCache
 from plugin.token import TokenProvider
@@ -87,6 +88,8 @@ class EntraBackend(Backend):
         # The parsed config and roles; every write of them goes through it.
         self.records = RecordCache()
         self._app_locks: dict[str, asyncio.Lock] = {}
+        # The per-role issue limit and exclusive check-outs (both hosts: see issue_guard).
+        self.issue_guard = IssueGuard(conf.config, self.mount_point)
         super().__init__(
             paths=[
                 *path_config.paths(self),
@@ -96,9 +99,9 @@ class EntraBackend(Backend):
                 *path_rotate_root.paths(self),
             ],
             secrets=[
-                secret_password.secret_type(self),
-                secret_tap.secret_type(self),
-                secret_client_secret.secret_type(self),
+                self.issue_guard.revoking(secret_password.secret_type(self)),
+                self.issue_guard.revoking(secret_tap.secret_type(self)),
+                self.issue_guard.revoking(secret_client_secret.secret_type(self)),
             ],
             help_text=BACKEND_HELP,
             type_name="entra",

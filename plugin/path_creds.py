@@ -62,10 +62,12 @@ async def creds_read(b: EntraBackend, req: Request, d: FieldData) -> Response | 
     config = await b.require_config(req.storage)
     requested: timedelta | None = d.get("ttl")
     if role.credential_type is CredentialType.TEMPORARY_ACCESS_PASS:
-        return tap_creds(b, role, config, requested)
-    if role.credential_type is CredentialType.CLIENT_SECRET:
-        return client_secret_creds(b, role, config, requested)
-    return password_creds(b, role, config, req.storage, requested)
+        response = tap_creds(b, role, config, requested)
+    elif role.credential_type is CredentialType.CLIENT_SECRET:
+        response = client_secret_creds(b, role, config, requested)
+    else:
+        response = password_creds(b, role, config, req.storage, requested)
+    return b.issue_guard.guard(response, role, req.storage)
 
 
 CREDS_HELP_SYN = "Issue the role's credential (password, pass or client secret) under a lease."

@@ -21,7 +21,7 @@ from mount.sdk import (
     VaultError,
 )
 from plugin.graph import BAD_REQUEST, NOT_FOUND, GraphClient, GraphError
-from plugin.models import Config, CredsInternal, Mode, RecordError, Role
+from plugin.models import Config, CredsInternal, RecordError, Role
 from plugin.passwords import DEFAULT_LENGTH, alias_of, generate_password
 from plugin.privileged import check_at_issue
 
@@ -101,7 +101,6 @@ def password_creds(
             ttl=ttl,
             max_ttl=max_ttl,
             holder_key=f"user/{role.object_id}",
-            exclusive=role.mode is Mode.EXCLUSIVE,
         ),
         issue=issue,
         warnings=warnings,

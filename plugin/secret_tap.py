@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mount.sdk import Issued, Response, SecretRequest, SecretSpec, SecretType, VaultError
 from plugin.graph import GraphError
-from plugin.models import Config, Mode, RecordError, Role, TapInternal
+from plugin.models import Config, RecordError, Role, TapInternal
 from plugin.privileged import check_at_issue
 
 if TYPE_CHECKING:
@@ -70,7 +70,6 @@ def tap_creds(
             renewable=False,
             # Entra keeps one pass per user: a new one replaces (supersedes) the earlier.
             holder_key=f"tap/{role.object_id}",
-            exclusive=role.mode is Mode.EXCLUSIVE,
         ),
         issue=partial(_create_pass, b, role, config, minutes, internal),
         warnings=warnings,

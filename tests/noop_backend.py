@@ -30,7 +30,7 @@ from mount.sdk import (
 class NoopRole:
     ttl: int = 60
     max_ttl: int = 300
-    mode: str = "shared"  # shared: no holder key; rotate / exclusive use one
+    mode: str = "shared"  # shared: no holder key; rotate uses one
 
 
 @dataclass
@@ -86,7 +86,6 @@ class NoopEngine:
                 ttl=timedelta(seconds=role.ttl),
                 max_ttl=timedelta(seconds=role.max_ttl),
                 holder_key=None if role.mode == "shared" else f"role/{name}",
-                exclusive=role.mode == "exclusive",
             ),
             issue=issue,
         )

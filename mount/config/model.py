@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from mount.audit.device import DeclaredDevice
+from mount.sdk.ratelimit import DEFAULT_ISSUE_INTERVAL, DEFAULT_ISSUE_LIMIT
 from mount.startup import StartupError
 
 __all__ = [
@@ -81,10 +82,8 @@ class StorageConfig:
     directory: bool = False
 
 
-DEFAULT_ROLE_ISSUE_LIMIT = 30
-
-
-DEFAULT_ROLE_ISSUE_INTERVAL = timedelta(minutes=1)
+DEFAULT_ROLE_ISSUE_LIMIT = DEFAULT_ISSUE_LIMIT
+DEFAULT_ROLE_ISSUE_INTERVAL = timedelta(seconds=DEFAULT_ISSUE_INTERVAL)
 
 
 @dataclass(frozen=True, slots=True)

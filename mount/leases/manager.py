@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from mount.ids import random_id, rfc3339
+from mount.ids import random_id
 from mount.leases.events import log_lease_event, safe_error
 from mount.leases.journal import LeaseJournal, RevokeScheduler
 from mount.leases.quota import check_lease_counts
-from mount.leases.ratelimit import IssueRateLimiter
 from mount.leases.record import Lease, LeaseState
 from mount.leases.restore import LeaseRestore, LeaseRestoreError
 from mount.leases.revocation import Revoker, SecretResolver
@@ -71,9 +70,6 @@ class LeaseManager:
         self._journal = LeaseJournal(storage, self._table)
         self._restore = LeaseRestore(self._journal, clock)
         self._revoker = Revoker(self._journal, resolver, settings, clock, self.metrics)
-        self.issue_limiter = IssueRateLimiter(
-            settings.role_issue_limit, settings.role_issue_interval
-        )
         # Called once if the background restore fails, with the error (the server stops).
         self.on_restore_failed: list[Callable[[LeaseRestoreError], None]] = self._restore.on_failed
 
@@ -161,7 +157,6 @@ class LeaseManager:
         # The holder's earlier leases and the lease counts must all be known.
         await self.wait_restored()
         check_lease_counts(self._table, self.settings, mount, request_path, self._clock())
-        self.issue_limiter.acquire(request_path)
         limits = TTLLimits(
             mount_default=self.settings.default_lease_ttl,
             mount_max=self.settings.max_lease_ttl,
@@ -195,7 +190,6 @@ class LeaseManager:
         token_accessor: str,
     ) -> tuple[Lease, dict[str, Any]]:
         earlier = sorted(self._table.held_by(holder)) if holder else []
-        self._refuse_if_checked_out(request_path, spec, earlier)
         now = self._clock()
         lease = Lease(
             lease_id=f"{request_path}/{random_id()}",
@@ -209,7 +203,6 @@ class LeaseManager:
             renewable=spec.renewable,
             state=LeaseState.PENDING,
             holder_key=holder,
-            exclusive=spec.exclusive,
             token_accessor=token_accessor,
         )
         await self._journal.write({lease.lease_id: lease})
@@ -222,19 +215,6 @@ class LeaseManager:
         self.metrics.incr(CREDS_ISSUED, {"mount": active.mount, "role": active.role})
         log_lease_event(logging.INFO, "issued", "lease issued", active, ttl=ttl)
         return active, issued.data
-
-    def _refuse_if_checked_out(
-        self, request_path: str, spec: SecretSpec, earlier: list[str]
-    ) -> None:
-        """Exclusive mode: no second lease of a holder while one is (or asks to be) alone."""
-        checked_out = [lid for lid in earlier if self._table[lid].exclusive]
-        if earlier and (spec.exclusive or checked_out):
-            current = self._table[(checked_out or earlier)[0]]
-            raise InvalidRequestError(
-                f"the credential at {request_path} is checked out by lease {current.lease_id} "
-                f"until {rfc3339(current.expire_time)} (exclusive mode); "
-                "revoke that lease or wait for it to end"
-            )
 
     async def _activate(
         self, lease: Lease, spec: SecretSpec, issued: Issued, earlier: list[str]

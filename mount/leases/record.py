@@ -51,8 +51,6 @@ class Lease:
     state: LeaseState = LeaseState.ACTIVE
     last_renewal: float | None = None
     holder_key: str | None = None
-    # Checked out exclusively: no other lease of the same holder may be issued meanwhile.
-    exclusive: bool = False
     token_accessor: str = ""
     revoke_attempts: int = 0
     revoke_error: str = ""
@@ -95,7 +93,6 @@ class Lease:
             "state": self.state.value,
             "last_renewal": self.last_renewal,
             "holder_key": self.holder_key,
-            "exclusive": self.exclusive,
             "token_accessor": self.token_accessor,
             "revoke_attempts": self.revoke_attempts,
             "revoke_error": self.revoke_error,
@@ -121,7 +118,6 @@ class Lease:
             state=_STATES[get("state", "active")],
             last_renewal=get("last_renewal"),
             holder_key=get("holder_key"),
-            exclusive=get("exclusive", False),
             token_accessor=sys.intern(get("token_accessor", "")),
             revoke_attempts=get("revoke_attempts", 0),
             revoke_error=get("revoke_error", ""),

@@ -25,7 +25,8 @@ class LeaseSettings:
     revoke_slow_interval: float = 600.0
     max_revoke_attempts: int = 6
     force_revoke_timeout: float = 10.0
-    # At most this many credential issues per path (one role) per interval; 0: no limit.
+    # Handed to each engine mount (BackendConfig.config), which enforces it: at most this
+    # many credential issues per role per interval; 0: no limit.
     role_issue_limit: int = 0
     role_issue_interval: float = 60.0
     # Most leases alive at once per role (request path) and per mount; 0: no limit.

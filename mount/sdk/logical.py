@@ -106,10 +106,12 @@ class SecretSpec:
     credential's id), and the mount stores that with the activated lease. Revoke must
     therefore also cope with the pending form (the credential may exist without its id
     being stored).
-    `holder_key` names the thing the credential controls (one Entra user): with
-    `exclusive`, the mount refuses a new lease while another lease holds that key;
-    otherwise the new lease supersedes (ends) the earlier ones, whose credential no
-    longer works.
+    `holder_key` names the thing the credential controls (one Entra user): a host that
+    can may end the holder's earlier leases when the new one is issued, since their
+    credential no longer works (our server does; OpenBao revokes them at expiry, so an
+    engine's revoke must spare a credential that a newer one replaced). Refusing a
+    second check-out is the engine's own rule, enforced in issue(), so that it holds in
+    every host.
     """
 
     type: str
@@ -118,7 +120,6 @@ class SecretSpec:
     max_ttl: timedelta
     renewable: bool = True
     holder_key: str | None = None
-    exclusive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +173,6 @@ class BackendConfig:
     mount_point: str = ""
     # Where the backend reports metrics declared in mount.sdk.telemetry.METRICS.
     metrics: MetricsSink = field(default_factory=NullSink)
+    # The mount's options as strings (Vault's BackendConfig.Config: `secrets enable
+    # -options=k=v` under OpenBao; our server passes its own engine settings here).
+    config: Mapping[str, str] = field(default_factory=dict)

@@ -358,3 +358,66 @@ def test_plugin_reload_starts_a_fresh_process_and_leases_live_on(
     assert renewed.returncode == 0 and json.loads(renewed.stdout)["lease_duration"] == 1800
     openbao.ok("lease", "revoke", "-sync", body["lease_id"])
     assert not tenant.signs_in("bob@example.test", body["data"]["password"])
+
+
+# Exclusive mode and the per-role issue limit are the engine's own rules
+# (plugin/issue_guard.py): OpenBao's core knows neither, and they hold here too.
+def test_exclusive_mode_refuses_a_second_read_until_the_lease_is_revoked(
+    openbao: DevServer, tenant: Tenant
+) -> None:
+    upn = "bob@example.test"
+    openbao.ok("write", "entra/roles/dave", f"user_principal_name={upn}", "mode=exclusive")
+    openbao.ok("write", "entra/roles/dave-ops", f"user_principal_name={upn}")
+    held = _read(openbao, "entra/creds/dave")
+    try:
+        changes = tenant.password_changes(upn)
+        for role in ("dave", "dave-ops"):
+            refused = openbao.cli("read", f"entra/creds/{role}")
+            said = " ".join(refused.stderr.split())
+            assert refused.returncode == 2 and "Code: 400" in said, said
+            assert (
+                f"the credential at entra/creds/{role} is checked out by a lease of "
+                "entra/creds/dave issued at "
+            ) in said
+        assert tenant.password_changes(upn) == changes
+        assert tenant.signs_in(upn, held["data"]["password"])
+    finally:
+        openbao.ok("lease", "revoke", "-sync", held["lease_id"])
+    assert not tenant.signs_in(upn, held["data"]["password"])
+    again = _read(openbao, "entra/creds/dave")
+    assert tenant.signs_in(upn, again["data"]["password"])
+    openbao.ok("lease", "revoke", "-sync", again["lease_id"])
+
+
+def test_the_issue_limit_comes_from_the_mount_options(openbao: DevServer, tenant: Tenant) -> None:
+    openbao.ok(
+        "secrets",
+        "enable",
+        "-path=entra-l",
+        "-options=role_issue_limit=2",
+        "-options=role_issue_interval=1m",
+        "entra",
+    )
+    try:
+        openbao.ok("write", "entra-l/config", *_config_args(tenant, TENANT))
+        openbao.ok("write", "entra-l/roles/erin", "user_principal_name=bob@example.test")
+        for _ in range(2):
+            _read(openbao, "entra-l/creds/erin")
+        changes = tenant.password_changes("bob@example.test")
+        refused = openbao.cli("read", "entra-l/creds/erin")
+        said = " ".join(refused.stderr.split())
+        assert "Code: 429" in said, said
+        assert (
+            "too many credentials issued for entra-l/creds/erin: the limit is 2 per 1m "
+            "(role_issue_limit)"
+        ) in said
+        assert tenant.password_changes("bob@example.test") == changes
+        # A mistyped option fails the mount's first request with the option's name.
+        openbao.ok(
+            "secrets", "enable", "-path=entra-bad", "-options=role_issue_limit=many", "entra"
+        )
+        bad = openbao.cli("read", "entra-bad/config")
+        assert "invalid mount option role_issue_limit='many'" in " ".join(bad.stderr.split())
+    finally:
+        openbao.ok("secrets", "disable", "entra-l")
+        openbao.cli("secrets", "disable", "entra-bad")

@@ -121,8 +121,10 @@ async def emu(tmp_path):
         yield server
 
 
-async def start_engine(emu: EmulatorServer) -> Engine:
-    """The Entra engine mounted at entra/ on memory storage, against `emu`; close its backend."""
+async def start_engine(emu: EmulatorServer, options: dict[str, str] | None = None) -> Engine:
+    """The Entra engine mounted at entra/ on memory storage, against `emu`; close its backend.
+
+    `options` are the mount's (BackendConfig.config), such as the issue limit."""
     storage = MemoryStorage()
     backend = await factory(
         BackendConfig(
@@ -131,6 +133,7 @@ async def start_engine(emu: EmulatorServer) -> Engine:
             default_lease_ttl=timedelta(hours=1),
             max_lease_ttl=timedelta(hours=24),
             mount_point="entra/",
+            config=options or {},
         )
     )
     backend.graph_deadline = 5.0
@@ -382,7 +385,7 @@ async def test_creds_issue_sets_a_password_that_signs_in_and_revoke_kills_it(rea
     response = await ready.call(Operation.READ, "creds/alice")
     spec = response.secret
     assert spec.type == "entra_password"
-    assert spec.holder_key == f"user/{alice['object_id']}" and spec.exclusive is False
+    assert spec.holder_key == f"user/{alice['object_id']}"
     assert (spec.ttl, spec.max_ttl) == (timedelta(minutes=30), timedelta(hours=2))
     assert spec.internal == {
         "role": "alice",
@@ -414,7 +417,9 @@ async def test_each_read_rotates_the_password(ready):
 async def test_exclusive_role_and_default_ttls_in_the_spec(ready):
     await ready.role("carol", user_principal_name=CAROL, mode="exclusive", max_ttl="10m")
     response = await ready.call(Operation.READ, "creds/carol")
-    assert response.secret.exclusive is True
+    # The check-out this lease will hold is named in its pending form already.
+    checkout = response.secret.internal["checkout"]
+    assert checkout["holder"] == response.secret.holder_key and len(checkout["id"]) == 16
     # ttl 0 is the mount default (1h), capped by the role's max_ttl.
     assert (response.secret.ttl, response.secret.max_ttl) == (
         timedelta(minutes=10),

@@ -177,7 +177,6 @@ class Leases:
         *,
         role: str = "a",
         holder: str | None = None,
-        exclusive: bool = False,
         ttl: int = 60,
         max_ttl: int = 120,
     ) -> Lease:
@@ -189,7 +188,6 @@ class Leases:
             ttl=timedelta(seconds=ttl),
             max_ttl=timedelta(seconds=max_ttl),
             holder_key=holder,
-            exclusive=exclusive,
         )
         lease, data = await self.manager.issue(
             mount=MOUNT,

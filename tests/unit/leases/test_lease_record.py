@@ -20,7 +20,6 @@ def _lease(**changes):
         state=LeaseState.IRREVOCABLE,
         last_renewal=30.25,
         holder_key="entra/user/oid",
-        exclusive=True,
         token_accessor="acc",
         revoke_attempts=3,
         revoke_error="Graph said no",

@@ -1,7 +1,8 @@
 """The lease manager on its own (mount/leases/manager.py), with a fake clock.
 
-Issue, renew and revoke; the holder rules (superseding in rotate mode, refusal in
-exclusive mode); the lease-count quota; the restore reading a lease on demand.
+Issue, renew and revoke; superseding a holder's earlier leases (rotate mode; exclusive
+check-out is the engine's rule, tests/integration/test_issue_guard.py); the lease-count
+quota; the restore reading a lease on demand.
 """
 
 from __future__ import annotations
@@ -101,33 +102,6 @@ async def test_a_new_credential_of_the_holder_supersedes_its_earlier_lease():
     other = await leases.issue("cred-3", holder="user/bob")
     assert leases.manager.get(new.lease_id) is not None
     assert {le.lease_id for le in leases.manager.all()} == {new.lease_id, other.lease_id}
-
-
-@pytest.mark.parametrize("second_exclusive", [True, False])
-async def test_an_exclusive_lease_refuses_a_second_one_for_the_holder(second_exclusive: bool):
-    leases = Leases()
-    first = await leases.issue("cred-1", holder="user/alice", exclusive=True)
-    with pytest.raises(InvalidRequestError) as refused:
-        await leases.issue("cred-2", holder="user/alice", exclusive=second_exclusive)
-    assert refused.value.message == (
-        f"the credential at {MOUNT}creds/a is checked out by lease {first.lease_id} "
-        "until 1970-01-12T13:47:40.000000Z (exclusive mode); "
-        "revoke that lease or wait for it to end"
-    )
-    # No credential was created and no lease was left behind.
-    assert leases.secret.issued == ["cred-1"]
-    assert [le.lease_id for le in leases.manager.all()] == [first.lease_id]
-    await leases.manager.revoke(first.lease_id, sync=True)
-    again = await leases.issue("cred-2", holder="user/alice", exclusive=True)
-    assert leases.manager.get(again.lease_id) is not None
-
-
-async def test_a_rotate_lease_refuses_an_exclusive_one_for_the_holder():
-    leases = Leases()
-    first = await leases.issue("cred-1", holder="user/alice")
-    with pytest.raises(InvalidRequestError, match="exclusive mode"):
-        await leases.issue("cred-2", holder="user/alice", exclusive=True)
-    assert leases.manager.get(first.lease_id) is not None and leases.secret.issued == ["cred-1"]
 
 
 async def test_the_lease_count_quota_per_role_says_when_the_first_lease_ends():

@@ -1,9 +1,9 @@
-"""The per-role issue limit (mount/leases/ratelimit.py)."""
+"""The per-role issue limit (mount/sdk/ratelimit.py)."""
 
 import pytest
 
-from mount.leases.ratelimit import IssueRateLimiter
 from mount.sdk.errors import RateLimitedError
+from mount.sdk.ratelimit import IssueRateLimiter
 
 
 class Clock:
