@@ -101,35 +101,35 @@ class WriteAheadLog:
         self.here = Writer.current()
         self.running = _RUNNING
         self._rollback_lock = asyncio.Lock()
+        # The entries of running issues as written, so an update needs no read back.
+        self._written: dict[str, dict[str, Any]] = {}
 
     async def begin(self, secret_type: str, internal: Mapping[str, Any], path: str) -> str:
         """Record the credential about to be created; returns the entry's id."""
         entry_id = uuid.uuid4().hex
         self.running.add(entry_id)
+        entry = {
+            "kind": "issue",
+            "secret_type": secret_type,
+            "internal": dict(internal),
+            "path": path,
+            "created": self.clock(),
+            "writer": self.here.to_storage(),
+        }
         try:
-            await self.storage.put(
-                WAL_PREFIX + entry_id,
-                {
-                    "kind": "issue",
-                    "secret_type": secret_type,
-                    "internal": dict(internal),
-                    "path": path,
-                    "created": self.clock(),
-                    "writer": self.here.to_storage(),
-                },
-            )
+            await self.storage.put(WAL_PREFIX + entry_id, entry)
         except BaseException:
             self.running.discard(entry_id)
             raise
+        self._written[entry_id] = entry
         return entry_id
 
     async def update(self, entry_id: str, internal: Mapping[str, Any]) -> None:
         """Record what creating told (an id revoke needs) before the entry may be used."""
-        key = WAL_PREFIX + entry_id
-        entry = await self.storage.get(key)
-        if isinstance(entry, dict):
+        entry = self._written.get(entry_id)
+        if entry is not None:
             entry["internal"] = dict(internal)
-            await self.storage.put(key, entry)
+            await self.storage.put(WAL_PREFIX + entry_id, entry)
 
     async def end(self, entry_id: str) -> None:
         """The answer is out (or nothing was created): the entry is done."""
@@ -137,10 +137,12 @@ class WriteAheadLog:
             await self.storage.delete(WAL_PREFIX + entry_id)
         finally:
             self.running.discard(entry_id)
+            self._written.pop(entry_id, None)
 
     def release(self, entry_id: str) -> None:
         """The issue stopped without an answer: the entry is the rollback's now."""
         self.running.discard(entry_id)
+        self._written.pop(entry_id, None)
 
     def _abandoned(self, entry: Mapping[str, Any]) -> bool:
         writer = Writer.from_storage(entry.get("writer") or {})
