@@ -1,18 +1,19 @@
 """The two hosts side by side, in one run: our server and OpenBao + our plugin.
 
     .venv/bin/python tests/bench/bench_hosts.py [--clients 16 32 64] [--latency-ms 100]
-        [--seconds 10] [--renew-seconds 5]
+        [--seconds 10] [--renew-seconds 5] [--graph-cap 64]
 
 One emulator (Graph latency L on every password reset), our server (`serve_broker.py`,
 TinyDB) and a `bao server -dev` (in-memory storage) whose entra/ mount is the plugin,
 both configured against it with one role per client (`entra/creds/bench-<i>`) and the
 per-role issue limit off. For each C, C keep-alive clients read their own role back to
 back, first through our server, then through OpenBao: the rate against Little's bound
-C / L (the engine's default max_graph_calls, 32, bounds it at 32 / L too), and the CPU
-each process spent per issued credential. Then lease renewal, with no Graph call in it:
-C clients renew their own live lease (`PUT sys/leases/renew`, increment 1h) back to back,
-through each host. The hosts run one after the other on the same machine, so each ratio
-is measured within one run.
+C / L, and the CPU each process spent per issued credential. The engine's
+max_graph_calls is set to --graph-cap (64) on both, so that it bounds nothing below
+C = 64 (its default, 32, would cap the rate at 32 / L). Then lease renewal, with no
+Graph call in it: C clients renew their own live lease (`PUT sys/leases/renew`,
+increment 1h) back to back, through each host. The hosts run one after the other on the
+same machine, so each ratio is measured within one run.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from tests.bench.bench_issue import process_cpu
 from tests.bench.loadgen import LoadResult, build_request, run_load
 from tests.bench.targets import Broker, Emulator
 from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids
-
-DEFAULT_GRAPH_CAP = 32
 
 
 @dataclass
@@ -130,6 +129,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--renew-seconds", type=float, default=5.0)
+    parser.add_argument("--graph-cap", type=int, default=64)
     args = parser.parse_args()
     roles = max(args.clients)
     latency = args.latency_ms / 1000
@@ -160,6 +160,8 @@ def main() -> None:
             ]
             emulator.configure_broker(broker, range(roles))
             emulator.configure_broker(target, range(roles))  # type: ignore[arg-type]
+            for host in hosts:
+                host.call("PUT", "entra/config", {"max_graph_calls": args.graph_cap})
             for host in hosts:  # the app token, warm connections, the plugin started
                 run_load(
                     "127.0.0.1",
@@ -173,7 +175,7 @@ def main() -> None:
             emulator.admin("POST", "faults", {"match": "^PATCH ", "latency_ms": args.latency_ms})
             for clients in args.clients:
                 limit = clients / latency
-                cap_limit = min(clients, DEFAULT_GRAPH_CAP) / latency
+                cap_limit = min(clients, args.graph_cap) / latency
                 for host in hosts:
                     result, spent = measure(
                         host, creds_requests(host, clients), clients, args.seconds
@@ -213,7 +215,8 @@ def main() -> None:
             emulator.stop()
     print(f"\nCredential issue, L = {args.latency_ms} ms, {args.seconds:g} s per row.\n")
     print(
-        "| host | C | creds/s | C/L | of C/L | of min(C, 32)/L | p50 - L ms | p99 - L ms "
+        f"| host | C | creds/s | C/L | of C/L | of min(C, {args.graph_cap})/L "
+        "| p50 - L ms | p99 - L ms "
         "| errors | CPU ms per credential |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
