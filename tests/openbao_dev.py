@@ -88,6 +88,8 @@ class DevServer:
     binary: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # More `bao server` arguments, such as `-config=<file>` beside -dev.
+    extra: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -116,6 +118,7 @@ class DevServer:
                 f"-dev-listen-address=127.0.0.1:{self.port}",
                 f"-dev-plugin-dir={self.plugin_dir}",
                 "-dev-plugin-init=false",
+                *self.extra,
             ],
             env=self.env(),
             stdin=subprocess.DEVNULL,
