@@ -33,7 +33,14 @@ from tests.e2e.conftest import (
     bao_binary,
     running_emulator,
 )
-from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids, wait_gone, write_launcher
+from tests.openbao_dev import (
+    ROOT_TOKEN,
+    DevServer,
+    plugin_pids,
+    sha256_of,
+    wait_gone,
+    write_launcher,
+)
 from tests.waiting import wait_until_sync
 
 TENANT_B = "5b7e0c41-2d9f-4a63-8e15-c0ffee0b0b0b"
@@ -421,3 +428,38 @@ def test_the_issue_limit_comes_from_the_mount_options(openbao: DevServer, tenant
     finally:
         openbao.ok("secrets", "disable", "entra-l")
         openbao.cli("secrets", "disable", "entra-bad")
+
+
+def test_an_upgrade_to_a_registered_version_keeps_the_mounts_data(
+    openbao: DevServer, tenant: Tenant
+) -> None:
+    """docs/openbao.md's upgrade steps: register with -version, tune the mount, reload."""
+    from importlib.metadata import version
+
+    tag = f"v{version('entra-broker')}"
+    launcher = openbao.plugin_dir / "entra-broker-plugin"
+    openbao.ok("secrets", "enable", "-path=entra-v", "entra")
+    try:
+        openbao.ok("write", "entra-v/config", *_config_args(tenant, TENANT))
+        openbao.ok("write", "entra-v/roles/carolv", "user_principal_name=carol@example.test")
+        openbao.ok(
+            "plugin",
+            "register",
+            f"-sha256={sha256_of(launcher)}",
+            f"-command={launcher.name}",
+            f"-version={tag}",
+            "secret",
+            "entra",
+        )
+        openbao.ok("secrets", "tune", f"-plugin-version={tag}", "entra-v")
+        openbao.ok("plugin", "reload", "-plugin=entra")
+        mount = _read(openbao, "sys/mounts/entra-v")["data"]
+        # The version the plugin reports is the one the mount runs.
+        assert mount["plugin_version"] == mount["running_plugin_version"] == tag
+        assert _read(openbao, "entra-v/config")["data"]["tenant_id"] == TENANT
+        issued = _read(openbao, "entra-v/creds/carolv")
+        assert tenant.signs_in("carol@example.test", issued["data"]["password"])
+        openbao.ok("lease", "revoke", "-sync", issued["lease_id"])
+        assert not tenant.signs_in("carol@example.test", issued["data"]["password"])
+    finally:
+        openbao.ok("secrets", "disable", "entra-v")
