@@ -12,7 +12,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from grpclib.server import Server
 
@@ -61,8 +62,19 @@ def serve(
     setup_logging(os.environ.get("GOPLUGIN_LOG_LEVEL", "INFO"))
     # Ctrl-C in a terminal reaches the whole process group: the host decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    asyncio.run(_serve(factory, version, host))
+    _run(_serve(factory, version, host))
     return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop where it is installed: every request crosses two TLS connections (the
+    host's and the broker's), and uvloop's TLS and transports are C, asyncio's Python."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 async def _serve(factory: Factory, version: str, host: HostEnvironment) -> None:
