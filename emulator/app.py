@@ -17,12 +17,15 @@ from emulator.keys import (
     CLOSING_KEY,
     FAULTS_KEY,
     SETTINGS_KEY,
+    SIGN_IN_KEY,
     STATE_KEY,
     TOKENS_KEY,
 )
 from emulator.login import add_login_routes
 from emulator.middleware import MIDDLEWARES
 from emulator.settings import EmulatorSettings
+from emulator.sign_in import SignInBook
+from emulator.sign_in_admin import add_sign_in_admin_routes
 from emulator.state import TenantState
 from emulator.tokens import TokenIssuer
 
@@ -46,12 +49,14 @@ def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     app[STATE_KEY] = TenantState(settings)
     app[TOKENS_KEY] = TokenIssuer()
     app[FAULTS_KEY] = FaultBook()
+    app[SIGN_IN_KEY] = SignInBook()
     app[CALLS_KEY] = Counter()
     app[CLOSING_KEY] = asyncio.Event()
     app.on_shutdown.append(_release_held_calls)
     # Admin and login first; Graph last, as it ends with catch-all routes for /v1.0 and /beta.
     add_admin_routes(app.router)
     add_credential_admin_routes(app.router)
+    add_sign_in_admin_routes(app.router)
     add_login_routes(app.router)
     add_credential_routes(app.router)
     add_graph_routes(app.router)
