@@ -216,7 +216,12 @@ async def authorize(request: web.Request) -> web.Response:
     params = {"code": code}
     if "state" in q:
         params["state"] = q["state"]
-    raise web.HTTPFound(_with_query(redirect_uri, params))
+    return _found(_with_query(redirect_uri, params))
+
+
+def _found(location: str) -> web.Response:
+    # A plain response, not web.HTTPFound: the middleware renders raised HTTP errors as JSON.
+    return web.Response(status=302, headers={"Location": location})
 
 
 def _with_query(uri: str, params: dict[str, str]) -> str:
@@ -229,7 +234,7 @@ def _redirect_error(
     params = {"error": error, "error_description": description}
     if "state" in request.query:
         params["state"] = request.query["state"]
-    raise web.HTTPFound(_with_query(redirect_uri, params))
+    return _found(_with_query(redirect_uri, params))
 
 
 def _authorization_code(

@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from mount.auth.jwt.path_login import check, config_or_error, login_spec, role_for
+from mount.auth.jwt.path_login import check, login_spec, role_for
 from mount.auth.jwt.provider import ProviderError, exchange_code
 from mount.sdk import (
     Field,
@@ -30,7 +30,10 @@ __all__ = ["paths"]
 
 logger = logging.getLogger(__name__)
 
-EXPIRED_STATE = "Expired or missing OAuth state."
+# The prefixes the CLI's and UIs' error pages look for (OpenBao's path_oidc.go).
+LOGIN_FAILED = "OpenBao login failed."
+TOKEN_VERIFICATION = "Token verification failed."
+EXPIRED_STATE = f"{LOGIN_FAILED} Expired or missing OAuth state."
 
 
 def paths(b: JWTBackend) -> list[Path]:
@@ -72,6 +75,19 @@ def paths(b: JWTBackend) -> list[Path]:
     ]
 
 
+_OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+    }
+)
+
+
 def _challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
@@ -79,19 +95,33 @@ def _challenge(verifier: str) -> str:
 async def auth_url(b: JWTBackend, req: Request, d: FieldData) -> Response:
     from mount.auth.jwt.backend import PendingSignIn
 
-    config = await config_or_error(b, req)
+    config = await b.load_config(req.storage)
+    if config is None:
+        raise InvalidRequestError("could not load configuration")
     if not config.oidc_discovery_url or not config.oidc_client_id:
         raise InvalidRequestError(
-            "OIDC sign-in needs oidc_discovery_url, oidc_client_id and oidc_client_secret in config"
+            "OIDC login is not configured for this mount: set oidc_discovery_url, "
+            "oidc_client_id and oidc_client_secret in config"
         )
     role = await role_for(b, req, config, str(d.get("role") or ""))
     if role.role_type != "oidc":
-        raise InvalidRequestError("role is not an oidc role; its role_type is jwt")
+        raise InvalidRequestError(f'role "{role.name}" is a jwt role; use login with a JWT')
     redirect_uri = str(d.get("redirect_uri") or "").strip()
     if not redirect_uri:
         raise InvalidRequestError("missing redirect_uri")
     if redirect_uri not in role.allowed_redirect_uris:
-        raise InvalidRequestError(f"unauthorized redirect_uri: {redirect_uri}")
+        # As Vault: this path is unauthenticated, so the answer is an empty auth_url; the
+        # warning names what to fix without showing the role's allowed list.
+        logger.warning(
+            "oidc unauthorized redirect_uri role=%s mount=%s", role.name, req.mount_point
+        )
+        return Response(
+            data={"auth_url": ""},
+            warnings=[
+                f"redirect_uri {redirect_uri} is not in the role's allowed_redirect_uris; "
+                "add it to the role"
+            ],
+        )
     provider = await b.provider(config)
     verifier = secrets.token_urlsafe(48)
     nonce = "n_" + secrets.token_urlsafe(24)
@@ -129,24 +159,30 @@ async def oidc_callback(b: JWTBackend, req: Request, d: FieldData) -> Response:
         raise InvalidRequestError(EXPIRED_STATE)
     if pending.client_nonce and pending.client_nonce != str(d.get("client_nonce") or ""):
         raise InvalidRequestError("invalid client_nonce")
-    if d.get("error"):
-        description = str(d.get("error_description") or d.get("error"))
-        raise InvalidRequestError(f"the provider refused the sign-in: {description}"[:500])
+    error = str(d.get("error") or "").strip().lower()
+    if error:
+        # Only the RFC 6749 code is echoed: the description is the provider's free text.
+        shown = error if error in _OAUTH_ERRORS else "an unknown error from the provider"
+        raise InvalidRequestError(f"{LOGIN_FAILED} {shown}")
     code = str(d.get("code") or "")
     if not code:
-        raise InvalidRequestError("No code or id_token received.")
-    config = await config_or_error(b, req)
-    role = await role_for(b, req, config, pending.role)
+        raise InvalidRequestError(f"{LOGIN_FAILED} No code or id_token received.")
+    config = await b.load_config(req.storage)
+    if config is None:
+        raise InvalidRequestError(f"{LOGIN_FAILED} Could not load configuration")
+    role = await b.load_role(req.storage, pending.role)
+    if role is None:
+        raise InvalidRequestError(f"{LOGIN_FAILED} Role could not be found")
     provider = await b.provider(config)
     try:
         id_token = await exchange_code(
             config, provider, code, pending.redirect_uri, pending.code_verifier
         )
     except ProviderError as exc:
-        raise InvalidRequestError(f"error exchanging oidc code: {exc}") from None
+        raise InvalidRequestError(f"{TOKEN_VERIFICATION} {exc}") from None
     claims = await b.verified_claims(config, id_token, role)
     if claims.get("nonce") != pending.nonce:
-        raise InvalidRequestError("invalid ID token nonce.")
+        raise InvalidRequestError(f"{TOKEN_VERIFICATION} invalid ID token nonce.")
     check(role, claims, issuer=b.issuer(config), client_id=config.oidc_client_id)
     spec = login_spec(role, claims)
     logger.info("oidc login role=%s mount=%s", role.name, req.mount_point)
