@@ -39,6 +39,17 @@ async def _release_held_calls(app: web.Application) -> None:
     app[CLOSING_KEY].set()
 
 
+def _add_groups(app: web.Application, settings: EmulatorSettings) -> None:
+    state, book = app[STATE_KEY], app[SIGN_IN_KEY]
+    for name, members in settings.groups.items():
+        group = book.add_group(name)
+        for upn in members:
+            user = state.find_user(upn)
+            if user is None:
+                raise ValueError(f"no user {upn!r} to add to group {name!r}")
+            group.members.append(user.id)
+
+
 def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     """A fresh tenant: state, signing key, no faults, zeroed call counters.
 
@@ -50,6 +61,7 @@ def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     app[TOKENS_KEY] = TokenIssuer()
     app[FAULTS_KEY] = FaultBook()
     app[SIGN_IN_KEY] = SignInBook()
+    _add_groups(app, settings)
     app[CALLS_KEY] = Counter()
     app[CLOSING_KEY] = asyncio.Event()
     app.on_shutdown.append(_release_held_calls)

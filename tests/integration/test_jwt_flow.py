@@ -219,3 +219,17 @@ def test_config_needs_exactly_one_key_source(broker: httpx.Client) -> None:
     )
     assert answer.status_code == 400
     assert "exactly one of" in answer.json()["errors"][0]
+
+
+def test_a_jwt_login_token_renews_while_its_role_lasts(
+    broker: httpx.Client, key: rsa.RSAPrivateKey
+) -> None:
+    client_token = login(broker, token(key)).json()["auth"]["client_token"]
+    own = {"X-Vault-Token": client_token}
+    renewed = broker.post("auth/token/renew-self", json={}, headers=own)
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["auth"]["policies"] == ["ci", "default"]
+    assert broker.delete("auth/jwt/role/ci").status_code == 204
+    refused = broker.post("auth/token/renew-self", json={}, headers=own)
+    assert refused.status_code == 400
+    assert 'role "ci" no longer exists' in refused.json()["errors"][0]

@@ -6,6 +6,12 @@ import base64
 import hashlib
 import time
 
+import pytest
+
+from emulator.app import create_emulator_app
+from emulator.cli import parse_groups
+from emulator.keys import SIGN_IN_KEY, STATE_KEY
+from emulator.settings import EmulatorSettings
 from emulator.sign_in import AuthorizationCode, SignInBook, pkce_matches
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
@@ -61,3 +67,31 @@ def test_groups_of_lists_the_groups_a_user_is_in() -> None:
     assert book.groups_of("carol") == []
     assert book.find_group("Engineers") is eng
     assert book.find_group(eng.id.upper()) is eng
+
+
+def test_the_group_flag_names_members_among_the_users() -> None:
+    users = ["alice@example.test", "Bob@example.test"]
+    assert parse_groups(["Eng=alice@example.test,bob@example.test", "Empty="], users) == {
+        "Eng": ["alice@example.test", "Bob@example.test"],
+        "Empty": [],
+    }
+    with pytest.raises(ValueError, match="is not one of the --user users"):
+        parse_groups(["Eng=carol@example.test"], users)
+    with pytest.raises(ValueError, match="must be NAME=UPN"):
+        parse_groups(["Eng"], users)
+
+
+def test_groups_from_the_settings_exist_at_start() -> None:
+    settings = EmulatorSettings(
+        tenant_id="t",
+        client_id="c",
+        client_secret="s",
+        users=["alice@example.test"],
+        groups={"Eng": ["alice@example.test"]},
+    )
+    app = create_emulator_app(settings)
+    alice = app[STATE_KEY].find_user("alice@example.test")
+    assert alice is not None
+    [group] = app[SIGN_IN_KEY].groups.values()
+    assert group.display_name == "Eng"
+    assert app[SIGN_IN_KEY].groups_of(alice.id) == [group.id]
