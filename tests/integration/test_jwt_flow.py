@@ -233,3 +233,15 @@ def test_a_jwt_login_token_renews_while_its_role_lasts(
     refused = broker.post("auth/token/renew-self", json={}, headers=own)
     assert refused.status_code == 400
     assert 'role "ci" no longer exists' in refused.json()["errors"][0]
+
+
+def test_a_config_write_replaces_the_whole_config(broker: httpx.Client) -> None:
+    before = broker.get("auth/jwt/config").json()["data"]
+    assert before["default_role"] == "ci"
+    pubkeys = before["jwt_validation_pubkeys"]
+    assert (
+        broker.post("auth/jwt/config", json={"jwt_validation_pubkeys": pubkeys}).status_code == 204
+    )
+    after = broker.get("auth/jwt/config").json()["data"]
+    assert after["default_role"] == "" and after["bound_issuer"] == ""
+    assert after["jwt_validation_pubkeys"] == pubkeys

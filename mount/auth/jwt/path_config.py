@@ -100,8 +100,8 @@ async def config_read(b: JWTBackend, req: Request, d: FieldData) -> Response:
 
 async def config_write(b: JWTBackend, req: Request, d: FieldData) -> None:
     async with b.lock:
-        base = await b.load_config(req.storage) or Config()
-        values = base.to_storage()
+        # As Vault: a write replaces the whole config; a field not sent takes its default.
+        values = Config().to_storage()
         for name in _STRINGS:
             if d.provided(name):
                 values[name] = str(d.get(name)).strip()
