@@ -234,14 +234,23 @@ class CliLogin:
         return url
 
     def finish(self) -> tuple[int, str, str]:
-        out, _ = self.process.communicate(timeout=60)
-        self._reader.join(timeout=10)
+        # stdout here, stderr on the reader thread (communicate() would race it for stderr).
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()
+        self.process.wait(timeout=60)
+        self._reader.join(timeout=30)
+        assert not self._reader.is_alive(), "the CLI's stderr did not end"
         return self.process.returncode, out, "".join(self.stderr)
 
     def kill(self) -> None:
+        """Stop the CLI if it still runs, and close its pipes."""
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=10)
+            self.process.wait(timeout=10)
+        self._reader.join(timeout=10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _browser(entra: Entra, auth_url: str) -> httpx.Response:

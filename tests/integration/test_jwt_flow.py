@@ -190,8 +190,9 @@ def test_a_valid_token_logs_in_with_the_default_role(
 @pytest.mark.parametrize(
     ("overrides", "sentence"),
     [
-        ({"exp": int(time.time()) - 30}, "token is expired"),
-        ({"nbf": int(time.time()) + 600}, "not valid yet"),
+        # Times as offsets from now, taken when the test runs (not at collection).
+        ({"exp": -30}, "token is expired"),
+        ({"nbf": 600}, "not valid yet"),
         ({"aud": "api://other"}, "aud claim does not match any bound audience"),
         ({"sub": "repo:fork"}, "sub claim does not match bound subject"),
         ({"iss": "https://evil.test"}, "issuer"),
@@ -200,7 +201,9 @@ def test_a_valid_token_logs_in_with_the_default_role(
 def test_a_token_failing_a_check_is_refused(
     broker: httpx.Client, key: rsa.RSAPrivateKey, overrides: dict[str, Any], sentence: str
 ) -> None:
-    answer = login(broker, token(key, **overrides))
+    now = int(time.time())
+    claims = {k: now + v if k in ("exp", "nbf") else v for k, v in overrides.items()}
+    answer = login(broker, token(key, **claims))
     assert answer.status_code == 400
     assert sentence in answer.json()["errors"][0]
 
