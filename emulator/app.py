@@ -17,12 +17,15 @@ from emulator.keys import (
     CLOSING_KEY,
     FAULTS_KEY,
     SETTINGS_KEY,
+    SIGN_IN_KEY,
     STATE_KEY,
     TOKENS_KEY,
 )
 from emulator.login import add_login_routes
 from emulator.middleware import MIDDLEWARES
 from emulator.settings import EmulatorSettings
+from emulator.sign_in import SignInBook
+from emulator.sign_in_admin import add_sign_in_admin_routes
 from emulator.state import TenantState
 from emulator.tokens import TokenIssuer
 
@@ -36,6 +39,17 @@ async def _release_held_calls(app: web.Application) -> None:
     app[CLOSING_KEY].set()
 
 
+def _add_groups(app: web.Application, settings: EmulatorSettings) -> None:
+    state, book = app[STATE_KEY], app[SIGN_IN_KEY]
+    for name, members in settings.groups.items():
+        group = book.add_group(name)
+        for upn in members:
+            user = state.find_user(upn)
+            if user is None:
+                raise ValueError(f"no user {upn!r} to add to group {name!r}")
+            group.members.append(user.id)
+
+
 def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     """A fresh tenant: state, signing key, no faults, zeroed call counters.
 
@@ -46,12 +60,15 @@ def create_emulator_app(settings: EmulatorSettings) -> web.Application:
     app[STATE_KEY] = TenantState(settings)
     app[TOKENS_KEY] = TokenIssuer()
     app[FAULTS_KEY] = FaultBook()
+    app[SIGN_IN_KEY] = SignInBook()
+    _add_groups(app, settings)
     app[CALLS_KEY] = Counter()
     app[CLOSING_KEY] = asyncio.Event()
     app.on_shutdown.append(_release_held_calls)
     # Admin and login first; Graph last, as it ends with catch-all routes for /v1.0 and /beta.
     add_admin_routes(app.router)
     add_credential_admin_routes(app.router)
+    add_sign_in_admin_routes(app.router)
     add_login_routes(app.router)
     add_credential_routes(app.router)
     add_graph_routes(app.router)

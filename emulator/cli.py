@@ -59,6 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "admin@example.test='Global Administrator' (repeatable)",
     )
     parser.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        metavar="NAME=UPN[,UPN...]",
+        help="a security group with these --user users as members; its object id (the "
+        "`groups` claim of id tokens) is listed at /_emulator/groups (repeatable)",
+    )
+    parser.add_argument(
         "--permission",
         dest="permissions",
         action="append",
@@ -117,6 +126,25 @@ def parse_directory_roles(values: list[str], users: list[str]) -> dict[str, list
     return found
 
 
+def parse_groups(values: list[str], users: list[str]) -> dict[str, list[str]]:
+    """{group name: [upn, ...]} from NAME=UPN[,UPN...] values; raises ValueError."""
+    known = {u.lower(): u for u in users}
+    found: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, members = value.partition("=")
+        name = name.strip()
+        upns = [m.strip() for m in members.split(",") if m.strip()]
+        if not sep or not name:
+            raise ValueError(
+                f"--group {value!r} must be NAME=UPN[,UPN...], e.g. Engineers=alice@example.test"
+            )
+        for upn in upns:
+            if upn.lower() not in known:
+                raise ValueError(f"--group {value!r}: {upn} is not one of the --user users")
+        found.setdefault(name, []).extend(known[u.lower()] for u in upns)
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; 0 on a clean stop, 2 for bad arguments, 1 otherwise."""
     secret = args.client_secret or os.environ.get(SECRET_ENV, "")
@@ -126,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
         directory_roles = parse_directory_roles(list(args.directory_roles), list(args.users))
+        groups = parse_groups(list(args.groups), list(args.users))
     except ValueError as exc:
         print(f"entra-broker emulator: {exc}", file=sys.stderr)
         return 2
@@ -137,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         roles=list(args.permissions) if args.permissions is not None else list(DEFAULT_ROLES),
         hostnames=list(args.hostnames),
         directory_roles=directory_roles,
+        groups=groups,
         propagation_delay=max(0.0, float(args.propagation_delay)),
     )
     return asyncio.run(_serve(settings, host, port, Path(args.cert_dir)))

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from emulator.faults import FaultBook
 from emulator.settings import EmulatorSettings
+from emulator.sign_in import SignInBook
 from emulator.state import TenantState
 from emulator.tokens import TokenIssuer
 
@@ -19,6 +20,7 @@ __all__ = [
     "FAULTS_KEY",
     "REQUEST_ID",
     "SETTINGS_KEY",
+    "SIGN_IN_KEY",
     "STATE_KEY",
     "TOKENS_KEY",
 ]
@@ -26,6 +28,8 @@ __all__ = [
 SETTINGS_KEY = web.AppKey("emulator_settings", EmulatorSettings)
 STATE_KEY = web.AppKey("emulator_state", TenantState)
 TOKENS_KEY = web.AppKey("emulator_tokens", TokenIssuer)
+# Groups, the signed-in user and authorization codes (emulator/sign_in.py).
+SIGN_IN_KEY = web.AppKey("emulator_sign_in", SignInBook)
 FAULTS_KEY = web.AppKey("emulator_faults", FaultBook)
 # Calls by "METHOD route", e.g. "PATCH /v1.0/users/{id}".
 CALLS_KEY: web.AppKey[Counter[str]] = web.AppKey("emulator_calls")

@@ -1,19 +1,21 @@
-"""The login side: OpenID discovery, user realm, signing keys and the token endpoint."""
+"""The login side: OpenID discovery, user realm, signing keys, authorize and the token endpoint."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import re
+import time
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from aiohttp import web
 
 from emulator.assertions import ASSERTION_TYPE, AssertionRefused, verify_client_assertion
 from emulator.credentials import Application, SecretCheck
-from emulator.keys import STATE_KEY, TOKENS_KEY
+from emulator.keys import SIGN_IN_KEY, STATE_KEY, TOKENS_KEY
 from emulator.responses import oauth_error
+from emulator.sign_in import CODE_LIFETIME, AuthorizationCode, pkce_matches
 from emulator.state import SignIn, TenantState
 from emulator.tokens import TOKEN_LIFETIME, client_info
 
@@ -143,14 +145,180 @@ async def signing_keys(request: web.Request) -> web.Response:
 
 
 async def authorize(request: web.Request) -> web.Response:
-    """Interactive sign-in is out of scope; say so in Entra's shape."""
-    return oauth_error(
-        request,
-        400,
-        "invalid_request",
-        9002313,
-        "Interactive sign-in is not available in the Entra emulator; use the token endpoint "
-        "(client_credentials or password grant).",
+    """GET /{tenant}/oauth2/v2.0/authorize: the authorization-code flow, without a browser.
+
+    The user named by `login_hint`, else the one set with PUT /_emulator/signed-in, is
+    signed in at once; the answer is a redirect to redirect_uri with a one-use code.
+    """
+    state = request.app[STATE_KEY]
+    tenant = request.match_info["tenant"]
+    if not state.knows_tenant(tenant):
+        return _unknown_tenant(request, tenant, "invalid_request")
+    q = request.query
+    for name in ("client_id", "redirect_uri", "response_type"):
+        if not q.get(name):
+            return _missing(request, name)
+    if state.find_application(q["client_id"]) is None:
+        return oauth_error(
+            request,
+            400,
+            "unauthorized_client",
+            700016,
+            f"Application with identifier '{q['client_id']}' was not found in the directory "
+            f"'{state.tenant_id}'.",
+        )
+    redirect_uri = q["redirect_uri"]
+    if not redirect_uri.startswith(("http://", "https://")):
+        return oauth_error(
+            request,
+            400,
+            "invalid_request",
+            50011,
+            f"The redirect URI '{redirect_uri}' specified in the request does not match the "
+            "redirect URIs configured for the application.",
+        )
+    if q["response_type"] != "code":
+        return _redirect_error(
+            request,
+            redirect_uri,
+            "unsupported_response_type",
+            "Only response_type=code is supported by the emulator.",
+        )
+    method = q.get("code_challenge_method", "plain" if q.get("code_challenge") else "")
+    if method not in ("", "plain", "S256"):
+        return _redirect_error(
+            request, redirect_uri, "invalid_request", "code_challenge_method must be S256 or plain."
+        )
+    book = request.app[SIGN_IN_KEY]
+    hint = q.get("login_hint", "")
+    user = state.find_user(hint or book.signed_in or "") if hint or book.signed_in else None
+    if user is None or not user.account_enabled:
+        return oauth_error(
+            request,
+            400,
+            "interaction_required",
+            50058,
+            "No user is signed in to the Entra emulator: pass login_hint=<userPrincipalName> "
+            'or PUT /_emulator/signed-in {"user": "<userPrincipalName>"} first.',
+        )
+    code = book.issue_code(
+        AuthorizationCode(
+            client_id=q["client_id"],
+            redirect_uri=redirect_uri,
+            user_id=user.id,
+            scope=q.get("scope", "openid"),
+            nonce=q.get("nonce", ""),
+            code_challenge=q.get("code_challenge", ""),
+            code_challenge_method=method,
+            expires=time.monotonic() + CODE_LIFETIME,
+        )
+    )
+    params = {"code": code}
+    if "state" in q:
+        params["state"] = q["state"]
+    return _found(_with_query(redirect_uri, params))
+
+
+def _found(location: str) -> web.Response:
+    # A plain response, not web.HTTPFound: the middleware renders raised HTTP errors as JSON.
+    return web.Response(status=302, headers={"Location": location})
+
+
+def _with_query(uri: str, params: dict[str, str]) -> str:
+    return uri + ("&" if "?" in uri else "?") + urlencode(params)
+
+
+def _redirect_error(
+    request: web.Request, redirect_uri: str, error: str, description: str
+) -> web.Response:
+    params = {"error": error, "error_description": description}
+    if "state" in request.query:
+        params["state"] = request.query["state"]
+    return _found(_with_query(redirect_uri, params))
+
+
+def _authorization_code(
+    request: web.Request,
+    state: TenantState,
+    app: Application,
+    form: dict[str, str],
+    secret: str | None,
+) -> web.Response:
+    """grant_type=authorization_code: a code from authorize, its PKCE verifier, the client."""
+    if secret is not None:
+        refused = _refused_secret(request, state, app, secret)
+        if refused is not None:
+            return refused
+    for name in ("code", "redirect_uri"):
+        if not form.get(name):
+            return _missing(request, name)
+    grant = request.app[SIGN_IN_KEY].redeem(form["code"])
+    if grant is None or grant.client_id != app.app_id:
+        return oauth_error(
+            request,
+            400,
+            "invalid_grant",
+            70008,
+            "The provided authorization code or refresh token has expired due to inactivity, "
+            "was already redeemed or was not issued to this client.",
+        )
+    if grant.redirect_uri != form["redirect_uri"]:
+        return oauth_error(
+            request,
+            400,
+            "invalid_grant",
+            70001,
+            "The redirect_uri does not match the one the authorization code was issued for.",
+        )
+    if grant.code_challenge:
+        verifier = form.get("code_verifier", "")
+        if not verifier:
+            return _missing(request, "code_verifier")
+        if not pkce_matches(verifier, grant.code_challenge, grant.code_challenge_method):
+            return oauth_error(
+                request,
+                400,
+                "invalid_grant",
+                501481,
+                "The Code_Verifier does not match the code_challenge supplied in the "
+                "authorization request.",
+            )
+    elif secret is None:
+        return oauth_error(
+            request,
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or "
+            "'client_secret'.",
+        )
+    user = state.find_user(grant.user_id)
+    if user is None or not user.account_enabled:
+        return oauth_error(request, 400, "invalid_grant", 50057, "The user account is disabled.")
+    issuer = _issuer(request, state.tenant_id)
+    tokens = request.app[TOKENS_KEY]
+    scopes = grant.scope.split()
+    access_token = tokens.user_token(
+        issuer=issuer,
+        tenant_id=state.tenant_id,
+        client_id=app.app_id,
+        user_id=user.id,
+        upn=user.user_principal_name,
+        name=user.display_name,
+        scp=_delegated_scp(scopes),
+    )
+    id_token = tokens.id_token(
+        issuer=issuer,
+        tenant_id=state.tenant_id,
+        client_id=app.app_id,
+        user_id=user.id,
+        upn=user.user_principal_name,
+        name=user.display_name,
+        nonce=grant.nonce,
+        groups=request.app[SIGN_IN_KEY].groups_of(user.id),
+    )
+    return web.json_response(
+        _token_body(access_token, {"scope": grant.scope, "id_token": id_token})
     )
 
 
@@ -173,7 +341,7 @@ def _basic_credentials(request: web.Request) -> tuple[str, str] | None | web.Res
 
 
 async def token(request: web.Request) -> web.Response:
-    """POST /{tenant}/oauth2/v2.0/token: client_credentials and password grants."""
+    """POST /{tenant}/oauth2/v2.0/token: client_credentials, password, authorization_code."""
     state = request.app[STATE_KEY]
     tenant = request.match_info["tenant"]
     if not state.knows_tenant(tenant):
@@ -186,7 +354,7 @@ async def token(request: web.Request) -> web.Response:
     grant = form.get("grant_type", "")
     if not grant:
         return _missing(request, "grant_type")
-    if grant not in ("client_credentials", "password"):
+    if grant not in ("client_credentials", "password", "authorization_code"):
         return oauth_error(
             request,
             400,
@@ -212,6 +380,8 @@ async def token(request: web.Request) -> web.Response:
     secret = form.get("client_secret") if "client_secret" in form else (basic[1] if basic else None)
     if grant == "client_credentials":
         return _client_credentials(request, state, app, form, secret)
+    if grant == "authorization_code":
+        return _authorization_code(request, state, app, form, secret)
     return _password(request, state, app, form, secret)
 
 
@@ -406,6 +576,7 @@ def _password(
             user_id=user.id,
             upn=user.user_principal_name,
             name=user.display_name,
+            groups=request.app[SIGN_IN_KEY].groups_of(user.id),
         )
     if form.get("client_info") == "1":
         extra["client_info"] = client_info(user.id, state.tenant_id)

@@ -24,6 +24,8 @@ class EmulatorSettings:
         hostnames: extra names for the server certificate, besides 127.0.0.1, localhost, ::1.
         directory_roles: directory roles given at start, by user principal name (a user of
             `users`): role template ids or names such as "Global Administrator".
+        groups: security groups created at start, by display name, with their members
+            (user principal names of `users`); their object ids are new GUIDs.
         propagation_delay: seconds a new client secret is refused at the token endpoint,
             as Entra does while a new credential propagates; 0 accepts it at once.
         token_lifetime: seconds an app-only access token is valid (`expires_in`); Entra
@@ -37,5 +39,6 @@ class EmulatorSettings:
     roles: list[str] = field(default_factory=lambda: list(DEFAULT_ROLES))
     hostnames: list[str] = field(default_factory=list)
     directory_roles: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
     propagation_delay: float = 0.0
     token_lifetime: int = TOKEN_LIFETIME

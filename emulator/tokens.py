@@ -107,11 +107,25 @@ class TokenIssuer:
         return self._sign(claims)
 
     def id_token(
-        self, *, issuer: str, tenant_id: str, client_id: str, user_id: str, upn: str, name: str
+        self,
+        *,
+        issuer: str,
+        tenant_id: str,
+        client_id: str,
+        user_id: str,
+        upn: str,
+        name: str,
+        nonce: str = "",
+        groups: list[str] | None = None,
     ) -> str:
+        """An ID token; `nonce` as the sign-in asked, `groups` (object ids) when in any."""
         now = int(time.time())
+        extra: dict[str, Any] = {"nonce": nonce} if nonce else {}
+        if groups:
+            extra["groups"] = list(groups)
         return self._sign(
             {
+                **extra,
                 "aud": client_id,
                 "iss": issuer,
                 "iat": now,

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from mount.auth import approle as auth_approle
+from mount.auth import jwt as auth_jwt
 from mount.mounts import MountEntry, MountTable
 from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
 from mount.sdk.factory import BackendFactory
@@ -26,7 +27,12 @@ logger = logging.getLogger(__name__)
 
 
 # The auth methods that can be enabled, by type name.
-AUTH_TYPES: Mapping[str, BackendFactory] = {"approle": auth_approle.factory}
+AUTH_TYPES: Mapping[str, BackendFactory] = {
+    "approle": auth_approle.factory,
+    # Vault's jwt and oidc are one plugin under two type names.
+    "jwt": auth_jwt.factory,
+    "oidc": auth_jwt.factory,
+}
 # One record holding every enabled auth mount, as Vault's `core/auth`: a change is one write.
 AUTH_TABLE_KEY = "core/auth-table"
 BUILTIN_PATHS = ("token/",)

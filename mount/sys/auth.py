@@ -21,7 +21,9 @@ FIELDS: dict[str, Field] = {
     "path": Field(
         FieldType.STRING, "Where to mount the method, under auth/: approle gives auth/approle/."
     ),
-    "type": Field(FieldType.STRING, "The auth method's type; `approle` is the one available."),
+    "type": Field(
+        FieldType.STRING, "The auth method's type: `approle`, `oidc` or `jwt` (the same method)."
+    ),
     "description": Field(FieldType.STRING, "A note for operators, shown by `bao auth list`."),
     "config": Field(
         FieldType.MAP,

@@ -21,6 +21,7 @@ from mount.ui import (
     page_irrevocable,
     page_leases,
     page_mounts,
+    page_oidc,
     page_role,
     page_roles,
     page_signin,
@@ -50,6 +51,7 @@ def setup_ui(
     )
     for module in (
         page_signin,
+        page_oidc,
         page_mounts,
         page_roles,
         page_config,

@@ -37,6 +37,8 @@ class ApiAnswer:
     lease_id: str = ""
     lease_duration: int = 0
     renewable: bool = False
+    # A login's auth block (client_token, policies...): only the OIDC sign-in reads it.
+    auth: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class ApiFailure(Exception):
@@ -68,6 +70,15 @@ class UiApi:
     def __init__(self, core: Core) -> None:
         self.core = core
 
+    def oidc_methods(self) -> list[str]:
+        """Paths (relative to auth/) of the enabled `oidc` auth methods, for the sign-in
+        page's button: whether one exists is no secret (its login paths need no token)."""
+        return sorted(
+            entry.path.removeprefix("auth/")
+            for entry in self.core.mounts.entries()
+            if entry.kind == "auth" and entry.type == "oidc"
+        )
+
     async def call(
         self,
         token: str,
@@ -89,7 +100,7 @@ class UiApi:
             response = await self.core.handle(api)
         except VaultError as exc:
             raise ApiFailure(exc.status, exc.errors) from None
-        if response is None or response.empty:
+        if response is None or (response.empty and response.auth is None):
             return ApiAnswer(status=204 if response is None else response.status)
         body = response.raw if response.raw is not None else response.data
         return ApiAnswer(
@@ -99,4 +110,5 @@ class UiApi:
             lease_id=response.lease_id,
             lease_duration=response.lease_duration,
             renewable=response.renewable,
+            auth=response.auth,
         )

@@ -12,7 +12,7 @@ from mount.ui.csrf import CsrfError, check_post
 from mount.ui.sessions import Session, set_cookie
 from mount.ui.views import UI_KEY, page, posted_form, redirect, session_of
 
-__all__ = ["routes"]
+__all__ = ["refused", "routes", "signin_context", "start_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,18 @@ async def signin_form(request: web.Request) -> web.StreamResponse:
         raise redirect("/ui/")
     if session is None:
         session = request.app[UI_KEY].sessions.new()
-    return page(request, "signin.html", session, {"title": "Sign in"})
+    return page(request, "signin.html", session, signin_context(request))
+
+
+def signin_context(request: web.Request, error: str = "") -> dict[str, object]:
+    """The sign-in page's values: its title, an error, and the OIDC methods' buttons."""
+    context: dict[str, object] = {
+        "title": "Sign in",
+        "oidc_methods": request.app[UI_KEY].api.oidc_methods(),
+    }
+    if error:
+        context["error"] = error
+    return context
 
 
 async def signin(request: web.Request) -> web.StreamResponse:
@@ -35,17 +46,25 @@ async def signin(request: web.Request) -> web.StreamResponse:
         check_post(request, before, form)
     except CsrfError as exc:
         # Often a sign-in page left open too long: a fresh one, saying why.
-        return _refused(request, state.sessions.new(), f"Not signed in: {exc}.")
+        return refused(request, state.sessions.new(), f"Not signed in: {exc}.")
     assert before is not None  # check_post refused a POST without a session
     token = form.get("token", "").strip()
     if not token:
-        return _refused(request, before, "Enter a token to sign in.")
+        return refused(request, before, "Enter a token to sign in.")
+    return await start_session(request, before, token, "token")
+
+
+async def start_session(
+    request: web.Request, before: Session, token: str, how: str
+) -> web.StreamResponse:
+    """Sign `before`'s browser in with `token` (checked by lookup-self) and go to /ui/."""
+    state = request.app[UI_KEY]
     try:
         answer = await state.api.call(
             token, "GET", "auth/token/lookup-self", remote=request.remote or ""
         )
     except ApiFailure as exc:
-        return _refused(
+        return refused(
             request,
             before,
             f"The server refused this token ({exc.sentence}): check that it is a live token "
@@ -60,16 +79,15 @@ async def signin(request: web.Request) -> web.StreamResponse:
     ttl = data.get("ttl")
     session.token_expires = time.time() + ttl if isinstance(ttl, int) and ttl > 0 else None
     session.accessor = str(data.get("accessor") or "")
-    logger.info("ui signed in accessor=%s", session.accessor)
+    logger.info("ui signed in accessor=%s with=%s", session.accessor, how)
     response = redirect("/ui/")
     set_cookie(request, response, session)
     raise response
 
 
-def _refused(request: web.Request, session: Session, sentence: str) -> web.Response:
-    return page(
-        request, "signin.html", session, {"title": "Sign in", "error": sentence}, status=403
-    )
+def refused(request: web.Request, session: Session, sentence: str) -> web.Response:
+    """The sign-in page again (403), saying why."""
+    return page(request, "signin.html", session, signin_context(request, sentence), status=403)
 
 
 async def signout(request: web.Request) -> web.StreamResponse:

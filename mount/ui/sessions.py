@@ -54,6 +54,9 @@ class Session:
     issued: list[str] = field(default_factory=list)
     # Tokens of forms that may be sent once (Generate: a reload must not issue again).
     once: list[str] = field(default_factory=list, repr=False)
+    # An OIDC sign-in under way: (auth method path, client_nonce); the callback must
+    # come back to this browser's session, so a sign-in started elsewhere cannot land here.
+    oidc_pending: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
     def signed_in(self) -> bool:

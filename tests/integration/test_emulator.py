@@ -312,7 +312,7 @@ async def test_token_endpoint_errors(client):
     scope = await client.post(url, data={**base, "client_secret": SECRET, "scope": "User.Read"})
     oauth_error(scope, 400, "invalid_scope", 1002012)
 
-    grant = await client.post(url, data={**base, "grant_type": "authorization_code"})
+    grant = await client.post(url, data={**base, "grant_type": "refresh_token"})
     oauth_error(grant, 400, "unsupported_grant_type", 70003)
 
     correlated = await client.post(

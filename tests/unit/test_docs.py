@@ -48,6 +48,7 @@ async def _mounted_paths() -> list[tuple[str, ApiPath]]:
     # Auth methods are mounted on demand; enable each kind so its paths are checked too.
     await ensure_root_token(core, "root")
     await core.handle_internal(Operation.UPDATE, "sys/auth/approle", {"type": "approle"}, "root")
+    await core.handle_internal(Operation.UPDATE, "sys/auth/oidc", {"type": "oidc"}, "root")
     found = [(entry.path, spec) for entry in core.mounts.entries() for spec in entry.backend.paths]
     for entry in core.mounts.entries():
         await entry.backend.close()
@@ -170,7 +171,7 @@ def test_every_path_has_help_and_every_field_a_description():
 
 def test_the_entra_engine_and_the_builtin_mounts_are_all_there():
     mounts = {mount for mount, _ in MOUNTED}
-    assert mounts == {"entra/", "sys/", "auth/token/", "auth/approle/"}
+    assert mounts == {"entra/", "sys/", "auth/token/", "auth/approle/", "auth/oidc/"}
     names = {doc_path(mount, spec.pattern) for mount, spec in MOUNTED}
     assert {"entra/config", "entra/roles/<name>", "entra/creds/<name>"} <= names
 
