@@ -21,6 +21,8 @@ from mount.sdk.errors import InvalidRequestError
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_POLICY",
+    "RESPONSE_WRAPPING_POLICY",
+    "RESPONSE_WRAPPING_POLICY_NAME",
     "Policy",
     "PathRule",
     "parse_policy",
@@ -75,6 +77,34 @@ path "sys/renew" {
   capabilities = ["update"]
 }
 path "sys/leases/lookup" {
+  capabilities = ["update"]
+}
+
+# Wrap data, and look up, unwrap and rewrap a wrapping token the caller holds.
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/rewrap" {
+  capabilities = ["update"]
+}
+"""
+
+# The built-in policy of wrapping tokens (never stored, never edited): a wrapping token
+# can do nothing but be unwrapped, looked up or rewrapped, as in Vault.
+RESPONSE_WRAPPING_POLICY_NAME = "response-wrapping"
+RESPONSE_WRAPPING_POLICY = """path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["read", "update"]
+}
+path "sys/wrapping/rewrap" {
   capabilities = ["update"]
 }
 """
