@@ -220,3 +220,25 @@ def test_audit_hashes_the_wrapping_token_and_the_unwrapped_secret(
         if e["type"] == "response" and e["request"]["path"] == "sys/wrapping/unwrap"
     ]
     assert unwrap[0]["response"]["data"]["data"]["secret_id"].startswith("hmac-sha256:")
+
+
+def test_hvac_wrap_and_the_cli_s_wrapping_fields(
+    client: hvac.Client, bao: Bao, api: Api, role: str
+) -> None:
+    wrapped = client.sys.wrap(payload={"k": "v"}, ttl=60)
+    assert wrapped["wrap_info"]["ttl"] == 60
+    assert client.sys.unwrap(wrapped["wrap_info"]["token"])["data"] == {"k": "v"}
+
+    # The CLI's table of a wrapped answer, and -field=wrapping_token for scripts.
+    table_run = bao("write", "-wrap-ttl=10m", "-f", f"{role}/secret-id")
+    assert table_run.code == 0, table_run.stderr
+    lines = table_run.stdout.splitlines()[2:]
+    rows = {k.rstrip(":"): v.strip() for k, v in (line.split(None, 1) for line in lines)}
+    assert rows["wrapping_token_ttl"] == "10m" and rows["wrapping_token"].startswith("s.")
+    assert rows["wrapping_token_creation_path"] == f"{role}/secret-id"
+    assert rows["wrapped_accessor"] in _secret_id_accessors(api, role)
+    field = bao("write", "-wrap-ttl=10m", "-field=wrapping_token", "-f", f"{role}/secret-id")
+    token = field.stdout.strip()
+    assert field.code == 0 and token.startswith("s.")
+    looked = api.request("POST", "sys/wrapping/lookup", token=None, json={"token": token})
+    assert looked.json()["data"]["creation_path"] == f"{role}/secret-id"
