@@ -171,6 +171,8 @@ class Core:
             allowed = capability_of(api.operation) in caps
         if allowed and entry.backend.special_paths.needs_sudo(rest):
             allowed = "sudo" in caps
+        if allowed and not acl.wrapping_allows(path, api.wrap_ttl):
+            allowed = False  # the policy's min/max_wrapping_ttl, as Vault's ACL checks
         return allowed
 
     async def handle(self, api: ApiRequest) -> Reply | None:

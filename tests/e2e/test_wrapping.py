@@ -242,3 +242,36 @@ def test_hvac_wrap_and_the_cli_s_wrapping_fields(
     assert field.code == 0 and token.startswith("s.")
     looked = api.request("POST", "sys/wrapping/lookup", token=None, json={"token": token})
     assert looked.json()["data"]["creation_path"] == f"{role}/secret-id"
+
+
+def test_policy_wrapping_ttl_bounds_are_enforced(bao: Bao, api: Api, role: str) -> None:
+    policy = f'''
+path "{role}/secret-id" {{
+  capabilities = ["update"]
+  min_wrapping_ttl = "1m"
+  max_wrapping_ttl = "10m"
+}}
+'''
+    written = api.request("PUT", "sys/policies/acl/wrapped-only", json={"policy": policy})
+    assert written.status_code == 204, written.text
+    token = api.request("POST", "auth/token/create", json={"policies": ["wrapped-only"]}).json()[
+        "auth"
+    ]["client_token"]
+    run = bao("write", "-f", f"{role}/secret-id", token=token)  # not wrapped: denied
+    assert run.code != 0 and "Code: 403" in run.stderr
+    run = bao("write", "-f", "-wrap-ttl=30s", f"{role}/secret-id", token=token)  # below min
+    assert run.code != 0 and "Code: 403" in run.stderr
+    run = bao("write", "-f", "-wrap-ttl=1h", f"{role}/secret-id", token=token)  # above max
+    assert run.code != 0 and "Code: 403" in run.stderr
+    run = bao("write", "-format=json", "-f", "-wrap-ttl=5m", f"{role}/secret-id", token=token)
+    assert _json(run)["wrap_info"]["ttl"] == 300
+    bad = api.request(
+        "PUT",
+        "sys/policies/acl/bad",
+        json={
+            "policy": 'path "x" { capabilities = ["read"]\n min_wrapping_ttl = "1h"\n '
+            'max_wrapping_ttl = "1m" }'
+        },
+    )
+    assert bad.status_code == 400
+    assert "max_wrapping_ttl cannot be less than min_wrapping_ttl" in bad.json()["errors"][0]
