@@ -32,7 +32,11 @@ from mount.sys.backend import paths as sys_paths
 from mount.sys.leases import paths as lease_paths
 from mount.sys.metrics import paths as metrics_paths
 from mount.sys.policy import paths as policy_paths
+from mount.sys.wrapping import UNAUTHENTICATED as WRAPPING_UNAUTHENTICATED
+from mount.sys.wrapping import paths as wrapping_paths
+from mount.tokens.cubbyhole import Cubbyholes
 from mount.tokens.store import TokenEntry, TokenStore
+from mount.tokens.wrapping import Wrapping
 
 __all__ = ["BrokerOptions", "EngineMount", "Store", "build_core", "ensure_root_token"]
 
@@ -109,12 +113,15 @@ async def build_core(options: BrokerOptions) -> Core:
         policies=policies,
         audit=audit,
         metrics=metrics,
+        # Cubbyholes are under the barrier like all storage; a token's goes with it.
+        wrapping=Wrapping(tokens, Cubbyholes(store.view("sys/cubbyhole/"))),
     )
 
     async def revoke_leases_of(entry: TokenEntry) -> None:
         await leases.revoke_by_token(entry.accessor)
 
     tokens.on_revoke.append(revoke_leases_of)
+    tokens.on_revoke.append(core.wrapping.cubbyholes.drop)
     auth_methods = AuthMethods(
         store,
         core.mounts,
@@ -232,14 +239,15 @@ def _system_backend(core: Core, auth_methods: AuthMethods) -> Backend:
         + policy_paths(core)
         + audit_paths(core.audit)
         + sys_auth_paths(auth_methods)
-        + metrics_paths(core),
+        + metrics_paths(core)
+        + wrapping_paths(core),
         help_text=SYS_HELP,
         type_name="system",
         # Policy names are stored lowercased, as in Vault.
         case_insensitive=("name",),
         special_paths=SpecialPaths(
             # Reachable without a token, as in Vault.
-            unauthenticated=("health", "seal-status", "leader"),
+            unauthenticated=("health", "seal-status", "leader", *WRAPPING_UNAUTHENTICATED),
             # Vault's root-protected system paths that this broker serves.
             sudo=(
                 *AUDIT_SUDO_PATHS,

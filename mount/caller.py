@@ -30,6 +30,8 @@ class Caller:
     acl: ACL
     # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
     accept: str = ""
+    # The wrap TTL the request asked for (sys/wrapping/wrap requires one).
+    wrap_ttl: int = 0
 
     def require_token(self) -> TokenEntry:
         """The caller's token record; refused when the path was served without one."""

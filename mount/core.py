@@ -29,6 +29,7 @@ from mount.sdk.logical import Operation, Request, Response, Storage
 from mount.sdk.ratelimit import DEFAULT_ISSUE_LIMIT
 from mount.tokens.login import issue_login_token
 from mount.tokens.store import TokenEntry, TokenStore
+from mount.tokens.wrapping import TOKEN_PATHS, Wrapping, wrappable
 
 __all__ = ["Core", "CoreSettings"]
 
@@ -99,6 +100,7 @@ class Core:
         policies: PolicyStore,
         audit: AuditBroker,
         metrics: BrokerMetrics | None = None,
+        wrapping: Wrapping,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
@@ -107,6 +109,7 @@ class Core:
         self.policies = policies
         self.audit = audit
         self.metrics = metrics or BrokerMetrics()
+        self.wrapping = wrapping
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""
@@ -168,6 +171,8 @@ class Core:
             allowed = capability_of(api.operation) in caps
         if allowed and entry.backend.special_paths.needs_sudo(rest):
             allowed = "sudo" in caps
+        if allowed and not acl.wrapping_allows(path, api.wrap_ttl):
+            allowed = False  # the policy's min/max_wrapping_ttl, as Vault's ACL checks
         return allowed
 
     async def handle(self, api: ApiRequest) -> Reply | None:
@@ -180,6 +185,9 @@ class Core:
         trail = self.audit.trail(api)
         try:
             check_request_path(api.path)
+            if api.path.rstrip("/") in TOKEN_PATHS and api.operation is not Operation.HELP:
+                # Vault checks the wrapping token before the caller's token.
+                await self.wrapping.check(api.data.get("token"), api.token)
             entry, rest = self.mounts.match(api.path)
             token = await self.authenticate(api, entry, rest)
             acl = ROOT_ACL
@@ -194,6 +202,16 @@ class Core:
             if token is not None and token.num_uses != 0:  # -1: its last use is in flight
                 token, used_up = await self.tokens.use(token)
             response = await self._serve(api, entry, rest, token, acl)
+            if api.wrap_ttl and api.operation is not Operation.HELP and wrappable(response):
+                assert response is not None
+                response = await self.wrapping.wrap(
+                    response,
+                    ttl=api.wrap_ttl,
+                    path=api.path,
+                    request_id=api.request_id,
+                    mount_type=entry.type,
+                    display_name=token.display_name if token else "",
+                )
         except Exception as exc:
             await trail.response(None, exc)
             raise
@@ -223,7 +241,8 @@ class Core:
         )
         if api.method == "HEAD" and api.path.rstrip("/") != "sys/health":
             raise UnsupportedOperationError()
-        response = await self._dispatch(entry, request, Caller(token, api.token, acl, api.accept))
+        caller = Caller(token, api.token, acl, api.accept, api.wrap_ttl)
+        response = await self._dispatch(entry, request, caller)
         if response is None:
             return None
         if api.operation is Operation.HELP:

@@ -31,6 +31,28 @@ class Reply(Response):
     # A 202/204 with no body at all.
     empty: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # A wrapped answer: the wrapping token's info instead of data (mount/tokens/wrapping.py).
+    wrap_info: dict[str, Any] | None = None
+
+    def envelope(self, request_id: str) -> dict[str, Any]:
+        """Vault's JSON envelope of this answer (what a client reads, and what wrapping
+        stores in the cubbyhole); raw and empty answers are not enveloped."""
+        body: dict[str, Any] = {}
+        if self.data_at_top_level and self.data:
+            body.update(self.data)
+        body.update(
+            {
+                "request_id": request_id,
+                "lease_id": self.lease_id,
+                "renewable": self.renewable,
+                "lease_duration": self.lease_duration,
+                "data": self.data,
+                "wrap_info": self.wrap_info,
+                "warnings": self.warnings or None,
+                "auth": self.auth,
+            }
+        )
+        return body
 
     def carries_warnings(self) -> bool:
         return self.raw is None and self.raw_body is None and not self.empty

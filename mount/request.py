@@ -26,3 +26,5 @@ class ApiRequest:
     request_id: str = field(default_factory=lambda: new_request_id())
     # The Accept header of a read: sys/metrics answers Prometheus text to Prometheus.
     accept: str = ""
+    # X-Vault-Wrap-TTL in seconds: answer with a wrapping token instead (0: no wrapping).
+    wrap_ttl: int = 0

@@ -340,6 +340,7 @@ class AuditTrail:
                 lease_id=response.lease_id,
                 auth=response.auth,
                 warnings=tuple(response.warnings),
+                wrap_info=response.wrap_info,
             )
         error = _error(exc) if exc is not None else ""
         event = AuditEvent("response", _now(), self._auth, self._request, answer, error)

@@ -70,6 +70,8 @@ class AuditResponse:
     lease_id: str = ""
     auth: Mapping[str, Any] | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
+    # A wrapped answer's wrap_info: its token (and accessors) hashed when written.
+    wrap_info: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,25 @@ def _response(event: AuditEvent, hasher: AuditHasher, options: FormatOptions) ->
             "secret": {"lease_id": response.lease_id} if response.lease_id else None,
             "data": hasher.hash_structure(data) if data is not None else None,
             "warnings": list(response.warnings),
+            "wrap_info": _wrap_info(response.wrap_info, hasher, options),
+        }
+    )
+
+
+def _wrap_info(
+    info: Mapping[str, Any] | None, hasher: AuditHasher, options: FormatOptions
+) -> dict[str, Any] | None:
+    """A wrapping token handed out: the token hashed, and its accessors unless not asked."""
+    if not info:
+        return None
+    return _compact(
+        {
+            "token": hasher.hash(str(info.get("token") or "")) if info.get("token") else "",
+            "accessor": _accessor(str(info.get("accessor") or ""), hasher, options),
+            "ttl": info.get("ttl") or 0,
+            "creation_time": info.get("creation_time") or "",
+            "creation_path": info.get("creation_path") or "",
+            "wrapped_accessor": _accessor(str(info.get("wrapped_accessor") or ""), hasher, options),
         }
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -191,7 +192,9 @@ async def parse_request(request: web.Request, *, read_timeout: float = 0) -> Api
     """Map an HTTP request onto Vault's logical operations; a body must arrive within
     `read_timeout` seconds (0: no limit)."""
     parsed = await _parse(request, read_timeout)
-    _refuse_wrapping(request.headers.get(WRAP_TTL_HEADER, ""), parsed.data.get("wrap_ttl"))
+    header = request.headers.get(WRAP_TTL_HEADER, "")
+    if header:
+        parsed.wrap_ttl = _wrap_seconds(header, f"error parsing {WRAP_TTL_HEADER} header: ")
     return parsed
 
 
@@ -231,21 +234,11 @@ async def _parse(request: web.Request, read_timeout: float) -> ApiRequest:
 
 
 WRAP_TTL_HEADER = "X-Vault-Wrap-TTL"
-_NO_WRAPPING_YET = "response wrapping is not supported by this server yet; retry without "
 
 
-def _refuse_wrapping(header: str, parameter: Any) -> None:
-    """Until wrapping exists, a request asking for it is refused (after Vault's own header
-    checks) rather than answered in clear: the client expects a wrapping token, and the
-    secret it asked to have wrapped must not be handed out, nor created."""
-    if header and _wrap_seconds(header, f"error parsing {WRAP_TTL_HEADER} header: ") != 0:
-        raise InvalidRequestError(_NO_WRAPPING_YET + f"-wrap-ttl / {WRAP_TTL_HEADER}")
-    if parameter is not None and _wrap_seconds(str(parameter), "wrap_ttl: ") != 0:
-        raise InvalidRequestError(_NO_WRAPPING_YET + "the wrap_ttl parameter")
-
-
-def _wrap_seconds(text: str, where: str) -> float:
-    """The requested wrap TTL as Vault reads it; zero asks for no wrapping."""
+def _wrap_seconds(text: str, where: str) -> int:
+    """The requested wrap TTL in whole seconds as Vault reads it; zero asks for no
+    wrapping. Only the header asks for it: a `wrap_ttl` parameter is data, as in Vault."""
     text = text.strip()
     if text.startswith("-"):
         raise InvalidRequestError(where + "requested wrap ttl cannot be negative")
@@ -253,8 +246,8 @@ def _wrap_seconds(text: str, where: str) -> float:
         seconds = parse_duration(text).total_seconds()
     except DurationError as exc:
         raise InvalidRequestError(where + str(exc)) from None
-    # A sub-second TTL ("500ms") reads as 0 whole seconds, yet asks for wrapping.
-    return seconds or float(any(digit in text for digit in "123456789"))
+    # A sub-second TTL ("500ms") asks for wrapping too: it is rounded up to a second.
+    return math.ceil(seconds) or int(any(digit in text for digit in "123456789"))
 
 
 # One encoder for every answer: json.dumps with options builds a new one per call.
@@ -282,21 +275,7 @@ def render(response: Reply | None, *, request_id: str | None = None) -> web.Resp
     if response.raw_body is not None:
         headers = {**_HEADERS, "Content-Type": response.content_type, **response.headers}
         return web.Response(body=response.raw_body, status=response.status, headers=headers)
-    envelope: dict[str, Any] = {}
-    if response.data_at_top_level and response.data:
-        envelope.update(response.data)
-    envelope.update(
-        {
-            "request_id": request_id or new_request_id(),
-            "lease_id": response.lease_id,
-            "renewable": response.renewable,
-            "lease_duration": response.lease_duration,
-            "data": response.data,
-            "wrap_info": None,
-            "warnings": response.warnings or None,
-            "auth": response.auth,
-        }
-    )
+    envelope = response.envelope(request_id or new_request_id())
     return _json(envelope, response.status, response.headers)
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mount.policy.language import PathRule, Policy
+from mount.policy.language import PathRule, Policy, merge_wrapping_bounds
 from mount.sdk.logical import Operation
 
 __all__ = ["ACL", "ROOT_ACL", "capability_of"]
@@ -38,13 +38,18 @@ class ACL:
     def __init__(self, policies: Iterable[Policy], *, root: bool = False) -> None:
         self.root = root
         merged: dict[str, set[str]] = {}
+        bounds: dict[str, tuple[int, int]] = {}
         for policy in policies:
             for rule in policy.rules:
                 merged.setdefault(rule.pattern, set()).update(rule.capabilities)
+                own = (rule.min_wrapping_ttl, rule.max_wrapping_ttl)
+                bounds[rule.pattern] = merge_wrapping_bounds(bounds.get(rule.pattern, (0, 0)), own)
         # Sorted most specific first, so the first match is the one that decides.
         compiled = []
         for pattern, caps in merged.items():
-            rule = PathRule(pattern, frozenset({"deny"} if "deny" in caps else caps))
+            rule = PathRule(
+                pattern, frozenset({"deny"} if "deny" in caps else caps), *bounds[pattern]
+            )
             compiled.append(_Compiled(rule, rule.regex(), rule.priority()))
         self._rules = sorted(compiled, key=lambda c: c.priority, reverse=True)
 
@@ -57,6 +62,21 @@ class ACL:
                 caps = compiled.rule.capabilities
                 return frozenset() if "deny" in caps else caps
         return frozenset()
+
+    def wrapping_allows(self, path: str, wrap_ttl: int) -> bool:
+        """Whether the rule deciding `path` allows a request with this wrap TTL (0: not
+        wrapped): Vault's min_wrapping_ttl and max_wrapping_ttl; no bound, any TTL."""
+        if self.root:
+            return True
+        for compiled in self._rules:
+            if compiled.regex.fullmatch(path):
+                low, high = compiled.rule.min_wrapping_ttl, compiled.rule.max_wrapping_ttl
+                if high and not 0 < wrap_ttl <= high:
+                    return False
+                if low and wrap_ttl < low:
+                    return False
+                return not (low and high and high < low)
+        return True
 
     def listed(self, path: str) -> list[str]:
         """`capabilities` as sys/capabilities-self answers: sorted, ["deny"] for none."""

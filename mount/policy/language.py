@@ -16,13 +16,17 @@ from mount.config.hcl import (
     parse_document,
     parse_json_document,
 )
+from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError
 
 __all__ = [
     "CAPABILITIES",
     "DEFAULT_POLICY",
+    "RESPONSE_WRAPPING_POLICY",
+    "RESPONSE_WRAPPING_POLICY_NAME",
     "Policy",
     "PathRule",
+    "merge_wrapping_bounds",
     "parse_policy",
     "valid_policy_name",
 ]
@@ -41,8 +45,6 @@ _UNSUPPORTED_KEYS = (
     "allowed_parameters",
     "denied_parameters",
     "required_parameters",
-    "min_wrapping_ttl",
-    "max_wrapping_ttl",
     "control_group",
     "mfa_methods",
 )
@@ -77,6 +79,34 @@ path "sys/renew" {
 path "sys/leases/lookup" {
   capabilities = ["update"]
 }
+
+# Wrap data, and look up, unwrap and rewrap a wrapping token the caller holds.
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/rewrap" {
+  capabilities = ["update"]
+}
+"""
+
+# The built-in policy of wrapping tokens (never stored, never edited): a wrapping token
+# can do nothing but be unwrapped, looked up or rewrapped, as in Vault.
+RESPONSE_WRAPPING_POLICY_NAME = "response-wrapping"
+RESPONSE_WRAPPING_POLICY = """path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["read", "update"]
+}
+path "sys/wrapping/rewrap" {
+  capabilities = ["update"]
+}
 """
 
 
@@ -86,6 +116,10 @@ class PathRule:
 
     pattern: str
     capabilities: frozenset[str]
+    # Vault's min_wrapping_ttl / max_wrapping_ttl in seconds (0: no bound); with a max, a
+    # request must ask for wrapping (X-Vault-Wrap-TTL) within it to be allowed.
+    min_wrapping_ttl: int = 0
+    max_wrapping_ttl: int = 0
 
     @property
     def is_glob(self) -> bool:
@@ -137,14 +171,20 @@ def parse_policy(name: str, text: str) -> Policy:
     for key in sorted(set(document) - {"path", "name"}):
         errors.append(f'unknown key "{key}": a policy holds path "<path>" {{ ... }} blocks')
     merged: dict[str, set[str]] = {}
+    bounds: dict[str, tuple[int, int]] = {}
     for pattern, body in _path_blocks(document.get("path"), errors):
         caps = _capabilities(pattern, body, errors)
         if caps is not None:
             merged.setdefault(pattern, set()).update(caps)
+        found = _wrapping_bounds(pattern, body, errors)
+        if found != (0, 0):
+            bounds[pattern] = merge_wrapping_bounds(bounds.get(pattern, (0, 0)), found)
     if errors:
         raise InvalidRequestError(f"failed to parse policy: {'; '.join(errors)}")
     rules = tuple(
-        PathRule(pattern, frozenset({"deny"} if "deny" in caps else caps))
+        PathRule(
+            pattern, frozenset({"deny"} if "deny" in caps else caps), *bounds.get(pattern, (0, 0))
+        )
         for pattern, caps in merged.items()
     )
     return Policy(name=name, text=text, rules=rules)
@@ -167,12 +207,40 @@ def _path_blocks(raw: Any, errors: list[str]) -> Iterable[tuple[str, Mapping[str
             yield pattern, {k: v for k, v in body.items() if k not in META_KEYS}
 
 
+_WRAPPING_KEYS = ("min_wrapping_ttl", "max_wrapping_ttl")
+
+
+def _wrapping_bounds(pattern: str, body: Mapping[str, Any], errors: list[str]) -> tuple[int, int]:
+    """A block's (min_wrapping_ttl, max_wrapping_ttl) in seconds, as Vault parses them."""
+    found = []
+    for key in _WRAPPING_KEYS:
+        raw = body.get(key)
+        seconds = 0
+        if raw is not None:
+            try:
+                seconds = int(parse_duration(str(raw)).total_seconds())
+            except DurationError as exc:
+                errors.append(f'path "{pattern}": error parsing {key}: {exc}')
+        found.append(seconds)
+    low, high = found
+    if low and high and high < low:
+        errors.append(f'path "{pattern}": max_wrapping_ttl cannot be less than min_wrapping_ttl')
+    return low, high
+
+
+def merge_wrapping_bounds(one: tuple[int, int], other: tuple[int, int]) -> tuple[int, int]:
+    """Vault's merge of two rules' bounds on one path: the lower of each non-zero bound."""
+    low = min((b for b in (one[0], other[0]) if b), default=0)
+    high = min((b for b in (one[1], other[1]) if b), default=0)
+    return low, high
+
+
 def _capabilities(pattern: str, body: Mapping[str, Any], errors: list[str]) -> set[str] | None:
     found: set[str] = set()
     for key in body:
         if key in _UNSUPPORTED_KEYS:
             errors.append(f'path "{pattern}": {key} is not supported by entra-broker; remove it')
-        elif key not in ("capabilities", "policy"):
+        elif key not in ("capabilities", "policy", *_WRAPPING_KEYS):
             errors.append(f'path "{pattern}": unknown key "{key}"')
     caps = body.get("capabilities")
     if caps is not None:

@@ -8,7 +8,14 @@ from typing import Any
 
 from mount.ids import rfc3339
 from mount.policy.acl import ACL, ROOT_ACL
-from mount.policy.language import DEFAULT_POLICY, Policy, parse_policy, valid_policy_name
+from mount.policy.language import (
+    DEFAULT_POLICY,
+    RESPONSE_WRAPPING_POLICY,
+    RESPONSE_WRAPPING_POLICY_NAME,
+    Policy,
+    parse_policy,
+    valid_policy_name,
+)
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Storage
 
@@ -35,6 +42,8 @@ class PolicyStore:
         name = name.lower()
         if name in self._policies:
             return self._policies[name]
+        if name == RESPONSE_WRAPPING_POLICY_NAME:  # built in, as root is
+            return parse_policy(name, RESPONSE_WRAPPING_POLICY)
         raw = await self._storage.get(_PREFIX + name) if name != "root" else None
         policy = parse_policy(name, str(raw["policy"])) if isinstance(raw, dict) else None
         self._policies[name] = policy
@@ -46,8 +55,8 @@ class PolicyStore:
 
     async def put(self, name: str, text: str) -> Policy:
         name = valid_policy_name(name)
-        if name == "root":
-            raise InvalidRequestError('cannot update "root" policy')
+        if name in ("root", RESPONSE_WRAPPING_POLICY_NAME):
+            raise InvalidRequestError(f'cannot update "{name}" policy')
         policy = parse_policy(name, text)  # a 400 before anything is written
         previous = await self.record(name)
         version = int(previous.get("version", 0)) + 1 if previous else 1
@@ -61,7 +70,7 @@ class PolicyStore:
 
     async def delete(self, name: str) -> None:
         name = valid_policy_name(name)
-        if name in ("root", "default"):
+        if name in ("root", "default", RESPONSE_WRAPPING_POLICY_NAME):
             raise InvalidRequestError(f'cannot delete "{name}" policy')
         await self._storage.delete(_PREFIX + name)
         self._changed(name, None)
