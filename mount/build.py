@@ -30,6 +30,7 @@ from mount.storage.barrier import key_fingerprint
 from mount.sys.audit import SUDO_PATHS as AUDIT_SUDO_PATHS
 from mount.sys.audit import paths as audit_paths
 from mount.sys.auth import paths as sys_auth_paths
+from mount.sys.auth import tune_paths as auth_tune_paths
 from mount.sys.backend import paths as sys_paths
 from mount.sys.leases import paths as lease_paths
 from mount.sys.metrics import paths as metrics_paths
@@ -246,7 +247,8 @@ async def _mount(
 
 def _system_backend(core: Core, auth_methods: AuthMethods, catalog: Catalog) -> Backend:
     return Backend(
-        sys_paths(core)
+        auth_tune_paths(auth_methods)  # first: sys/mounts/<path>/tune would take it
+        + sys_paths(core)
         + seal_paths(core)
         + plugin_paths(catalog)
         + operator_paths()

@@ -158,6 +158,7 @@ class TokenStore:
         # The system's lease TTLs: they bound the tokens created here.
         self._max_ttl = max_ttl
         self._default_ttl = default_ttl or max_ttl
+        self._system_ttls = (self._default_ttl, self._max_ttl)
         # Only found tokens are cached: caching misses would let random tokens grow it.
         self._cache: dict[str, TokenEntry] = {}
         self._lock = asyncio.Lock()
@@ -168,6 +169,12 @@ class TokenStore:
         # (expire_time, token hash); stale entries are skipped when popped.
         self._expiry: list[tuple[float, str]] = []
         self.expiry_changed = asyncio.Event()
+
+    def tune(self, default_ttl: int, max_ttl: int) -> None:
+        """The auth/token/ mount's tuned TTLs for tokens created from now; 0: the system's."""
+        system_default, system_max = self._system_ttls
+        self._max_ttl = max_ttl or system_max
+        self._default_ttl = default_ttl or min(system_default, self._max_ttl)
 
     @property
     def limits(self) -> TTLLimits:
