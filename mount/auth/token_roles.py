@@ -16,7 +16,7 @@ from typing import Any
 
 from mount.reply import Reply
 from mount.sdk.cidrs import invalid_blocks, normalize_blocks
-from mount.sdk.errors import InvalidRequestError
+from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response, Storage
@@ -155,9 +155,11 @@ async def list_roles(req: Request, d: FieldData) -> Response:
     return Reply(data={"keys": sorted(await req.storage.list(_PREFIX))})
 
 
-async def read_role(req: Request, d: FieldData) -> Response | None:
+async def read_role(req: Request, d: FieldData) -> Response:
     role = await load_role(req.storage, d.get("role_name"))
-    return None if role is None else Reply(data=role.describe())
+    if role is None:
+        raise NotFoundError()  # Vault's empty 404 for a role that does not exist
+    return Reply(data=role.describe())
 
 
 async def delete_role(req: Request, d: FieldData) -> None:
