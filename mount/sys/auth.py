@@ -39,7 +39,7 @@ FIELDS: dict[str, Field] = {
 
 
 TUNE_FIELDS: dict[str, Field] = {
-    "path": FIELDS["path"],
+    "path": Field(FieldType.STRING, "The auth method's path under auth/, for example approle."),
     "default_lease_ttl": Field(
         FieldType.STRING, "Default TTL of the method's tokens; 0 or system: the server's."
     ),

@@ -36,10 +36,12 @@ _IGNORED_QUERY = {
         "haunhealthy",
         "performancestandbycode",
         "removedcode",
-        "sealedcode",
         "uninitcode",
     )
 }
+_IGNORED_QUERY["sealedcode"] = Field(
+    FieldType.STRING, "The status to answer while sealed; 503 when not given."
+)
 
 
 def _legacy(**properties: str) -> dict[str, Any]:

@@ -41,14 +41,17 @@ _RAFT = (
 )
 
 # (pattern, sentence): every path the `bao operator` subcommands call that we refuse.
+_STEP = "(?P<step>init|update|verify|backup)"
 REFUSED: tuple[tuple[str, str], ...] = (
-    (r"generate-root(-token)?/(attempt|update)", _ROOT),
-    (r"rekey/(init|update|verify|backup)", _REKEY),
-    (r"rekey-recovery-key/(init|update|verify|backup)", _REKEY),
-    (r"rotate(/keyring|/root|/root/init|/root/update|/config)?", _ROTATE),
+    (r"generate-root/(?P<step>attempt|update)", _ROOT),
+    (r"generate-root-token/(?P<step>attempt|update)", _ROOT),
+    (f"rekey/{_STEP}", _REKEY),
+    (f"rekey-recovery-key/{_STEP}", _REKEY),
+    (r"rotate", _ROTATE),
+    (r"rotate/(?P<step>keyring|config|root|root/init|root/update)", _ROTATE),
     (r"step-down", _HA),
     (r"ha-status", _HA),
-    (r"storage/raft/.+", _RAFT),
+    (r"storage/raft/(?P<step>.+)", _RAFT),
 )
 # Root generation is reached without a token in Vault (its operator lost it).
 UNAUTHENTICATED_PATHS = ("generate-root/*", "generate-root-token/*")
