@@ -9,7 +9,8 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tests.e2e.conftest import Api, Bao, assert_error_body, parse_time, table
+from tests.broker_thread import BrokerThread
+from tests.e2e.conftest import Api, Bao, assert_error_body, make_client, parse_time, table
 
 
 def test_init_reads_initialized_and_refuses_to_init_again(
@@ -113,3 +114,16 @@ def test_auth_tune_with_hvac_and_the_token_method(client: hvac.Client) -> None:
         client.sys.tune_auth_method("token", token_type="batch")
     with pytest.raises(hvac.exceptions.InvalidRequest, match="no auth method is enabled"):
         client.sys.tune_auth_method("nothing-here", default_lease_ttl="5m")
+
+
+def test_tuning_survives_a_restart(broker: BrokerThread, client: hvac.Client) -> None:
+    client.sys.enable_auth_method("approle")
+    client.sys.tune_auth_method("approle", default_lease_ttl="7m", description="fleet")
+    client.sys.tune_auth_method("token", max_lease_ttl="2h")
+    broker.restart()
+    client = make_client(broker)
+    approle = client.sys.read_auth_method_tuning("approle")["data"]
+    assert approle["default_lease_ttl"] == 420 and approle["description"] == "fleet"
+    assert client.sys.read_auth_method_tuning("token")["data"]["max_lease_ttl"] == 7200
+    made = client.auth.token.create(policies=["default"], ttl="5h")["auth"]
+    assert made["lease_duration"] == 7200
