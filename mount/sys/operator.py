@@ -41,17 +41,18 @@ _RAFT = (
 )
 
 # (pattern, sentence): every path the `bao operator` subcommands call that we refuse.
-_STEP = "(?P<step>init|update|verify|backup)"
+# Any step under each (attempt, update; init, verify, backup; keyring, root/init ...).
+_STEP = "(?P<step>.+)"
 REFUSED: tuple[tuple[str, str], ...] = (
-    (r"generate-root/(?P<step>attempt|update)", _ROOT),
-    (r"generate-root-token/(?P<step>attempt|update)", _ROOT),
+    (f"generate-root/{_STEP}", _ROOT),
+    (f"generate-root-token/{_STEP}", _ROOT),
     (f"rekey/{_STEP}", _REKEY),
     (f"rekey-recovery-key/{_STEP}", _REKEY),
     (r"rotate", _ROTATE),
-    (r"rotate/(?P<step>keyring|config|root|root/init|root/update)", _ROTATE),
+    (f"rotate/{_STEP}", _ROTATE),
     (r"step-down", _HA),
     (r"ha-status", _HA),
-    (r"storage/raft/(?P<step>.+)", _RAFT),
+    (f"storage/raft/{_STEP}", _RAFT),
 )
 # Root generation is reached without a token in Vault (its operator lost it).
 UNAUTHENTICATED_PATHS = ("generate-root/*", "generate-root-token/*")

@@ -62,13 +62,13 @@ def paths(catalog: Catalog) -> list[Path]:
             help_synopsis="List the builtin plugins, by type.",
         ),
         Path(
-            r"plugins/catalog/(?P<type>auth|database|secret)/?",
+            r"plugins/catalog/(?P<type>[^/]+)/?",
             {LIST: partial(type_list, catalog), READ: partial(type_list, catalog)},
             type_field,
             help_synopsis="List the builtin plugins of one type.",
         ),
         Path(
-            r"plugins/catalog/(?P<type>auth|database|secret)/(?P<name>[^/]+)",
+            r"plugins/catalog/(?P<type>[^/]+)/(?P<name>[^/]+)",
             {READ: partial(plugin_read, catalog)},
             {**type_field, **name_field},
             help_synopsis="Read one builtin plugin.",
