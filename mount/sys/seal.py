@@ -56,6 +56,30 @@ _INIT_FIELDS = {
 }
 
 
+def _legacy(**properties: str) -> dict[str, Any]:
+    """The schema of a legacy (non-envelope) answer: these keys, of these JSON types."""
+    return {
+        "type": "object",
+        "required": sorted(properties),
+        "properties": {name: {"type": kind} for name, kind in properties.items()},
+    }
+
+
+_SEAL_STATUS = _legacy(
+    type="string",
+    initialized="boolean",
+    sealed="boolean",
+    t="integer",
+    n="integer",
+    progress="integer",
+    storage_type="string",
+    cluster_name="string",
+    cluster_id="string",
+    version="string",
+)
+_INIT = _legacy(initialized="boolean")
+
+
 def paths(core: Core) -> list[Path]:
     seal, settings = core.seal, core.settings
     return [
@@ -69,12 +93,14 @@ def paths(core: Core) -> list[Path]:
             {UPDATE: partial(unseal, seal, settings)},
             _UNSEAL_FIELDS,
             help_synopsis="Unseal the server with its seal key.",
+            response_schema=_SEAL_STATUS,
         ),
         Path(
             "init",
             {READ: init_read, UPDATE: init_write},
             _INIT_FIELDS,
             help_synopsis="Whether the server is initialized (always: at its first start).",
+            response_schema=_INIT,
         ),
         Path(
             "key-status",
