@@ -11,7 +11,7 @@ from typing import Protocol
 
 from mount.audit.broker import AuditBroker
 from mount.audit.device import DeclaredDevice
-from mount.auth.methods import AuthMethods
+from mount.auth.methods import AUTH_TYPES, AuthMethods
 from mount.auth.token import paths as token_paths
 from mount.core import Core, CoreSettings
 from mount.leases.gauges import LeaseGauges
@@ -25,13 +25,23 @@ from mount.sdk.framework import Backend, SpecialPaths
 from mount.sdk.logical import BackendConfig, BatchStorage, Storage
 from mount.sdk.ratelimit import issue_limit_options
 from mount.sdk.telemetry import CREDS_ISSUED
+from mount.seal import Seal
+from mount.storage.barrier import key_fingerprint
 from mount.sys.audit import SUDO_PATHS as AUDIT_SUDO_PATHS
 from mount.sys.audit import paths as audit_paths
 from mount.sys.auth import paths as sys_auth_paths
+from mount.sys.auth import tune_paths as auth_tune_paths
 from mount.sys.backend import paths as sys_paths
 from mount.sys.leases import paths as lease_paths
 from mount.sys.metrics import paths as metrics_paths
+from mount.sys.operator import UNAUTHENTICATED_PATHS as OPERATOR_OPEN_PATHS
+from mount.sys.operator import paths as operator_paths
+from mount.sys.plugins import Catalog
+from mount.sys.plugins import paths as plugin_paths
 from mount.sys.policy import paths as policy_paths
+from mount.sys.seal import SUDO_PATHS as SEAL_SUDO_PATHS
+from mount.sys.seal import UNAUTHENTICATED_PATHS as SEAL_OPEN_PATHS
+from mount.sys.seal import paths as seal_paths
 from mount.sys.wrapping import UNAUTHENTICATED as WRAPPING_UNAUTHENTICATED
 from mount.sys.wrapping import paths as wrapping_paths
 from mount.tokens.cubbyhole import Cubbyholes
@@ -70,6 +80,8 @@ class BrokerOptions:
     audit_devices: tuple[DeclaredDevice, ...] = ()
     # Files no audit device may write (the storage's, the seal key), with what each is.
     reserved_files: dict[Path, str] = field(default_factory=dict)
+    # The seal key's fingerprint (mount.storage.barrier): sys/unseal checks keys against it.
+    seal_fingerprint: str | None = None
 
 
 async def _cluster_id(store: Store) -> str:
@@ -115,6 +127,7 @@ async def build_core(options: BrokerOptions) -> Core:
         metrics=metrics,
         # Cubbyholes are under the barrier like all storage; a token's goes with it.
         wrapping=Wrapping(tokens, Cubbyholes(store.view("sys/cubbyhole/"))),
+        seal=Seal(options.seal_fingerprint, key_fingerprint),
     )
 
     async def revoke_leases_of(entry: TokenEntry) -> None:
@@ -129,7 +142,12 @@ async def build_core(options: BrokerOptions) -> Core:
         default_lease_ttl=settings.default_lease_ttl,
         max_lease_ttl=settings.max_lease_ttl,
     )
-    await _mount_builtins(store, core, auth_methods)
+    catalog = Catalog(
+        secret=tuple(e.type for e in options.engines),
+        auth=(*AUTH_TYPES, "token"),
+        version=settings.version,
+    )
+    await _mount_builtins(store, core, auth_methods, catalog)
     for engine in options.engines:
         await _mount_engine(store, core, engine)
     restored = await auth_methods.restore()
@@ -140,14 +158,16 @@ async def build_core(options: BrokerOptions) -> Core:
     return core
 
 
-async def _mount_builtins(store: Store, core: Core, auth_methods: AuthMethods) -> None:
+async def _mount_builtins(
+    store: Store, core: Core, auth_methods: AuthMethods, catalog: Catalog
+) -> None:
     """sys/ and auth/token/: the host's own backends, the only ones told their caller."""
     await _mount(
         store,
         core.mounts,
         "sys/",
         "system",
-        _system_backend(core, auth_methods),
+        _system_backend(core, auth_methods, catalog),
         "secret",
         "system endpoints used for control, policy and debugging",
         builtin=True,
@@ -232,9 +252,13 @@ async def _mount(
     mounts.add(entry)
 
 
-def _system_backend(core: Core, auth_methods: AuthMethods) -> Backend:
+def _system_backend(core: Core, auth_methods: AuthMethods, catalog: Catalog) -> Backend:
     return Backend(
-        sys_paths(core)
+        auth_tune_paths(auth_methods)  # first: sys/mounts/<path>/tune would take it
+        + sys_paths(core)
+        + seal_paths(core)
+        + plugin_paths(catalog)
+        + operator_paths()
         + lease_paths(core)
         + policy_paths(core)
         + audit_paths(core.audit)
@@ -247,10 +271,18 @@ def _system_backend(core: Core, auth_methods: AuthMethods) -> Backend:
         case_insensitive=("name",),
         special_paths=SpecialPaths(
             # Reachable without a token, as in Vault.
-            unauthenticated=("health", "seal-status", "leader", *WRAPPING_UNAUTHENTICATED),
+            unauthenticated=(
+                "health",
+                "seal-status",
+                "leader",
+                *WRAPPING_UNAUTHENTICATED,
+                *SEAL_OPEN_PATHS,
+                *OPERATOR_OPEN_PATHS,
+            ),
             # Vault's root-protected system paths that this broker serves.
             sudo=(
                 *AUDIT_SUDO_PATHS,
+                *SEAL_SUDO_PATHS,
                 "auth/*",
                 "rotate",
                 "leases",

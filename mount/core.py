@@ -20,6 +20,7 @@ from mount.request import ApiRequest
 from mount.sdk.errors import (
     InvalidRequestError,
     PermissionDeniedError,
+    UnavailableError,
     UnsupportedOperationError,
     VaultError,
     multierror,
@@ -27,6 +28,7 @@ from mount.sdk.errors import (
 from mount.sdk.framework import SecretType
 from mount.sdk.logical import Operation, Request, Response, Storage
 from mount.sdk.ratelimit import DEFAULT_ISSUE_LIMIT
+from mount.seal import Seal
 from mount.tokens.login import issue_login_token
 from mount.tokens.store import TokenEntry, TokenStore
 from mount.tokens.wrapping import TOKEN_PATHS, Wrapping, wrappable
@@ -44,6 +46,20 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _token_optional(path: str) -> bool:
     """Paths served with or without a token (Vault's UI preflight): exactly these."""
     return path == _UI_MOUNTS or path.startswith(_UI_MOUNTS + "/")
+
+
+# What a sealed server still answers, as Vault: its status, and the way out (sys/unseal).
+_SERVED_SEALED = frozenset({"sys/seal-status", "sys/health", "sys/unseal", "sys/leader"})
+
+
+def check_unsealed(seal: Seal, api: ApiRequest) -> None:
+    """Refuse every request of a sealed server but its status paths (503, Vault's words)."""
+    if not seal.sealed:
+        return
+    path = api.path.rstrip("/")
+    if path in _SERVED_SEALED or (path == "sys/init" and api.operation is Operation.READ):
+        return
+    raise UnavailableError("Vault is sealed")
 
 
 def check_request_path(path: str) -> None:
@@ -101,6 +117,7 @@ class Core:
         audit: AuditBroker,
         metrics: BrokerMetrics | None = None,
         wrapping: Wrapping,
+        seal: Seal | None = None,
     ) -> None:
         self.settings = settings
         self.mounts = mounts
@@ -110,6 +127,8 @@ class Core:
         self.audit = audit
         self.metrics = metrics or BrokerMetrics()
         self.wrapping = wrapping
+        # Without a seal key (tests' unencrypted stores) the server can seal but never unseal.
+        self.seal = seal or Seal(None)
 
     def resolve_secret(self, mount: str, secret_type: str) -> tuple[SecretType, Storage] | None:
         """The secret type behind a lease, for the lease manager's renew and revoke."""
@@ -182,6 +201,7 @@ class Core:
         response before the client sees it; if no audit device can, the request fails.
         A request its token's policies deny is recorded as refused, as in Vault.
         """
+        check_unsealed(self.seal, api)
         trail = self.audit.trail(api)
         try:
             check_request_path(api.path)

@@ -6,7 +6,9 @@ only when `--dev` is asked for, so a production start never loads the emulator.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import secrets
 import shutil
 import socket
@@ -22,10 +24,11 @@ from mount.core import Core, CoreSettings
 from mount.http.app import create_app
 from mount.http.server import bind, serve
 from mount.ids import random_id
-from mount.run import build_broker, open_store, reserved_files
+from mount.run import build_broker, open_store, reserved_files, seal_fingerprint
 from mount.sdk.errors import VaultError
 from mount.sdk.logical import Operation
 from mount.startup import StartError
+from mount.storage.barrier import load_seal_key
 from mount.storage.open import StorageLayout
 
 __all__ = ["DevOptions", "configure_dev", "dev_environment", "run_dev"]
@@ -129,8 +132,13 @@ async def _serve_dev(
     store = open_store(layout, key_file)
     try:
         core = await build_broker(
-            store, CoreSettings(storage_type="tinydb"), reserved=reserved_files(layout, key_file)
+            store,
+            CoreSettings(storage_type="tinydb"),
+            reserved=reserved_files(layout, key_file),
+            seal_fingerprint=seal_fingerprint(key_file),
         )
+        # Shown as Vault's dev server shows it, for `bao operator unseal` after a seal.
+        unseal_key = base64.b64encode(load_seal_key(os.environ, key_file)).decode("ascii")
         root = await ensure_root_token(core, options.root_token or f"s.{random_id()}")
         assert root is not None
         if tenant is not None:
@@ -140,14 +148,16 @@ async def _serve_dev(
                 raise StartError(f"dev mode could not configure entra/: {exc.message}") from None
 
         def ready(url: str) -> None:
-            print(_dev_banner(url, root, tenant), flush=True)
+            print(_dev_banner(url, root, unseal_key, tenant), flush=True)
 
         await serve(create_app(core), address=options.listen, on_ready=ready, sockets=sockets)
     finally:
         await store.close()
 
 
-def _dev_banner(url: str, root: str, tenant: tuple[EmulatorServer, EmulatorSettings] | None) -> str:
+def _dev_banner(
+    url: str, root: str, unseal_key: str, tenant: tuple[EmulatorServer, EmulatorSettings] | None
+) -> str:
     head = f"""\
 ==> entra-broker server started! Log data will stream in below.
 
@@ -159,6 +169,10 @@ You may need to set the following environment variables:
     $ export BAO_ADDR='{url}'
     $ export VAULT_ADDR='{url}'
 
+The unseal key and root token are displayed below in case you want to
+seal/unseal the server or re-authenticate.
+
+Unseal Key: {unseal_key}
 Root Token: {root}
 """
     if tenant is None:

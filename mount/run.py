@@ -24,7 +24,7 @@ from mount.leases.settings import LeaseSettings
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.storage import StorageError
 from mount.startup import StartError
-from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, load_seal_key
+from mount.storage.barrier import KEY_ENV, Barrier, BarrierError, key_fingerprint, load_seal_key
 from mount.storage.log import LogStore
 from mount.storage.open import StorageLayout, storage_layout
 from mount.storage.split import SplitStore
@@ -36,6 +36,7 @@ __all__ = [
     "generate_root",
     "listener_limits",
     "open_store",
+    "seal_fingerprint",
     "reserved_files",
     "run_server",
 ]
@@ -70,6 +71,14 @@ def open_store(layout: StorageLayout, key_file: Path) -> SplitStore | LogStore:
         raise StartError(str(exc)) from None
     except OSError as exc:
         raise StartError(f"cannot open storage at {layout.data}: {exc.strerror}") from None
+
+
+def seal_fingerprint(key_file: Path) -> str:
+    """The fingerprint of the seal key the store was opened with (sys/unseal checks it)."""
+    try:
+        return key_fingerprint(load_seal_key(os.environ, key_file))
+    except BarrierError as exc:
+        raise StartError(str(exc)) from None
 
 
 def reserved_files(layout: StorageLayout, key_file: Path) -> dict[Path, str]:
@@ -120,6 +129,7 @@ async def build_broker(
     settings: CoreSettings,
     audit: tuple[DeclaredDevice, ...] = (),
     reserved: Mapping[Path, str] | None = None,
+    seal_fingerprint: str | None = None,
 ) -> Core:
     try:
         return await build_core(
@@ -129,6 +139,7 @@ async def build_broker(
                 engines=[entra_engine()],
                 audit_devices=audit,
                 reserved_files=dict(reserved or {}),
+                seal_fingerprint=seal_fingerprint,
             )
         )
     except (StorageError, BarrierError) as exc:
@@ -195,7 +206,13 @@ async def _run_bound(
                 max_leases_per_mount=config.max_leases_per_mount,
             ),
         )
-        core = await build_broker(store, settings, config.audit, checked.reserved)
+        core = await build_broker(
+            store,
+            settings,
+            config.audit,
+            checked.reserved,
+            seal_fingerprint=seal_fingerprint(checked.key_file),
+        )
         # Leases are restored while serving; one that cannot be read stops the server as
         # it would have stopped it before serving. (Registered before the restore task
         # first runs: nothing awaited since build_core created it.)

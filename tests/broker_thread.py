@@ -14,7 +14,7 @@ from mount.build import BrokerOptions, EngineMount, Store, build_core, ensure_ro
 from mount.core import Core, CoreSettings
 from mount.http.app import create_app
 from mount.http.listener import listening_sockets, start_serving
-from mount.storage.barrier import Barrier
+from mount.storage.barrier import Barrier, key_fingerprint
 from mount.storage.open import open_store
 from mount.storage.split import leases_path
 
@@ -96,6 +96,7 @@ class BrokerThread:
                     ),
                     engines=[EngineMount("entra/", "entra", plugin.factory)],
                     audit_devices=self.audit_devices,
+                    seal_fingerprint=key_fingerprint(self.seal_key),
                 )
             )
             await ensure_root_token(self.core, ROOT_TOKEN)

@@ -7,7 +7,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -21,7 +21,15 @@ from mount.sdk.logical import BackendConfig, BatchStorage, LoginSpec, Operation,
 from mount.sdk.ttl import TTLLimits
 from mount.tokens.store import TokenEntry, TokenStore
 
-__all__ = ["AUTH_TABLE_KEY", "AUTH_TYPES", "AuthMethods", "AuthMount", "sanitize_path"]
+__all__ = [
+    "AUTH_TABLE_KEY",
+    "AUTH_TYPES",
+    "TOKEN_TUNE_KEY",
+    "AuthMethods",
+    "AuthMount",
+    "Tuning",
+    "sanitize_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +44,22 @@ AUTH_TYPES: Mapping[str, BackendFactory] = {
 # One record holding every enabled auth mount, as Vault's `core/auth`: a change is one write.
 AUTH_TABLE_KEY = "core/auth-table"
 BUILTIN_PATHS = ("token/",)
+# The token method is built in, not in the table: its tuning is stored apart.
+TOKEN_TUNE_KEY = "core/auth-tune/token"
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """What sys/auth/<path>/tune sets; None leaves a setting as it is, 0 is the system's."""
+
+    default_lease_ttl: int | None = None
+    max_lease_ttl: int | None = None
+    description: str | None = None
+    listing_visibility: str | None = None
+    token_type: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class ViewStore(Storage, Protocol):
@@ -53,6 +77,9 @@ class AuthMount:
     accessor: str
     default_lease_ttl: int = 0
     max_lease_ttl: int = 0
+    # Tuned by sys/auth/<path>/tune; kept and shown, "" when never set.
+    listing_visibility: str = ""
+    token_type: str = "default-service"
 
     @property
     def mount_path(self) -> str:
@@ -97,6 +124,8 @@ class AuthMethods:
         self._max_lease_ttl = max_lease_ttl
         self._types = types
         self._lock = asyncio.Lock()
+        # Tuned display settings by mount path (auth/token/ included).
+        self._extra: dict[str, dict[str, str]] = {}
         tokens.renew_approver = self.approve_renewal
 
     async def _table(self) -> list[AuthMount]:
@@ -121,6 +150,10 @@ class AuthMethods:
         )
 
     def _mount(self, mount: AuthMount, backend: Backend) -> None:
+        self._extra[mount.mount_path] = {
+            "listing_visibility": mount.listing_visibility,
+            "token_type": mount.token_type,
+        }
         self._mounts.add(
             MountEntry(
                 path=mount.mount_path,
@@ -191,8 +224,101 @@ class AuthMethods:
             explicit_max_ttl=token.explicit_max_ttl,
         )
 
+    def tuning(self, path: str) -> dict[str, Any]:
+        """sys/auth/<path>/tune as Vault reads it: the mount's TTLs (the system's if unset)."""
+        entry = self._require(path)
+        extra = self._extra.get(entry.path, {})
+        data: dict[str, Any] = {
+            "default_lease_ttl": entry.default_lease_ttl or self._default_lease_ttl,
+            "description": entry.description,
+            "force_no_cache": False,
+            "max_lease_ttl": entry.max_lease_ttl or self._max_lease_ttl,
+            "token_type": extra.get("token_type") or "default-service",
+        }
+        if extra.get("listing_visibility"):
+            data["listing_visibility"] = extra["listing_visibility"]
+        return data
+
+    def _require(self, path: str) -> MountEntry:
+        entry = self.entry(path)
+        if entry is None:
+            raise InvalidRequestError(
+                f"cannot tune auth/{sanitize_path(path)}: no auth method is enabled there "
+                "(see `bao auth list`)"
+            )
+        return entry
+
+    async def tune(self, path: str, tuning: Tuning) -> None:
+        """Change an auth mount's TTLs, description and display settings; stored.
+
+        Tokens the method issues from now on get the new TTLs (the core reads them from
+        the mount entry at each login and renewal); tokens already issued keep theirs.
+        """
+        async with self._lock:
+            entry = self._require(path)
+            extra = self._extra.setdefault(entry.path, {})
+            default_ttl = _pick(tuning.default_lease_ttl, entry.default_lease_ttl)
+            max_ttl = _pick(tuning.max_lease_ttl, entry.max_lease_ttl)
+            _check_ttls(default_ttl, max_ttl, self._max_lease_ttl)
+            changes = tuning.changes()
+            if entry.path == "auth/token/":
+                record = {
+                    "default_lease_ttl": default_ttl,
+                    "max_lease_ttl": max_ttl,
+                    "description": changes.get("description", entry.description),
+                    "listing_visibility": changes.get(
+                        "listing_visibility", extra.get("listing_visibility", "")
+                    ),
+                    "token_type": changes.get("token_type", extra.get("token_type", "")),
+                }
+                await self._store.put(TOKEN_TUNE_KEY, record)
+                self._apply_token_tuning(entry, record)
+            else:
+                table = await self._table()
+                updated = [
+                    replace(
+                        m, **{**changes, "default_lease_ttl": default_ttl, "max_lease_ttl": max_ttl}
+                    )
+                    if m.mount_path == entry.path
+                    else m
+                    for m in table
+                ]
+                await self._save(updated)
+                for mount in updated:
+                    if mount.mount_path == entry.path:
+                        self._apply(entry, mount)
+        logger.info(
+            "auth method tuned path=%s default_lease_ttl=%d max_lease_ttl=%d",
+            entry.path,
+            entry.default_lease_ttl,
+            entry.max_lease_ttl,
+        )
+
+    def _apply(self, entry: MountEntry, mount: AuthMount) -> None:
+        entry.default_lease_ttl = mount.default_lease_ttl
+        entry.max_lease_ttl = mount.max_lease_ttl
+        entry.description = mount.description
+        self._extra[entry.path] = {
+            "listing_visibility": mount.listing_visibility,
+            "token_type": mount.token_type,
+        }
+
+    def _apply_token_tuning(self, entry: MountEntry, record: Mapping[str, Any]) -> None:
+        entry.default_lease_ttl = int(record.get("default_lease_ttl") or 0)
+        entry.max_lease_ttl = int(record.get("max_lease_ttl") or 0)
+        entry.description = str(record.get("description") or entry.description)
+        self._extra[entry.path] = {
+            "listing_visibility": str(record.get("listing_visibility") or ""),
+            "token_type": str(record.get("token_type") or ""),
+        }
+        self._tokens.tune(entry.default_lease_ttl, entry.max_lease_ttl)
+
     async def restore(self) -> int:
         """Mount every enabled auth method again after a restart; returns how many."""
+        token_mount = self._mounts.get("auth/token/")
+        tuned = await self._store.get(TOKEN_TUNE_KEY)
+        if token_mount is not None and isinstance(tuned, dict):
+            self._apply_token_tuning(token_mount, tuned)
         restored = 0
         for mount in await self._table():
             if mount.type not in self._types:
@@ -281,6 +407,23 @@ class AuthMethods:
             revoked,
         )
         return True
+
+
+def _pick(given: int | None, current: int) -> int:
+    return current if given is None else given
+
+
+def _check_ttls(default_ttl: int, max_ttl: int, system_max: int) -> None:
+    """Vault's tune checks: no TTL above the system max, the default within the max."""
+    if max_ttl and system_max and max_ttl > system_max:
+        raise InvalidRequestError(
+            f"given max lease TTL of {max_ttl}s is greater than the system max lease TTL of "
+            f"{system_max}s (max_lease_ttl in the server config)"
+        )
+    if default_ttl and system_max and default_ttl > system_max:
+        raise InvalidRequestError("given default lease TTL greater than system max lease TTL")
+    if default_ttl and max_ttl and default_ttl > max_ttl:
+        raise InvalidRequestError("given default lease TTL greater than given max lease TTL")
 
 
 async def _clear(storage: Storage, prefix: str = "") -> None:

@@ -10,6 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from mount.auth.token_create import create_paths, seconds_of
+from mount.auth.token_roles import role_paths
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError, PermissionDeniedError
@@ -91,6 +92,7 @@ def paths(core: Core) -> list[Path]:
             help_synopsis="List the accessors of every token.",
         ),
         *create_paths(tokens),
+        *role_paths(),
     ]
 
 

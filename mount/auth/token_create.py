@@ -1,7 +1,8 @@
 """auth/token/create and create-orphan: Vault's rules for a child (or orphan) token.
 
-The checks run in Vault's order (handleCreateCommon without token roles), so a request
-that breaks several rules gets the same first error as from Vault.
+The checks run in Vault's order (handleCreateCommon), so a request that breaks several
+rules gets the same first error as from Vault; auth/token/create/<role> adds the role's
+rules (mount.auth.token_roles).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from mount.auth.token_roles import ROLE_NAME, TokenRole, load_role, role_policies
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk.errors import InvalidRequestError
@@ -61,13 +63,33 @@ def create_paths(tokens: TokenStore) -> list[Path]:
             CREATE_FIELDS,
             help_synopsis="Create a token with no parent.",
         ),
+        Path(
+            f"create/{ROLE_NAME}",
+            {UPDATE: partial(token_create_role, tokens)},
+            {**CREATE_FIELDS, "role_name": Field(FieldType.STRING, "The token role to use.")},
+            help_synopsis="Create a token under a token role's rules.",
+        ),
     ]
 
 
+async def token_create_role(tokens: TokenStore, req: Request, d: FieldData) -> Response:
+    """auth/token/create/<role>: a token on the role's terms (Vault's token store roles)."""
+    name = str(d.get("role_name")).lower()
+    role = await load_role(req.storage, name)
+    if role is None:
+        raise InvalidRequestError(f"unknown role {name}")
+    return await token_create(tokens, req, d, role=role)
+
+
 async def token_create(
-    tokens: TokenStore, req: Request, d: FieldData, *, orphan: bool = False
+    tokens: TokenStore,
+    req: Request,
+    d: FieldData,
+    *,
+    orphan: bool = False,
+    role: TokenRole | None = None,
 ) -> Response:
-    """Vault's handleCreateCommon without token roles, its checks in its order."""
+    """Vault's handleCreateCommon, its checks in its order."""
     caller = current_caller()
     parent = caller.require_token()
     # A use-limited token could escape its count through children.
@@ -78,20 +100,32 @@ async def token_create(
     meta = _meta(d)
     if d.provided("id") and not sudo:
         raise InvalidRequestError("root or sudo privileges required to specify token id")
-    policies = _policies(d, parent, sudo)
-    orphan = _orphan(d, sudo, orphan)
-    # A child is bound to its parent's CIDRs; an orphan starts afresh, as in Vault.
-    bound_cidrs = () if orphan else parent.bound_cidrs
+    if role is not None and role.sets_policies:
+        policies = _with_role(d, parent, role)
+    else:
+        policies = _policies(d, parent, sudo)
+    if role is not None:
+        # The role decides both, as in Vault: its CIDRs replace the parent's.
+        orphan, bound_cidrs = role.orphan, role.token_bound_cidrs
+    else:
+        orphan = _orphan(d, sudo, orphan)
+        # A child is bound to its parent's CIDRs; an orphan starts afresh, as in Vault.
+        bound_cidrs = () if orphan else parent.bound_cidrs
     period = _period(d, sudo)
-    ttl, warnings = _creation_ttl(tokens, d, policies, period)
+    explicit = seconds_of(d, "explicit_max_ttl")
+    warnings: list[str] = []
+    if role is not None:
+        explicit, period = _role_limits(role, explicit, period, warnings)
+    ttl, ttl_warnings = _creation_ttl(tokens, d, policies, period, explicit)
+    warnings += ttl_warnings
     if ttl == 0 and parent.expire_time is not None:
         raise InvalidRequestError("expiring root tokens cannot create non-expiring root tokens")
     token, entry = await tokens.create(
         policies=policies,
         ttl=ttl,
-        explicit_max_ttl=seconds_of(d, "explicit_max_ttl"),
+        explicit_max_ttl=explicit,
         period=period,
-        renewable=bool(d.get("renewable")),
+        renewable=bool(d.get("renewable")) and (role is None or role.renewable),
         display_name=f"token-{d.get('display_name')}" if d.get("display_name") else "token",
         token_id=d.get("id") or None,
         parent=parent,
@@ -100,6 +134,8 @@ async def token_create(
         meta=meta,
         # A token that never expires is not bound to addresses either (Vault).
         bound_cidrs=bound_cidrs if ttl else (),
+        role=role.name if role is not None else "",
+        path=_role_path(role),
     )
     return Reply(auth=entry.auth_block(token, time.time()), warnings=warnings)
 
@@ -148,6 +184,50 @@ def _policies(d: FieldData, parent: TokenEntry, sudo: bool) -> list[str]:
     return policies
 
 
+def _with_role(d: FieldData, parent: TokenEntry, role: TokenRole) -> list[str]:
+    """Policies under a role that names allowed or disallowed ones: the role bounds them."""
+    no_default = bool(d.get("no_default_policy"))
+    policies = role_policies(role, d.get("policies") or [], parent.policies, no_default)
+    if no_default:
+        policies = [p for p in policies if p != "default"]
+    if "root" in policies and not parent.is_root:
+        raise InvalidRequestError("root tokens may not be created without parent token being root")
+    return policies
+
+
+def _role_limits(
+    role: TokenRole, explicit: int, period: int, warnings: list[str]
+) -> tuple[int, int]:
+    """The lesser of the request's and the role's explicit max TTL and period (Vault)."""
+    if role.token_explicit_max_ttl:
+        if explicit:
+            explicit = min(explicit, role.token_explicit_max_ttl)
+            warnings.append(
+                "Explicit max TTL specified both during creation call and in role; "
+                f"using the lesser value of {explicit} seconds"
+            )
+        else:
+            explicit = role.token_explicit_max_ttl
+    if role.token_period:
+        if period:
+            period = min(period, role.token_period)
+            warnings.append(
+                "Period specified both during creation call and in role; "
+                f"using the lesser value of {period} seconds"
+            )
+        else:
+            period = role.token_period
+    return explicit, period
+
+
+def _role_path(role: TokenRole | None) -> str:
+    """The token's path: under its role's name and suffix (for revoke-prefix by role)."""
+    if role is None:
+        return "auth/token/create"
+    path = f"auth/token/create/{role.name}"
+    return f"{path}/{role.path_suffix}" if role.path_suffix else path
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a map"
@@ -177,10 +257,10 @@ def _meta(d: FieldData) -> dict[str, str] | None:
 
 
 def _creation_ttl(
-    tokens: TokenStore, d: FieldData, policies: list[str], period: int
+    tokens: TokenStore, d: FieldData, policies: list[str], period: int, explicit: int
 ) -> tuple[int, list[str]]:
     """The new token's TTL within the system max, with Vault's warnings (0: never expires)."""
-    ttl, explicit = seconds_of(d, "ttl"), seconds_of(d, "explicit_max_ttl")
+    ttl = seconds_of(d, "ttl")
     if ttl == 0 and period == 0 and "root" in policies:
         if explicit == 0:
             return 0, []  # a root token without a TTL never expires, as in Vault

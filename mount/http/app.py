@@ -70,9 +70,9 @@ def create_app(
         raise web.HTTPTemporaryRedirect("/ui/")
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        worker = ExpiryWorker(core.leases)
+        worker = ExpiryWorker(core.leases, gate=core.seal.wait_unsealed)
         worker.start()
-        token_worker = TokenExpiryWorker(core.tokens)
+        token_worker = TokenExpiryWorker(core.tokens, gate=core.seal.wait_unsealed)
         token_worker.start()
         yield
         await core.leases.stop_restore()

@@ -45,8 +45,11 @@ class ExpiryWorker:
         clock: Callable[[], float] | None = None,
         wait: WaitFn = wait_for_event,
         stop_grace: float = 5.0,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.stop_grace = stop_grace
+        # Awaited before each round of revocations: a sealed server revokes nothing.
+        self._gate = gate
         self._leases = leases
         # The lease manager's clock by default: due times are read from it, and `wait`
         # must measure its timeout on the same clock.
@@ -90,6 +93,8 @@ class ExpiryWorker:
 
     async def _run(self) -> None:
         while True:
+            if self._gate is not None:
+                await self._gate()
             self._wake.clear()
             now = self._clock()
             while self._heap and self._heap[0][0] <= now:

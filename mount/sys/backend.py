@@ -13,6 +13,8 @@ from mount.sdk.errors import NotFoundError, PermissionDeniedError
 from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
+from mount.seal import Seal
+from mount.sys.seal import seal_status_body
 from mount.tokens.store import TokenEntry
 
 if TYPE_CHECKING:
@@ -34,10 +36,12 @@ _IGNORED_QUERY = {
         "haunhealthy",
         "performancestandbycode",
         "removedcode",
-        "sealedcode",
         "uninitcode",
     )
 }
+_IGNORED_QUERY["sealedcode"] = Field(
+    FieldType.STRING, "The status to answer while sealed; 503 when not given."
+)
 
 
 def _legacy(**properties: str) -> dict[str, Any]:
@@ -77,15 +81,15 @@ def paths(core: Core) -> list[Path]:
     return [
         Path(
             "health",
-            {READ: partial(health, settings)},
+            {READ: partial(health, settings, core.seal)},
             _IGNORED_QUERY,
             help_synopsis="Health of the server.",
             response_schema=_HEALTH,
         ),
         Path(
             "seal-status",
-            {READ: partial(seal_status, settings)},
-            help_synopsis="Seal status (always unsealed).",
+            {READ: partial(seal_status, settings, core.seal)},
+            help_synopsis="Seal status: sealed or not, one key share.",
             response_schema=_SEAL_STATUS,
         ),
         Path(
@@ -140,38 +144,35 @@ def _identity(settings: CoreSettings) -> dict[str, Any]:
     return {"cluster_name": settings.cluster_name, "cluster_id": settings.cluster_id}
 
 
-async def health(settings: CoreSettings, req: Request, d: FieldData) -> Response:
+async def health(settings: CoreSettings, seal: Seal, req: Request, d: FieldData) -> Response:
+    sealed = seal.sealed
+    # As Vault: a sealed server answers 503 (or its `sealedcode`).
+    status = _code(d.get("sealedcode"), 503) if sealed else 200
     return Reply(
         raw={
             "initialized": True,
-            "sealed": False,
+            "sealed": sealed,
             "standby": False,
             "replication_performance_mode": "disabled",
             "replication_dr_mode": "disabled",
             "server_time_utc": int(time.time()),
             "version": settings.version,
             **_identity(settings),
-        }
+        },
+        status=status,
     )
 
 
-async def seal_status(settings: CoreSettings, req: Request, d: FieldData) -> Response:
-    return Reply(
-        raw={
-            "type": "shamir",
-            "initialized": True,
-            "sealed": False,
-            "t": 1,
-            "n": 1,
-            "progress": 0,
-            "nonce": "",
-            "recovery_seal": False,
-            "version": settings.version,
-            "migration": False,
-            **_identity(settings),
-            "storage_type": settings.storage_type,
-        }
-    )
+def _code(raw: str | None, default: int) -> int:
+    try:
+        code = int(raw or default)
+    except ValueError:
+        return default
+    return code if 100 <= code <= 599 else default
+
+
+async def seal_status(settings: CoreSettings, seal: Seal, req: Request, d: FieldData) -> Response:
+    return Reply(raw=seal_status_body(seal, settings))
 
 
 async def leader(req: Request, d: FieldData) -> Response:

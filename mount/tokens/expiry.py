@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from mount.tokens.store import TokenStore
 
@@ -15,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 
 class TokenExpiryWorker:
-    def __init__(self, tokens: TokenStore) -> None:
+    def __init__(
+        self, tokens: TokenStore, gate: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self._tokens = tokens
+        # Awaited before each round: a sealed server revokes nothing.
+        self._gate = gate
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -31,6 +36,8 @@ class TokenExpiryWorker:
     async def _run(self) -> None:
         changed = self._tokens.expiry_changed
         while True:
+            if self._gate is not None:
+                await self._gate()
             changed.clear()
             try:
                 await self._tokens.revoke_expired(time.time())

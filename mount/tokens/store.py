@@ -71,6 +71,8 @@ class TokenEntry:
     bound_cidrs: tuple[str, ...] = ()
     # What the issuing auth method keeps for renewals (LoginSpec.internal); never shown.
     internal: dict[str, Any] | None = None
+    # The token role it was created against (auth/token/create/<role>); empty: none.
+    role: str = ""
 
     @property
     def is_root(self) -> bool:
@@ -119,9 +121,11 @@ class TokenEntry:
             "ttl": self.ttl_left(now),
             "type": "service",
         }
-        if not self.bound_cidrs and not self.period:
+        if not self.bound_cidrs and not self.period and not self.role:
             return data
-        # Vault shows these two only when set.
+        # Vault shows these only when set.
+        if self.role:
+            data["role"] = self.role
         if self.bound_cidrs:
             data["bound_cidrs"] = list(self.bound_cidrs)
         if self.period:
@@ -154,6 +158,7 @@ class TokenStore:
         # The system's lease TTLs: they bound the tokens created here.
         self._max_ttl = max_ttl
         self._default_ttl = default_ttl or max_ttl
+        self._system_ttls = (self._default_ttl, self._max_ttl)
         # Only found tokens are cached: caching misses would let random tokens grow it.
         self._cache: dict[str, TokenEntry] = {}
         self._lock = asyncio.Lock()
@@ -164,6 +169,12 @@ class TokenStore:
         # (expire_time, token hash); stale entries are skipped when popped.
         self._expiry: list[tuple[float, str]] = []
         self.expiry_changed = asyncio.Event()
+
+    def tune(self, default_ttl: int, max_ttl: int) -> None:
+        """The auth/token/ mount's tuned TTLs for tokens created from now; 0: the system's."""
+        system_default, system_max = self._system_ttls
+        self._max_ttl = max_ttl or system_max
+        self._default_ttl = default_ttl or min(system_default, self._max_ttl)
 
     @property
     def limits(self) -> TTLLimits:
@@ -188,6 +199,7 @@ class TokenStore:
         max_ttl: int = 0,
         bound_cidrs: tuple[str, ...] = (),
         internal: dict[str, Any] | None = None,
+        role: str = "",
     ) -> tuple[str, TokenEntry]:
         """Store a token; returns the token text (shown once) and its record.
 
@@ -215,6 +227,7 @@ class TokenStore:
             max_ttl=max_ttl,
             bound_cidrs=tuple(bound_cidrs),
             internal=internal,
+            role=role,
         )
         if await self._storage.get(ID_PREFIX + entry.token_hash) is not None:
             raise InvalidRequestError("cannot create a token with an id that is already in use")

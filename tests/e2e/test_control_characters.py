@@ -38,6 +38,9 @@ PARAMS = {
     ("sys/", "name"): "victim",
     ("sys/", "prefix"): "entra/creds/bob",
     ("auth/approle/", "role_name"): "r1",
+    ("auth/token/", "role_name"): "r1",
+    ("sys/", "step"): "update",
+    ("sys/", "type"): "secret",
 }
 PATH_PARAMS = {
     "/mounts/{path}/tune": "entra",
@@ -46,6 +49,8 @@ PATH_PARAMS = {
     "/audit/{path}": "aud",
     "/audit-hash/{path}": "aud",
     "/auth/{path}": "approle",
+    "/auth/{path}/tune": "approle",
+    "/mounts/auth/{path}/tune": "approle",
 }
 VICTIM_POLICY = 'path "entra/creds/carol" { capabilities = ["read"] }'
 

@@ -44,6 +44,8 @@ def _schemathesis(
             "--workers=1",
             "--request-timeout=30",
             "--exclude-path=/auth/token/revoke-self",
+            # Sealing answers 503 to everything after it, as revoking its token would.
+            "--exclude-path=/sys/seal",
             *selection,
             "--no-color",
         ],

@@ -123,7 +123,7 @@ def test_a_production_start_never_imports_the_emulator():
 # (the engine seam is the lowest: `mount.sdk` imports nothing else of `mount`).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("sdk", ("mount.sdk",)),
-    ("base", ("mount.ids", "mount.startup", "mount.metrics", "mount.logging_setup")),
+    ("base", ("mount.ids", "mount.startup", "mount.metrics", "mount.logging_setup", "mount.seal")),
     ("storage", ("mount.storage",)),
     (
         "state",
