@@ -11,7 +11,7 @@ from goplugin import requests, responses
 from goplugin.broker import Broker
 from goplugin.mounts import Factory, MountInstance
 from goplugin.proto import backend_grpc, backend_pb2
-from goplugin.wal import WriteAheadLog, definitely_failed
+from goplugin.wal import WriteAheadLog
 from mount.sdk import (
     Backend,
     FieldData,
@@ -25,6 +25,7 @@ from mount.sdk import (
     UnsupportedPathError,
     VaultError,
 )
+from mount.sdk.errors import definitely_failed
 
 if TYPE_CHECKING:
     from grpclib.server import Stream

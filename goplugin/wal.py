@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mount.sdk import Backend, SecretRequest, Storage, UpstreamError, VaultError
+from mount.sdk import Backend, SecretRequest, Storage
 
-__all__ = ["MIN_AGE", "WAL_PREFIX", "WriteAheadLog", "Writer", "definitely_failed"]
+__all__ = ["MIN_AGE", "WAL_PREFIX", "WriteAheadLog", "Writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +78,6 @@ class Writer:
         if self.host != here.host or not self.started or not here.started:
             return False
         return _start_time(self.pid) != self.started
-
-
-def definitely_failed(exc: BaseException) -> bool:
-    """An issue error after which no credential can exist (Graph refused the change)."""
-    return isinstance(exc, VaultError) and not (
-        isinstance(exc, UpstreamError) and exc.may_have_applied
-    )
 
 
 # The ids of entries whose issue runs in this process, shared by every mount's log: a

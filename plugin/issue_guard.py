@@ -32,9 +32,8 @@ from mount.sdk import (
     SecretRequest,
     SecretType,
     Storage,
-    UpstreamError,
-    VaultError,
 )
+from mount.sdk.errors import definitely_failed
 from mount.sdk.ratelimit import limiter_from_options
 from plugin.models import Mode, Role
 
@@ -70,13 +69,6 @@ class Checkout:
             )
         except (KeyError, TypeError, ValueError):
             return None
-
-
-def _definite(exc: BaseException) -> bool:
-    """No credential can exist after this failure (Entra refused, or we never called)."""
-    return isinstance(exc, VaultError) and not (
-        isinstance(exc, UpstreamError) and exc.may_have_applied
-    )
 
 
 def _rfc3339(at: float) -> str:
@@ -120,7 +112,7 @@ class IssueGuard:
             try:
                 issued = await inner()
             except BaseException as exc:
-                if claim is not None and _definite(exc):
+                if claim is not None and definitely_failed(exc):
                     await self._release(storage, holder or "", claim["id"])
                 raise
             if claim is None:

@@ -27,7 +27,7 @@ from mount.leases.restore import LeaseRestore, LeaseRestoreError
 from mount.leases.revocation import Revoker, SecretResolver
 from mount.leases.settings import LeaseSettings
 from mount.leases.table import LeaseTable
-from mount.sdk.errors import InvalidRequestError, UpstreamError, VaultError
+from mount.sdk.errors import InvalidRequestError, VaultError, definitely_failed
 from mount.sdk.logical import BatchStorage, Issued, IssueFn, SecretRequest, SecretSpec
 from mount.sdk.telemetry import (
     CREDS_ISSUED,
@@ -264,10 +264,7 @@ class LeaseManager:
 
     async def _abandon(self, lease: Lease, exc: BaseException) -> None:
         """Undo a pending lease whose issue failed; revoke it if the credential may exist."""
-        definite = isinstance(exc, VaultError) and not (
-            isinstance(exc, UpstreamError) and exc.may_have_applied
-        )
-        if definite:
+        if definitely_failed(exc):
             await self._journal.write({lease.lease_id: None})
             log_lease_event(
                 logging.INFO,

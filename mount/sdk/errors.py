@@ -31,6 +31,7 @@ __all__ = [
     "UnsupportedPathError",
     "UpstreamError",
     "VaultError",
+    "definitely_failed",
     "multierror",
 ]
 
@@ -153,3 +154,12 @@ class UpstreamError(VaultError):
 
 class UnavailableError(VaultError):
     status = 503
+
+
+def definitely_failed(exc: BaseException) -> bool:
+    """An issue error after which no credential can exist: a typed refusal, not an
+    upstream failure that may have applied the change. Every host drops its cover of
+    such an issue (pending lease, write-ahead entry) without calling revoke."""
+    return isinstance(exc, VaultError) and not (
+        isinstance(exc, UpstreamError) and exc.may_have_applied
+    )

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_issue import CORES, machine_busy, process_cpu
+from tests.bench.bench_openbao_issue import OpenBaoTarget
 from tests.bench.loadgen import LoadResult, build_request, run_load
 from tests.bench.targets import Broker, Emulator
 from tests.openbao_dev import ROOT_TOKEN, DevServer, plugin_pids
@@ -48,26 +47,6 @@ class Host:
     token: str
     pids: Callable[[], dict[str, int]]
     call: Callable[[str, str, Any], Any]
-
-
-class OpenBaoTarget:
-    """What Emulator.configure_broker needs: `call(method, path, body)`."""
-
-    def __init__(self, server: DevServer) -> None:
-        self.server = server
-        self.port = server.port
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        answer = httpx.request(
-            method,
-            f"{self.server.url}/v1/{path}",
-            json=body,
-            headers={"X-Vault-Token": ROOT_TOKEN},
-            timeout=60,
-        )
-        if answer.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text}")
-        return answer.json() if answer.content else None
 
 
 def start_openbao(root: Path) -> DevServer:
