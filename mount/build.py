@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -82,6 +84,8 @@ class BrokerOptions:
     reserved_files: dict[Path, str] = field(default_factory=dict)
     # The seal key's fingerprint (mount.storage.barrier): sys/unseal checks keys against it.
     seal_fingerprint: str | None = None
+    # Where lease times are read from; tests that compare TTLs with a capture pass a fixed one.
+    clock: Callable[[], float] = time.time
 
 
 async def _cluster_id(store: Store) -> str:
@@ -215,6 +219,7 @@ def _lease_manager(
         resolve,
         settings.leases,
         metrics=metrics,
+        clock=options.clock,
     )
     metrics.add_gauge_source(
         LeaseGauges(leases.all, lambda: metrics.label_sets(CREDS_ISSUED), leases.is_restored)

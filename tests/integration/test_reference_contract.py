@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,22 @@ def _substitute(text: str, ids: dict[str, str]) -> str:
     return text
 
 
+def _standing_clock():
+    start = time.time()
+    return lambda: start
+
+
 @pytest.fixture
 async def client(aiohttp_client):
     engine = NoopEngine(roles={"app": NoopRole(ttl=20, max_ttl=60)})
     core = await build_core(
-        BrokerOptions(store=MemoryStore(), engines=[EngineMount("db/", "database", engine.factory)])
+        BrokerOptions(
+            store=MemoryStore(),
+            engines=[EngineMount("db/", "database", engine.factory)],
+            # The capture's renewals ran within one second of the read: a clock that stands
+            # still keeps "1m" capped at exactly the 60 s max TTL however loaded the machine.
+            clock=_standing_clock(),
+        )
     )
     await ensure_root_token(core, "root")
     return await aiohttp_client(create_app(core))
