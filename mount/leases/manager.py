@@ -342,9 +342,10 @@ class LeaseManager:
                 backend_ttl = int(allowed.ttl.total_seconds()) or self.settings.default_lease_ttl
                 # The role's max within the system's (Vault's rule), and never past the
                 # max the lease was issued with.
+                # (The max the lease was issued with is its mount's, tuned or not.)
                 allowed_max = TTLLimits(
                     mount_default=0,
-                    mount_max=self.settings.max_lease_ttl,
+                    mount_max=lease.max_ttl or self.settings.max_lease_ttl,
                     max_ttl=int(allowed.max_ttl.total_seconds()),
                 )
                 backend_max = min(effective_max_ttl(allowed_max), lease.max_ttl)

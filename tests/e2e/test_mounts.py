@@ -257,3 +257,20 @@ def test_refusals_name_what_to_fix(api: Api, bao: Bao, client: hvac.Client) -> N
     assert assert_error_body(sys_tune, 400) == ["cannot tune parameter default_lease_ttl of sys/"]
     # Nothing was mounted by any of these.
     assert sorted(secrets_list(bao)) == ["entra/", "sys/"]
+
+
+def test_a_renewal_stays_within_the_mounts_max(
+    api: Api, tenant: Tenant, bao: Bao, client: hvac.Client
+) -> None:
+    client.sys.enable_secrets_engine(
+        "entra", path="entra-prod", config={"default_lease_ttl": "5m", "max_lease_ttl": "10m"}
+    )
+    mount_setup(api, tenant, "entra-prod")
+    role(api, "entra-prod", "bob", max_ttl="1h")
+    lease = creds(api, "entra-prod", "bob")
+    assert lease["lease_duration"] == 300
+    run = bao("lease", "renew", "-format=json", "-increment=1h", lease["lease_id"])
+    assert run.code == 0, run.stderr
+    renewed = json.loads(run.stdout)
+    # The role allows an hour; the mount's max of 10 minutes since issue wins.
+    assert 590 <= renewed["lease_duration"] <= 600
