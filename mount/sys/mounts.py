@@ -93,7 +93,7 @@ TUNE_FIELDS: dict[str, Field] = {
 def paths(core: Core, engines: SecretsEngines) -> list[Path]:
     return [
         Path(
-            r"mounts/(?P<path>.+?)/tune/?",
+            r"mounts/(?P<path>.+?)/tune",
             {READ: partial(mount_tune_read, core), UPDATE: partial(mount_tune, core, engines)},
             TUNE_FIELDS,
             help_synopsis="Read or change a mount's lease TTLs and description.",
