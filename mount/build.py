@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -24,8 +23,7 @@ from mount.mounts import MountEntry, MountTable
 from mount.policy.store import PolicyStore
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend, SpecialPaths
-from mount.sdk.logical import BackendConfig, BatchStorage, Storage
-from mount.sdk.ratelimit import issue_limit_options
+from mount.sdk.logical import BatchStorage, Storage
 from mount.sdk.telemetry import CREDS_ISSUED
 from mount.seal import Seal
 from mount.storage.barrier import key_fingerprint
@@ -34,8 +32,10 @@ from mount.sys.audit import paths as audit_paths
 from mount.sys.auth import paths as sys_auth_paths
 from mount.sys.auth import tune_paths as auth_tune_paths
 from mount.sys.backend import paths as sys_paths
+from mount.sys.engines import DefaultEngine, EngineSettings, SecretsEngines
 from mount.sys.leases import paths as lease_paths
 from mount.sys.metrics import paths as metrics_paths
+from mount.sys.mounts import paths as sys_mount_paths
 from mount.sys.operator import UNAUTHENTICATED_PATHS as OPERATOR_OPEN_PATHS
 from mount.sys.operator import paths as operator_paths
 from mount.sys.plugins import Catalog
@@ -65,7 +65,8 @@ class Store(Storage, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EngineMount:
-    """A secrets engine to mount: path (`entra/`), type name, factory and description."""
+    """A secrets engine mounted at the first start: path (`entra/`), type, factory and
+    description. From then on the mount lives in the stored table (sys/mounts)."""
 
     path: str
     type: str
@@ -78,6 +79,8 @@ class BrokerOptions:
     store: Store
     settings: CoreSettings = field(default_factory=CoreSettings)
     engines: list[EngineMount] = field(default_factory=list)
+    # The types `sys/mounts/<path>` can enable, by name; None: those of `engines`.
+    engine_types: dict[str, BackendFactory] | None = None
     # Audit devices declared in the config file, enabled at start.
     audit_devices: tuple[DeclaredDevice, ...] = ()
     # Files no audit device may write (the storage's, the seal key), with what each is.
@@ -146,14 +149,17 @@ async def build_core(options: BrokerOptions) -> Core:
         default_lease_ttl=settings.default_lease_ttl,
         max_lease_ttl=settings.max_lease_ttl,
     )
+    engines = _secrets_engines(options, core)
     catalog = Catalog(
-        secret=tuple(e.type for e in options.engines),
+        secret=tuple(engines.types),
         auth=(*AUTH_TYPES, "token"),
         version=settings.version,
     )
-    await _mount_builtins(store, core, auth_methods, catalog)
-    for engine in options.engines:
-        await _mount_engine(store, core, engine)
+    await _mount_builtins(store, core, auth_methods, engines, catalog)
+    restored_engines = await engines.restore(
+        DefaultEngine(e.path, e.type, e.description) for e in options.engines
+    )
+    logger.info("secrets engines restored count=%d", restored_engines)
     restored = await auth_methods.restore()
     logger.info("auth methods restored count=%d", restored)
     logger.info("tokens restored count=%d", await tokens.load())
@@ -163,7 +169,11 @@ async def build_core(options: BrokerOptions) -> Core:
 
 
 async def _mount_builtins(
-    store: Store, core: Core, auth_methods: AuthMethods, catalog: Catalog
+    store: Store,
+    core: Core,
+    auth_methods: AuthMethods,
+    engines: SecretsEngines,
+    catalog: Catalog,
 ) -> None:
     """sys/ and auth/token/: the host's own backends, the only ones told their caller."""
     await _mount(
@@ -171,7 +181,7 @@ async def _mount_builtins(
         core.mounts,
         "sys/",
         "system",
-        _system_backend(core, auth_methods, catalog),
+        _system_backend(core, auth_methods, engines, catalog),
         "secret",
         "system endpoints used for control, policy and debugging",
         builtin=True,
@@ -188,23 +198,24 @@ async def _mount_builtins(
     )
 
 
-async def _mount_engine(store: Store, core: Core, engine: EngineMount) -> None:
-    settings = core.settings
-    backend = await engine.factory(
-        BackendConfig(
-            storage=store.view(f"logical/{engine.path}"),
-            logger=logging.getLogger(f"engine.{engine.path.rstrip('/')}"),
-            default_lease_ttl=timedelta(seconds=settings.default_lease_ttl),
-            max_lease_ttl=timedelta(seconds=settings.max_lease_ttl),
-            mount_point=engine.path,
-            metrics=core.metrics,
-            config=issue_limit_options(
-                settings.leases.role_issue_limit, settings.leases.role_issue_interval
-            ),
-        )
-    )
-    await _mount(
-        store, core.mounts, engine.path, engine.type, backend, "secret", engine.description
+def _secrets_engines(options: BrokerOptions, core: Core) -> SecretsEngines:
+    """The secrets engine table, with the types it may enable."""
+    types = options.engine_types
+    if types is None:
+        types = {e.type: e.factory for e in options.engines}
+    leases = core.settings.leases
+    return SecretsEngines(
+        options.store,
+        core.mounts,
+        core.leases,
+        EngineSettings(
+            default_lease_ttl=core.settings.default_lease_ttl,
+            max_lease_ttl=core.settings.max_lease_ttl,
+            role_issue_limit=leases.role_issue_limit,
+            role_issue_interval=leases.role_issue_interval,
+        ),
+        types,
+        metrics=core.metrics,
     )
 
 
@@ -257,10 +268,13 @@ async def _mount(
     mounts.add(entry)
 
 
-def _system_backend(core: Core, auth_methods: AuthMethods, catalog: Catalog) -> Backend:
+def _system_backend(
+    core: Core, auth_methods: AuthMethods, engines: SecretsEngines, catalog: Catalog
+) -> Backend:
     return Backend(
         auth_tune_paths(auth_methods)  # first: sys/mounts/<path>/tune would take it
         + sys_paths(core)
+        + sys_mount_paths(core, engines)
         + seal_paths(core)
         + plugin_paths(catalog)
         + operator_paths()

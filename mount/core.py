@@ -303,6 +303,8 @@ class Core:
             spec=spec,
             issue=issue,
             token_accessor=token.accessor if token else "",
+            mount_default=entry.default_lease_ttl,
+            mount_max=entry.max_lease_ttl,
         )
         return Reply(
             data=data,

@@ -30,6 +30,8 @@ class MountEntry:
     seal_wrap: bool = False
     default_lease_ttl: int = 0
     max_lease_ttl: int = 0
+    # The engine's mount options (`bao secrets enable -options=k=v`); None: none given.
+    options: dict[str, str] | None = None
     # The host's own backends (sys/, auth/token/) learn who calls (mount.caller);
     # engines and auth methods get only what mount.sdk declares.
     builtin: bool = False
@@ -50,7 +52,7 @@ class MountEntry:
             "description": self.description,
             "external_entropy_access": False,
             "local": self.local,
-            "options": None,
+            "options": self.options,
             "plugin_version": "",
             "running_plugin_version": "",
             "running_sha256": "",

@@ -31,6 +31,7 @@ from mount.storage.split import SplitStore
 from mount.tokens.store import TokenStore
 
 __all__ = [
+    "ENGINE_TYPES",
     "build_broker",
     "entra_engine",
     "generate_root",
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("entra_broker")
+
+
+# The secrets engines `bao secrets enable` can mount, by type name.
+ENGINE_TYPES = {"entra": plugin.factory}
 
 
 def entra_engine() -> EngineMount:
@@ -137,6 +142,7 @@ async def build_broker(
                 store=store,
                 settings=settings,
                 engines=[entra_engine()],
+                engine_types=dict(ENGINE_TYPES),
                 audit_devices=audit,
                 reserved_files=dict(reserved or {}),
                 seal_fingerprint=seal_fingerprint,

@@ -152,14 +152,19 @@ class LeaseManager:
         spec: SecretSpec,
         issue: IssueFn,
         token_accessor: str = "",
+        mount_default: int = 0,
+        mount_max: int = 0,
     ) -> tuple[Lease, dict[str, Any]]:
-        """Persist a pending lease, create the credential, then activate the lease."""
+        """Persist a pending lease, create the credential, then activate the lease.
+
+        `mount_default`/`mount_max`: the mount's tuned TTLs (0: the server's).
+        """
         # The holder's earlier leases and the lease counts must all be known.
         await self.wait_restored()
         check_lease_counts(self._table, self.settings, mount, request_path, self._clock())
         limits = TTLLimits(
-            mount_default=self.settings.default_lease_ttl,
-            mount_max=self.settings.max_lease_ttl,
+            mount_default=mount_default or self.settings.default_lease_ttl,
+            mount_max=mount_max or self.settings.max_lease_ttl,
             ttl=int(spec.ttl.total_seconds()),
             max_ttl=int(spec.max_ttl.total_seconds()),
         )
@@ -334,9 +339,10 @@ class LeaseManager:
                 backend_ttl = int(allowed.ttl.total_seconds()) or self.settings.default_lease_ttl
                 # The role's max within the system's (Vault's rule), and never past the
                 # max the lease was issued with.
+                # (The max the lease was issued with is its mount's, tuned or not.)
                 allowed_max = TTLLimits(
                     mount_default=0,
-                    mount_max=self.settings.max_lease_ttl,
+                    mount_max=lease.max_ttl or self.settings.max_lease_ttl,
                     max_ttl=int(allowed.max_ttl.total_seconds()),
                 )
                 backend_max = min(effective_max_ttl(allowed_max), lease.max_ttl)

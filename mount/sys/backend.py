@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mount.caller import current_caller
 from mount.reply import Reply
 from mount.sdk import openapi
-from mount.sdk.errors import NotFoundError, PermissionDeniedError
+from mount.sdk.errors import PermissionDeniedError
 from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
@@ -19,7 +19,7 @@ from mount.tokens.store import TokenEntry
 
 if TYPE_CHECKING:
     from mount.core import Core, CoreSettings
-    from mount.mounts import MountEntry, MountTable
+    from mount.mounts import MountTable
 
 __all__ = ["paths"]
 
@@ -104,18 +104,6 @@ def paths(core: Core) -> list[Path]:
             help_synopsis="List the mounted secrets engines.",
         ),
         Path(
-            r"mounts/(?P<path>.+?)/tune",
-            {READ: partial(mount_tune_read, core)},
-            path_field,
-            help_synopsis="Read a mount's lease TTL settings.",
-        ),
-        Path(
-            r"mounts/(?P<path>.+?)/?",
-            {READ: partial(mount_read, mounts)},
-            path_field,
-            help_synopsis="Read one mounted secrets engine.",
-        ),
-        Path(
             "auth/?",
             {READ: partial(auth_read, mounts)},
             help_synopsis="List the enabled auth methods.",
@@ -192,28 +180,6 @@ async def auth_read(mounts: MountTable, req: Request, d: FieldData) -> Response:
         data={k.removeprefix("auth/"): v for k, v in _mounts_of(mounts, "auth").items()},
         data_at_top_level=True,
     )
-
-
-def _entry_for(mounts: MountTable, path: str) -> MountEntry:
-    entry = mounts.get(path.strip("/") + "/")
-    if entry is None:
-        raise NotFoundError()
-    return entry
-
-
-async def mount_read(mounts: MountTable, req: Request, d: FieldData) -> Response:
-    return Reply(data=_entry_for(mounts, d.get("path")).describe(), data_at_top_level=True)
-
-
-async def mount_tune_read(core: Core, req: Request, d: FieldData) -> Response:
-    entry = _entry_for(core.mounts, d.get("path"))
-    data = {
-        "default_lease_ttl": entry.default_lease_ttl or core.settings.default_lease_ttl,
-        "description": entry.description,
-        "force_no_cache": False,
-        "max_lease_ttl": entry.max_lease_ttl or core.settings.max_lease_ttl,
-    }
-    return Reply(data=data, data_at_top_level=True)
 
 
 async def ui_mounts(core: Core, req: Request, d: FieldData) -> Response:

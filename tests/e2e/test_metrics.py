@@ -106,14 +106,25 @@ def test_metrics_count_a_whole_scenario_exactly(
         return value(after, name, **labels) - value(before, name, **labels)
 
     # Resets: bob, alice, carol (twice), then revocations of alice, bob and carol.
-    assert grew("entra_broker_graph_requests_total", method="PATCH", status="204") == 5
-    assert grew("entra_broker_graph_requests_total", method="PATCH", status="429") == 1
-    assert grew("entra_broker_graph_requests_total", method="PATCH", status="403") == 1
+    assert (
+        grew("entra_broker_graph_requests_total", mount="entra/", method="PATCH", status="204") == 5
+    )
+    assert (
+        grew("entra_broker_graph_requests_total", mount="entra/", method="PATCH", status="429") == 1
+    )
+    assert (
+        grew("entra_broker_graph_requests_total", mount="entra/", method="PATCH", status="403") == 1
+    )
     # One directory-role check per issue (a privileged user is never handed out).
-    assert grew("entra_broker_graph_requests_total", method="GET", status="200") == 3
-    assert grew("entra_broker_graph_request_duration_seconds_count", method="PATCH") == 7
-    assert grew("entra_broker_graph_throttle_waits_total") == 1
-    assert grew("entra_broker_graph_throttle_wait_seconds_total") == 1.0
+    assert (
+        grew("entra_broker_graph_requests_total", mount="entra/", method="GET", status="200") == 3
+    )
+    assert (
+        grew("entra_broker_graph_request_duration_seconds_count", mount="entra/", method="PATCH")
+        == 7
+    )
+    assert grew("entra_broker_graph_throttle_waits_total", mount="entra/") == 1
+    assert grew("entra_broker_graph_throttle_wait_seconds_total", mount="entra/") == 1.0
 
     # The JSON form (Vault's default) shows the same numbers.
     body = api.request("GET", "sys/metrics").json()
