@@ -24,6 +24,7 @@ __all__ = [
     "Policy",
     "PathRule",
     "parse_policy",
+    "is_policy_name",
     "valid_policy_name",
 ]
 
@@ -113,6 +114,11 @@ class Policy:
     name: str
     text: str
     rules: tuple[PathRule, ...]
+
+
+def is_policy_name(name: str) -> bool:
+    """Whether a policy could be stored under this name (valid_policy_name would accept it)."""
+    return _NAME.fullmatch(name.lower()) is not None
 
 
 def valid_policy_name(name: str) -> str:

@@ -8,7 +8,13 @@ from typing import Any
 
 from mount.ids import rfc3339
 from mount.policy.acl import ACL, ROOT_ACL
-from mount.policy.language import DEFAULT_POLICY, Policy, parse_policy, valid_policy_name
+from mount.policy.language import (
+    DEFAULT_POLICY,
+    Policy,
+    is_policy_name,
+    parse_policy,
+    valid_policy_name,
+)
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.logical import Storage
 
@@ -41,6 +47,8 @@ class PolicyStore:
         return policy
 
     async def record(self, name: str) -> dict[str, Any] | None:
+        if not is_policy_name(name):
+            return None  # no policy can have this name: missing, as Vault reads it (404)
         raw = await self._storage.get(_PREFIX + valid_policy_name(name))
         return raw if isinstance(raw, dict) else None
 
@@ -60,6 +68,8 @@ class PolicyStore:
         return policy
 
     async def delete(self, name: str) -> None:
+        if not is_policy_name(name):
+            return  # nothing can be stored under it; Vault's delete of a missing policy is a 204
         name = valid_policy_name(name)
         if name in ("root", "default"):
             raise InvalidRequestError(f'cannot delete "{name}" policy')
