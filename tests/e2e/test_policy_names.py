@@ -30,7 +30,7 @@ def test_writing_such_a_name_says_which_names_to_use(client: hvac.Client) -> Non
     for write in (client.sys.create_or_update_policy, client.sys.create_or_update_acl_policy):
         with pytest.raises(hvac.exceptions.InvalidRequest) as refused:
             write(ODD, POLICY)
-        assert 'invalid policy name "[\'testpolicy\']"' in str(refused.value)
+        assert "invalid policy name \"['testpolicy']\"" in str(refused.value)
         assert "letters, digits" in str(refused.value)
     assert client.sys.list_acl_policies()["data"]["keys"] == ["default", "root"]
 
