@@ -28,6 +28,7 @@ __all__ = [
     "PathRule",
     "merge_wrapping_bounds",
     "parse_policy",
+    "is_policy_name",
     "valid_policy_name",
 ]
 
@@ -147,6 +148,11 @@ class Policy:
     name: str
     text: str
     rules: tuple[PathRule, ...]
+
+
+def is_policy_name(name: str) -> bool:
+    """Whether a policy could be stored under this name (valid_policy_name would accept it)."""
+    return _NAME.fullmatch(name.lower()) is not None
 
 
 def valid_policy_name(name: str) -> str:

@@ -13,6 +13,7 @@ from mount.policy.language import (
     RESPONSE_WRAPPING_POLICY,
     RESPONSE_WRAPPING_POLICY_NAME,
     Policy,
+    is_policy_name,
     parse_policy,
     valid_policy_name,
 )
@@ -50,6 +51,8 @@ class PolicyStore:
         return policy
 
     async def record(self, name: str) -> dict[str, Any] | None:
+        if not is_policy_name(name):
+            return None  # no policy can have this name: missing, as Vault reads it (404)
         raw = await self._storage.get(_PREFIX + valid_policy_name(name))
         return raw if isinstance(raw, dict) else None
 
@@ -69,6 +72,8 @@ class PolicyStore:
         return policy
 
     async def delete(self, name: str) -> None:
+        if not is_policy_name(name):
+            return  # nothing can be stored under it; Vault's delete of a missing policy is a 204
         name = valid_policy_name(name)
         if name in ("root", "default", RESPONSE_WRAPPING_POLICY_NAME):
             raise InvalidRequestError(f'cannot delete "{name}" policy')
