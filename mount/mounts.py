@@ -7,11 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mount.ids import random_id
-from mount.sdk.errors import NotFoundError
+from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Backend
 from mount.sdk.logical import Storage
 
 __all__ = ["MountEntry", "MountTable"]
+
+
+def check_tuned_ttls(default_ttl: int, max_ttl: int) -> None:
+    """OpenBao's one check on a tune: a mount's max (when set) is not below its default.
+
+    A mount's max may exceed the server's max_lease_ttl: it then replaces it for that
+    mount, as in Vault and OpenBao.
+    """
+    if default_ttl and max_ttl and max_ttl < default_ttl:
+        raise InvalidRequestError(
+            f"backend max lease TTL of {max_ttl} would be less than backend default "
+            f"lease TTL of {default_ttl}"
+        )
 
 
 @dataclass(slots=True)

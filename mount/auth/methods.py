@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from mount.auth import approle as auth_approle
 from mount.auth import jwt as auth_jwt
-from mount.mounts import MountEntry, MountTable
+from mount.mounts import MountEntry, MountTable, check_tuned_ttls
 from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend
@@ -259,7 +259,7 @@ class AuthMethods:
             extra = self._extra.setdefault(entry.path, {})
             default_ttl = _pick(tuning.default_lease_ttl, entry.default_lease_ttl)
             max_ttl = _pick(tuning.max_lease_ttl, entry.max_lease_ttl)
-            _check_ttls(default_ttl, max_ttl, self._max_lease_ttl)
+            check_tuned_ttls(default_ttl, max_ttl)
             changes = tuning.changes()
             if entry.path == "auth/token/":
                 record = {
@@ -411,19 +411,6 @@ class AuthMethods:
 
 def _pick(given: int | None, current: int) -> int:
     return current if given is None else given
-
-
-def _check_ttls(default_ttl: int, max_ttl: int, system_max: int) -> None:
-    """Vault's tune checks: no TTL above the system max, the default within the max."""
-    if max_ttl and system_max and max_ttl > system_max:
-        raise InvalidRequestError(
-            f"given max lease TTL of {max_ttl}s is greater than the system max lease TTL of "
-            f"{system_max}s (max_lease_ttl in the server config)"
-        )
-    if default_ttl and system_max and default_ttl > system_max:
-        raise InvalidRequestError("given default lease TTL greater than system max lease TTL")
-    if default_ttl and max_ttl and default_ttl > max_ttl:
-        raise InvalidRequestError("given default lease TTL greater than given max lease TTL")
 
 
 async def _clear(storage: Storage, prefix: str = "") -> None:

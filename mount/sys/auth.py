@@ -143,7 +143,8 @@ async def tune_read(methods: AuthMethods, req: Request, d: FieldData) -> Respons
 
 
 def _tuned_ttl(d: FieldData, key: str, label: str) -> int | None:
-    if not d.provided(key):
+    """None (absent or empty: `bao auth tune` sends both keys) keeps the mount's TTL."""
+    if not d.provided(key) or d.get(key) in (None, ""):
         return None
     return _ttl({key: d.get(key)}, key, label)
 

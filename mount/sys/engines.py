@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from mount.leases.manager import LeaseManager
-from mount.mounts import MountEntry, MountTable
+from mount.mounts import MountEntry, MountTable, check_tuned_ttls
 from mount.sdk.errors import ConflictError, InvalidRequestError, PermissionDeniedError, VaultError
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend
@@ -346,11 +346,7 @@ class SecretsEngines:
                 raise InvalidRequestError(f'tune of path "{path}" failed: no mount entry found')
             new_default = old.default_lease_ttl if default_lease_ttl is None else default_lease_ttl
             new_max = old.max_lease_ttl if max_lease_ttl is None else max_lease_ttl
-            if new_default and new_max and new_max < new_default:
-                raise InvalidRequestError(
-                    f"backend max lease TTL of {new_max} would be less than backend default "
-                    f"lease TTL of {new_default}"
-                )
+            check_tuned_ttls(new_default, new_max)
             mount = replace(
                 old,
                 default_lease_ttl=new_default,

@@ -98,8 +98,18 @@ def test_auth_tune_with_bao_applies_to_the_tokens_issued(bao: Bao, client: hvac.
     login = client.write("auth/approle/login", role_id=role_id, secret_id=secret_id)
     assert login["auth"]["lease_duration"] == 600
 
-    too_long = bao("auth", "tune", "-max-lease-ttl=99999h", "approle/")
-    assert too_long.code != 0 and "greater than the system max" in too_long.flat_stderr
+    below_default = bao("auth", "tune", "-max-lease-ttl=5m", "approle/")
+    assert below_default.code != 0
+    assert "max lease TTL of 300 would be less than" in below_default.flat_stderr
+
+    # Above the server's max (768h): accepted, and it replaces it for this method (OpenBao).
+    above = bao("auth", "tune", "-max-lease-ttl=2000h", "approle/")
+    assert above.code == 0, above.stderr
+    client.write("auth/approle/role/long", token_ttl="1000h", token_policies=["default"])
+    role_id = client.read("auth/approle/role/long/role-id")["data"]["role_id"]
+    secret_id = client.write("auth/approle/role/long/secret-id")["data"]["secret_id"]
+    login = client.write("auth/approle/login", role_id=role_id, secret_id=secret_id)
+    assert login["auth"]["lease_duration"] == 1000 * 3600
 
 
 def test_auth_tune_with_hvac_and_the_token_method(client: hvac.Client) -> None:
