@@ -152,7 +152,10 @@ async def role_exists(req: Request, d: FieldData) -> bool:
 
 
 async def list_roles(req: Request, d: FieldData) -> Response:
-    return Reply(data={"keys": sorted(await req.storage.list(_PREFIX))})
+    keys = sorted(await req.storage.list(_PREFIX))
+    if not keys:
+        raise NotFoundError()  # Vault's empty LIST is a 404 (hvac's list_roles raises InvalidPath)
+    return Reply(data={"keys": keys})
 
 
 async def read_role(req: Request, d: FieldData) -> Response:
