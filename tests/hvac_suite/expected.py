@@ -1,8 +1,7 @@
 """tests/hvac_suite/expected_failures.toml: hvac tests that fail here, each with its reason.
 
 `unsupported`: needs an engine, auth method or feature this server does not serve (the
-table in docs/compatibility.md lists exactly these). `pending`: waits on another part of
-issue 17 (the `part` field); these go once that part lands (a strict xfail then fails).
+table in docs/compatibility.md lists exactly these).
 """
 
 from __future__ import annotations
@@ -20,4 +19,4 @@ def entries(group: str) -> list[dict[str, Any]]:
 
 
 def ids() -> list[str]:
-    return [entry["id"] for group in ("unsupported", "pending") for entry in entries(group)]
+    return [entry["id"] for entry in entries("unsupported")]

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.hvac_suite import expected
 
 DOCS = Path(__file__).parents[2] / "docs" / "compatibility.md"
-ROW = re.compile(r"^\| `(tests/integration_tests/[^`]+)` \| (.+?) \|(?: (.+?) \|)?$")
+ROW = re.compile(r"^\| `(tests/integration_tests/[^`]+)` \| (.+?) \|$")
 
 
 def _rows(heading: str) -> dict[str, list[str]]:
@@ -20,7 +20,7 @@ def _rows(heading: str) -> dict[str, list[str]]:
     for line in section.splitlines():
         match = ROW.match(line)
         if match:
-            found[match[1]] = [cell for cell in match.groups()[1:] if cell is not None]
+            found[match[1]] = [match[2]]
     return found
 
 
@@ -30,16 +30,7 @@ def test_docs_list_exactly_the_unsupported_tests_with_their_reasons() -> None:
     assert rows == data
 
 
-def test_docs_list_exactly_the_tests_waiting_on_another_part() -> None:
-    rows = _rows("### Failing until another part of issue 17 lands")
-    data = {entry["id"]: [entry["part"], entry["reason"]] for entry in expected.entries("pending")}
-    assert rows == data
-
-
 def test_every_entry_has_a_reason_and_appears_once() -> None:
     ids = expected.ids()
     assert len(ids) == len(set(ids))
-    parts = {entry["part"] for entry in expected.entries("pending")}
-    assert parts <= {"mounts", "wrap", "oidc", "sys"}
-    for group in ("unsupported", "pending"):
-        assert all(entry["reason"].strip() for entry in expected.entries(group))
+    assert all(entry["reason"].strip() for entry in expected.entries("unsupported"))

@@ -68,6 +68,14 @@ class _Broker:
             time.sleep(0.05)
 
     @property
+    def unseal_key(self) -> str:
+        """The dev server's seal key, from its banner (`Unseal Key: ...`), as Vault's."""
+        for line in self.lines:
+            if line.startswith("Unseal Key:"):
+                return line.split(":", 1)[1].strip()
+        raise RuntimeError("the dev server printed no unseal key:\n" + self.output)
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -114,15 +122,17 @@ def _install() -> None:
         self._brokers = []
 
     def initialize(self: Any) -> None:
-        # A dev server is initialized at start, with the root token it was given.
+        # A dev server is initialized at start, with the root token it was given; its one
+        # seal key (threshold 1) stands for Vault's key shares.
         self.root_token = self.client.token = ROOT_TOKEN
-        self.keys = []
+        self.keys = [broker.unseal_key for broker in getattr(self, "_brokers", [])][:1]
 
     def unseal(self: Any) -> None:
-        # A dev server starts unsealed; after a test sealed it, the keys it has unseal it.
-        if self.keys:
-            for url in self.get_active_vault_addresses():
-                utils.create_client(url=url).sys.submit_unseal_keys(self.keys)
+        # A dev server starts unsealed; after a test sealed it, its key unseals it.
+        for url in self.get_active_vault_addresses():
+            client = utils.create_client(url=url)
+            if client.sys.is_sealed():
+                client.sys.submit_unseal_keys(self.keys)
 
     def get_active_vault_addresses(self: Any) -> list[str]:
         return [broker.url for broker in getattr(self, "_brokers", [])]
