@@ -289,7 +289,12 @@ class AuditTrail:
         """
         if not self._devices:
             return
-        event = AuditEvent("request", _now(), self._auth, self._request, error=_error(exc))
+        # Refused before (or without) its path's field list: every top-level field is
+        # hashed whatever its type, so a token or secret id sent as a number stays hidden.
+        request = replace(
+            self._request, sensitive=self._request.sensitive | frozenset(self._request.data or ())
+        )
+        event = AuditEvent("request", _now(), self._auth, request, error=_error(exc))
         await self._log(event, self._devices)
 
     async def request(

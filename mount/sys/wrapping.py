@@ -33,6 +33,7 @@ _TOKEN = {
     "token": Field(
         FieldType.STRING,
         "The wrapping token; empty: the wrapping token sent as the client token (X-Vault-Token).",
+        sensitive=True,
     )
 }
 
