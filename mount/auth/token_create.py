@@ -116,6 +116,7 @@ async def token_create(
     warnings: list[str] = []
     if role is not None:
         explicit, period = _role_limits(role, explicit, period, warnings)
+    explicit = _capped_explicit_max(tokens, explicit, period, warnings)
     ttl, ttl_warnings = _creation_ttl(tokens, d, policies, period, explicit)
     warnings += ttl_warnings
     if ttl == 0 and parent.expire_time is not None:
@@ -256,6 +257,24 @@ def _meta(d: FieldData) -> dict[str, str] | None:
     return dict(meta)
 
 
+def _capped_explicit_max(
+    tokens: TokenStore, explicit: int, period: int, warnings: list[str]
+) -> int:
+    """An explicit max above the system max is lowered to it, with Vault's warning.
+
+    A periodic token is exempt: its explicit max bounds a period, which may escape the
+    system max (Vault's token store).
+    """
+    system_max = tokens.limits.mount_max
+    if period == 0 and 0 < system_max < explicit:
+        warnings.append(
+            f"Explicit max TTL of {explicit} seconds is greater than system/mount allowed "
+            f"value; value is being capped to {system_max} seconds"
+        )
+        return system_max
+    return explicit
+
+
 def _creation_ttl(
     tokens: TokenStore, d: FieldData, policies: list[str], period: int, explicit: int
 ) -> tuple[int, list[str]]:
@@ -265,6 +284,17 @@ def _creation_ttl(
         if explicit == 0:
             return 0, []  # a root token without a TTL never expires, as in Vault
         ttl = explicit  # root tokens are still bound by their explicit max
+    warnings: list[str] = []
+    if explicit and period == 0:
+        asked = ttl or tokens.limits.mount_default
+        if asked > explicit:
+            # Vault's own sentence for this cap, in seconds, rather than CalculateTTL's.
+            warnings.append(
+                f"Requested TTL of {asked} seconds higher than explicit max TTL; "
+                f"value being capped to {explicit} seconds"
+            )
+            ttl = explicit
     limits = replace(tokens.limits, ttl=ttl, period=period, explicit_max_ttl=explicit)
     now = time.time()
-    return calculate_ttl(limits, start=now, now=now)
+    ttl, capped = calculate_ttl(limits, start=now, now=now)
+    return ttl, warnings + capped

@@ -175,13 +175,29 @@ def test_token_ttls_are_capped_by_the_system_max_with_vaults_warning(
     # Without a ttl, the system default (Vault's default_lease_ttl), with no warning.
     plain = new_token(bao, "-policy=default")
     assert (plain["auth"]["lease_duration"], plain["warnings"]) == (HOUR // 2, None)
-    # An explicit max above the system max does not lift it: renewals stop at one hour.
-    explicit = new_token(bao, "-policy=default", "-ttl=10m", "-explicit-max-ttl=10h")["auth"]
+    # An explicit max above the system max is capped to it, stored capped, with Vault's
+    # warning; renewals stop at one hour.
+    capped = new_token(bao, "-policy=default", "-ttl=10m", "-explicit-max-ttl=10h")
+    assert capped["warnings"] == [
+        "Explicit max TTL of 36000 seconds is greater than system/mount allowed value; "
+        "value is being capped to 3600 seconds"
+    ]
+    explicit = capped["auth"]
+    stored = json.loads(ok(bao("token", "lookup", "-format=json", explicit["client_token"])).stdout)
+    assert stored["data"]["explicit_max_ttl"] == HOUR
     renewed = json.loads(
         ok(bao("token", "renew", "-format=json", "-increment=5h", explicit["client_token"])).stdout
     )
     assert HOUR - 5 <= renewed["auth"]["lease_duration"] <= HOUR
     assert renewed["warnings"][0].startswith('TTL of "5h" exceeded the effective max_ttl of')
+
+    # A ttl above the explicit max is cut to it, in Vault's words for tokens.
+    above = new_token(bao, "-policy=default", "-ttl=40m", "-explicit-max-ttl=20m")
+    assert above["auth"]["lease_duration"] == 20 * 60
+    assert above["warnings"] == [
+        "Requested TTL of 2400 seconds higher than explicit max TTL; "
+        "value being capped to 1200 seconds"
+    ]
 
     periodic = new_token(bao, "-policy=default", "-period=5h")
     assert periodic["auth"]["lease_duration"] == HOUR
