@@ -35,7 +35,7 @@ after the faults stop (60 s with the production schedule). The slow variant (and
 tests/bench/bench_revoke_faults.py) prints the distribution of "lease end -> password
 dead"; docs/performance.md has the figures.
 
-Rounds: 8 by default (20-30 s). More with `ENTRA_BROKER_CRASH_ROUNDS=200 pytest
+Rounds: 5 by default (`QUICK_ROUNDS`). More with `ENTRA_BROKER_CRASH_ROUNDS=200 pytest
 tests/e2e/test_crash.py`, or the slow variant, `pytest -m slow tests/e2e/test_crash.py`
 (100 rounds unless `ENTRA_BROKER_CRASH_ROUNDS` says otherwise). `ENTRA_BROKER_CRASH_SEED`
 fixes the random choices (the seed is printed in every failure message); the kill

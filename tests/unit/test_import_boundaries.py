@@ -181,3 +181,29 @@ def test_the_host_imports_only_downwards():
         if above:
             upward[_module_name(path)] = above
     assert upward == {}
+
+
+def test_the_sdk_request_and_response_carry_no_host_internals():
+    """What an engine gets and returns: no caller token entry, core, ACL or HTTP request;
+    no envelope fields an engine could abuse (a lease id, an auth block, raw bodies)."""
+    from dataclasses import fields
+
+    from mount.sdk.logical import Request, Response
+
+    assert [f.name for f in fields(Request)] == [
+        "operation",
+        "path",
+        "data",
+        "storage",
+        "mount_point",
+        "identity",
+        "remote_address",
+    ]
+    assert [f.name for f in fields(Response)] == [
+        "data",
+        "warnings",
+        "secret",
+        "issue",
+        "login",
+        "status",
+    ]
