@@ -20,6 +20,12 @@ SECRET_ENV = "ENTRA_EMULATOR_CLIENT_SECRET"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, on `parser` (a sub-command parser or a standalone one)."""
+    _add_server_arguments(parser)
+    _add_tenant_arguments(parser)
+
+
+def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the emulator listens and the certificate it serves."""
     parser.add_argument(
         "--listen",
         default="127.0.0.1:0",
@@ -33,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory for ca.pem (trust this), server.pem and server-key.pem",
     )
+    parser.add_argument(
+        "--hostname",
+        dest="hostnames",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an extra name for the server certificate (repeatable)",
+    )
+
+
+def _add_tenant_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulated tenant: its application, users, roles, groups and permissions."""
     parser.add_argument("--tenant-id", required=True, help="the emulated tenant's id")
     parser.add_argument("--client-id", required=True, help="the registered application's id")
     parser.add_argument(
@@ -83,14 +101,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="refuse a new client secret at the token endpoint for this long after it is "
         "added, as Entra does while it propagates (default 0)",
-    )
-    parser.add_argument(
-        "--hostname",
-        dest="hostnames",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="an extra name for the server certificate (repeatable)",
     )
 
 

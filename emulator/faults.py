@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,44 @@ def _number(body: dict[str, Any], name: str, errors: list[str], *, integer: bool
     return value
 
 
+# Each numeric field: whether it is an integer, the rule it must meet, the sentence if not.
+_NUMBER_RULES: tuple[tuple[str, bool, Callable[[float], bool], str], ...] = (
+    ("status", True, lambda v: 400 <= v <= 599, "status must be between 400 and 599"),
+    ("retry_after", False, lambda v: v >= 0, "retry_after must not be negative"),
+    ("latency_ms", True, lambda v: v >= 0, "latency_ms must not be negative"),
+    ("hold_seconds", False, lambda v: v > 0, "hold_seconds must be positive"),
+    ("count", True, lambda v: v >= 1, "count must be at least 1"),
+    ("fraction", False, lambda v: 0.0 <= v <= 1.0, "fraction must be between 0.0 and 1.0"),
+)
+
+
+def _compiled_match(body: dict[str, Any], errors: list[str]) -> re.Pattern[str] | None:
+    pattern = body.get("match")
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str):
+        errors.append("match must be a string (a regular expression)")
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        errors.append(f"match is not a valid regular expression: {exc}")
+        return None
+
+
+def _numbers(body: dict[str, Any], errors: list[str]) -> dict[str, Any]:
+    """The numeric fields, each checked against its rule (None when absent or wrong)."""
+    numbers: dict[str, Any] = {}
+    for name, integer, rule, sentence in _NUMBER_RULES:
+        value = _number(body, name, errors, integer=integer)
+        if value is not None and not rule(value):
+            errors.append(sentence)
+        numbers[name] = value
+    if numbers["count"] is not None and numbers["fraction"] is not None:
+        errors.append("give count or fraction, not both")
+    return numbers
+
+
 def _parse(body: Any, fault_id: str) -> Fault:
     if not isinstance(body, dict):
         raise FaultSpecError("a fault is a JSON object")
@@ -110,40 +149,19 @@ def _parse(body: Any, fault_id: str) -> Fault:
     unknown = sorted(set(body) - _KNOWN_FIELDS)
     if unknown:
         errors.append(f"unknown fields: {', '.join(unknown)}")
-    match: re.Pattern[str] | None = None
-    pattern = body.get("match")
-    if pattern is not None:
-        if not isinstance(pattern, str):
-            errors.append("match must be a string (a regular expression)")
-        else:
-            try:
-                match = re.compile(pattern)
-            except re.error as exc:
-                errors.append(f"match is not a valid regular expression: {exc}")
-    status = _number(body, "status", errors, integer=True)
-    if status is not None and not 400 <= status <= 599:
-        errors.append("status must be between 400 and 599")
-    retry_after = _number(body, "retry_after", errors, integer=False)
-    if retry_after is not None and retry_after < 0:
-        errors.append("retry_after must not be negative")
-    latency_ms = _number(body, "latency_ms", errors, integer=True)
-    if latency_ms is not None and latency_ms < 0:
-        errors.append("latency_ms must not be negative")
+    match = _compiled_match(body, errors)
+    n = _numbers(body, errors)
+    status, latency_ms, hold, count, fraction = (
+        n["status"],
+        n["latency_ms"],
+        n["hold_seconds"],
+        n["count"],
+        n["fraction"],
+    )
     timeout, drop, apply = (body.get(name, False) for name in ("timeout", "drop", "apply"))
     for name, flag in (("timeout", timeout), ("drop", drop), ("apply", apply)):
         if not isinstance(flag, bool):
             errors.append(f"{name} must be true or false")
-    hold = _number(body, "hold_seconds", errors, integer=False)
-    if hold is not None and hold <= 0:
-        errors.append("hold_seconds must be positive")
-    count = _number(body, "count", errors, integer=True)
-    if count is not None and count < 1:
-        errors.append("count must be at least 1")
-    fraction = _number(body, "fraction", errors, integer=False)
-    if fraction is not None and not 0.0 <= fraction <= 1.0:
-        errors.append("fraction must be between 0.0 and 1.0")
-    if count is not None and fraction is not None:
-        errors.append("give count or fraction, not both")
     for name in ("code", "message"):
         if body.get(name) is not None and not isinstance(body[name], str):
             errors.append(f"{name} must be a string")
@@ -157,7 +175,7 @@ def _parse(body: Any, fault_id: str) -> Fault:
         id=fault_id,
         match=match,
         status=status,
-        retry_after=retry_after,
+        retry_after=n["retry_after"],
         latency_ms=latency_ms or 0,
         timeout=timeout is True,
         drop=drop is True,

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from emulator.directory import render_directory_role
 from emulator.keys import STATE_KEY, TOKENS_KEY
-from emulator.login import base_url
+from emulator.oauth_common import base_url
 from emulator.odata import (
     make_skiptoken,
     parse_filter,

@@ -11,7 +11,7 @@ from aiohttp import web
 from emulator.credentials import TAP_MAX_MINUTES, TAP_MIN_MINUTES, Application
 from emulator.graph import _BAD_JSON, _find, _granted, _require, _user_key
 from emulator.keys import STATE_KEY
-from emulator.login import base_url
+from emulator.oauth_common import base_url
 from emulator.responses import GraphProblem
 from emulator.state import ApplicationError
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mount.ids import random_id
 from mount.sdk.errors import InvalidRequestError, NotFoundError
 from mount.sdk.framework import Backend
-from mount.sdk.logical import Storage
+from mount.sdk.logical import BatchStorage, Storage
 
-__all__ = ["MountEntry", "MountTable"]
+__all__ = ["MountEntry", "MountTable", "ViewStore", "clear_view", "sanitize_path"]
 
 
 def check_tuned_ttls(default_ttl: int, max_ttl: int) -> None:
@@ -113,3 +113,23 @@ class MountTable:
             return self.match(path)[0]
         except NotFoundError:
             return None
+
+
+class ViewStore(Storage, Protocol):
+    """The store a mount table keeps its mounts' storage in: one view per mount."""
+
+    def view(self, prefix: str) -> BatchStorage: ...
+
+
+def sanitize_path(path: str) -> str:
+    """Vault's sanitizePath: no leading slash, one trailing slash."""
+    return path.strip().strip("/") + "/"
+
+
+async def clear_view(storage: Storage, prefix: str = "") -> None:
+    """Delete every key under `prefix` of a view (a disabled mount leaves nothing behind)."""
+    for child in await storage.list(prefix):
+        if child.endswith("/"):
+            await clear_view(storage, prefix + child)
+        else:
+            await storage.delete(prefix + child)

@@ -9,15 +9,22 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from mount.auth import approle as auth_approle
 from mount.auth import jwt as auth_jwt
-from mount.mounts import MountEntry, MountTable, check_tuned_ttls
+from mount.mounts import (
+    MountEntry,
+    MountTable,
+    ViewStore,
+    check_tuned_ttls,
+    clear_view,
+    sanitize_path,
+)
 from mount.sdk.errors import ConflictError, InvalidRequestError, VaultError
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend
-from mount.sdk.logical import BackendConfig, BatchStorage, LoginSpec, Operation, Request, Storage
+from mount.sdk.logical import BackendConfig, LoginSpec, Operation, Request
 from mount.sdk.ttl import TTLLimits
 from mount.tokens.store import TokenEntry, TokenStore
 
@@ -28,7 +35,6 @@ __all__ = [
     "AuthMethods",
     "AuthMount",
     "Tuning",
-    "sanitize_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,10 +68,6 @@ class Tuning:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-class ViewStore(Storage, Protocol):
-    def view(self, prefix: str) -> BatchStorage: ...
-
-
 @dataclass(frozen=True, slots=True)
 class AuthMount:
     """One enabled auth method; `path` is relative to `auth/` and ends with "/"."""
@@ -97,11 +99,6 @@ class AuthMount:
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> AuthMount:
         return cls(**dict(data))
-
-
-def sanitize_path(path: str) -> str:
-    """Vault's sanitizePath: no leading slash, one trailing slash."""
-    return path.strip().strip("/") + "/"
 
 
 class AuthMethods:
@@ -399,7 +396,7 @@ class AuthMethods:
             await self._save([m for m in table if m.path != path])
         if entry is not None:
             await entry.backend.close()
-        await _clear(self._store.view(mount.storage_prefix))
+        await clear_view(self._store.view(mount.storage_prefix))
         logger.info(
             "auth method disabled path=%s type=%s tokens_revoked=%d",
             mount.mount_path,
@@ -411,12 +408,3 @@ class AuthMethods:
 
 def _pick(given: int | None, current: int) -> int:
     return current if given is None else given
-
-
-async def _clear(storage: Storage, prefix: str = "") -> None:
-    """Delete every key under `prefix` of a view."""
-    for child in await storage.list(prefix):
-        if child.endswith("/"):
-            await _clear(storage, prefix + child)
-        else:
-            await storage.delete(prefix + child)

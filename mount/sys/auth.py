@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from mount.auth.methods import AuthMethods, Tuning, sanitize_path
+from mount.auth.methods import AuthMethods, Tuning
+from mount.mounts import sanitize_path
 from mount.reply import Reply
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError

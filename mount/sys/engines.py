@@ -14,14 +14,21 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from mount.leases.manager import LeaseManager
-from mount.mounts import MountEntry, MountTable, check_tuned_ttls
+from mount.mounts import (
+    MountEntry,
+    MountTable,
+    ViewStore,
+    check_tuned_ttls,
+    clear_view,
+    sanitize_path,
+)
 from mount.sdk.errors import ConflictError, InvalidRequestError, PermissionDeniedError, VaultError
 from mount.sdk.factory import BackendFactory
 from mount.sdk.framework import Backend
-from mount.sdk.logical import BackendConfig, BatchStorage, Storage
+from mount.sdk.logical import BackendConfig
 from mount.sdk.ratelimit import issue_limit_options
 from mount.sdk.telemetry import MetricSpec, MetricsSink
 
@@ -33,7 +40,6 @@ __all__ = [
     "MountMetrics",
     "SecretMount",
     "SecretsEngines",
-    "sanitize_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,15 +50,6 @@ ENGINE_TABLE_KEY = "core/mounts-table"
 PROTECTED_PATHS = ("audit/", "auth/", "sys/", "cubbyhole/", "identity/")
 # Types Vault mounts once by itself (its singletonMounts).
 SINGLETON_TYPES = ("system", "token", "cubbyhole", "identity")
-
-
-class ViewStore(Storage, Protocol):
-    def view(self, prefix: str) -> BatchStorage: ...
-
-
-def sanitize_path(path: str) -> str:
-    """Vault's sanitizePath: no leading slash, one trailing slash."""
-    return path.strip().strip("/") + "/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +308,7 @@ class SecretsEngines:
             )
             # Whatever an earlier mount at this path left (a disable that failed half
             # way) is not this one's.
-            await _clear(self._store.view(mount.storage_prefix))
+            await clear_view(self._store.view(mount.storage_prefix))
             backend = await self._backend(mount)
             table, defaults = await self._record()
             try:
@@ -411,19 +408,10 @@ class SecretsEngines:
             await self._save([m for m in table if m.path != path], defaults)
         if entry is not None:
             await entry.backend.close()
-        await _clear(self._store.view(mount.storage_prefix))
+        await clear_view(self._store.view(mount.storage_prefix))
         logger.info("secrets engine disabled path=%s type=%s", path, mount.type)
         return True
 
 
 def _accessor(type_name: str) -> str:
     return f"{type_name}_{secrets.token_hex(4)}"
-
-
-async def _clear(storage: Storage, prefix: str = "") -> None:
-    """Delete every key under `prefix` of a view."""
-    for child in await storage.list(prefix):
-        if child.endswith("/"):
-            await _clear(storage, prefix + child)
-        else:
-            await storage.delete(prefix + child)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from mount.mounts import sanitize_path
 from mount.reply import Reply
 from mount.sdk.durations import DurationError, parse_duration
 from mount.sdk.errors import InvalidRequestError
 from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
-from mount.sys.engines import SecretsEngines, sanitize_path
+from mount.sys.engines import SecretsEngines
 
 if TYPE_CHECKING:
     from mount.core import Core
