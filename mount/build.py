@@ -156,6 +156,19 @@ async def build_core(options: BrokerOptions) -> Core:
         version=settings.version,
     )
     await _mount_builtins(store, core, auth_methods, engines, catalog)
+    await _restore_mounts_and_tokens(options, engines, auth_methods, tokens)
+    # Last: the restore task must not race the set-up above for the event loop.
+    await leases.start_restore()
+    return core
+
+
+async def _restore_mounts_and_tokens(
+    options: BrokerOptions,
+    engines: SecretsEngines,
+    auth_methods: AuthMethods,
+    tokens: TokenStore,
+) -> None:
+    """Mount the stored (and default) engines and auth methods, then load the tokens."""
     restored_engines = await engines.restore(
         DefaultEngine(e.path, e.type, e.description) for e in options.engines
     )
@@ -163,9 +176,6 @@ async def build_core(options: BrokerOptions) -> Core:
     restored = await auth_methods.restore()
     logger.info("auth methods restored count=%d", restored)
     logger.info("tokens restored count=%d", await tokens.load())
-    # Last: the restore task must not race the set-up above for the event loop.
-    await leases.start_restore()
-    return core
 
 
 async def _mount_builtins(

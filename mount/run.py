@@ -191,6 +191,21 @@ async def run_server(
             sock.close()
 
 
+def _core_settings(config: ServerConfig) -> CoreSettings:
+    """The core's settings from the configuration file's top-level keys."""
+    return CoreSettings(
+        storage_type=config.storage.type,
+        leases=LeaseSettings(
+            default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
+            max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
+            role_issue_limit=config.role_issue_limit,
+            role_issue_interval=int(config.role_issue_interval.total_seconds()),
+            max_leases_per_role=config.max_leases_per_role,
+            max_leases_per_mount=config.max_leases_per_mount,
+        ),
+    )
+
+
 async def _run_bound(
     config: ServerConfig,
     checked: _Checked,
@@ -201,20 +216,9 @@ async def _run_bound(
     store = open_store(checked.layout, checked.key_file)
     core: Core | None = None
     try:
-        settings = CoreSettings(
-            storage_type=config.storage.type,
-            leases=LeaseSettings(
-                default_lease_ttl=int(config.default_lease_ttl.total_seconds()),
-                max_lease_ttl=int(config.max_lease_ttl.total_seconds()),
-                role_issue_limit=config.role_issue_limit,
-                role_issue_interval=int(config.role_issue_interval.total_seconds()),
-                max_leases_per_role=config.max_leases_per_role,
-                max_leases_per_mount=config.max_leases_per_mount,
-            ),
-        )
         core = await build_broker(
             store,
-            settings,
+            _core_settings(config),
             config.audit,
             checked.reserved,
             seal_fingerprint=seal_fingerprint(checked.key_file),

@@ -66,7 +66,11 @@ _WANTED = {
 
 def paths(core: Core) -> list[Path]:
     """The policy endpoints and the capability questions, over the core's policy store."""
-    store, tokens = core.policies, core.tokens
+    return [*_policy_paths(core.policies), *_capability_paths(core.policies, core.tokens)]
+
+
+def _policy_paths(store: PolicyStore) -> list[Path]:
+    """Read, write, delete and list policies, at the current path and Vault's older one."""
     policy_ops: dict[Operation, Handler] = {
         READ: partial(read_policy, store),
         UPDATE: partial(write_policy, store),
@@ -100,6 +104,12 @@ def paths(core: Core) -> list[Path]:
             {**_NAME, **_POLICY, **_RULES},
             help_synopsis="Read, write or delete a policy (older path).",
         ),
+    ]
+
+
+def _capability_paths(store: PolicyStore, tokens: TokenStore) -> list[Path]:
+    """What a token (the caller's, another's, or one named by accessor) may do on paths."""
+    return [
         Path(
             "capabilities-self",
             {UPDATE: partial(capabilities_self, store)},
