@@ -173,6 +173,15 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(DOCS_UI / f"{name}.png"), full_page=True, animations="disabled")
 
 
+def close_dialog(page: Any) -> None:
+    """Close the credential dialog with Escape, as a user would, once the page's script
+    has made it a modal (Escape does nothing to the open-without-script rendering), and
+    wait until the close handler has taken it out of the page."""
+    page.locator("dialog#credential:modal").wait_for()
+    page.keyboard.press("Escape")
+    page.locator("dialog#credential").wait_for(state="detached")
+
+
 def notices(page: Any) -> str:
     return " ".join(page.locator("#notices").all_inner_texts())
 

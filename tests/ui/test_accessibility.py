@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import Broker, sign_in
+from tests.ui.conftest import Broker, close_dialog, sign_in
 
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
 
@@ -83,8 +83,6 @@ def test_sign_in_and_generate_from_the_keyboard(page: Any, configured: Broker) -
         assert where != "page"
         inside += where == "dialog"
     assert inside >= 8
-    page.keyboard.press("Escape")
-    # Closed, then taken out of the page (the close event's handler runs a moment later).
-    page.locator("dialog#credential").wait_for(state="detached")
+    close_dialog(page)  # closed, then taken out of the page by the close handler
     # The focus lands on the lease table's heading, not lost at the top of the page.
     assert page.evaluate("document.activeElement.id") == "leases-heading"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ALICE, BOB, CAROL, Tenant
-from tests.ui.conftest import Broker, config_data, notices, shoot, sign_in, wait_for
+from tests.ui.conftest import Broker, close_dialog, config_data, notices, shoot, sign_in, wait_for
 
 pytestmark = pytest.mark.usefixtures("browser")
 
@@ -28,7 +28,7 @@ def lease_rows(page: Any) -> Any:
 
 
 def generate(page: Any, ttl: str | None = None) -> dict[str, str]:
-    """Click Generate (with a preset TTL) and read the dialog; closes it with Escape."""
+    """Click Generate (with a preset TTL) and read the dialog, leaving it open."""
     if ttl is not None:
         page.get_by_label(ttl, exact=True).check()
     page.get_by_role("button", name="Generate").click()
@@ -148,9 +148,7 @@ def test_generate_shows_a_password_that_signs_in_once(
     page.get_by_role("dialog").get_by_role("button", name="Copy").nth(1).click()
     page.get_by_text("Password copied.").wait_for()
     shoot(page, "generate")
-    page.keyboard.press("Escape")
-    # Closed, then taken out of the page (the close event's handler runs a moment later).
-    page.locator("dialog#credential").wait_for(state="detached")
+    close_dialog(page)  # closed, then taken out of the page by the close handler
     assert shown["password"] not in page.content()  # gone from the page once closed
     # The lease is in the table, with a live countdown.
     row = page.locator(f'tr[data-lease-id="{shown["lease_id"]}"]')
@@ -175,7 +173,7 @@ def test_renew_extends_the_lease_and_shows_the_cap(page: Any, configured: Broker
     sign_in(page, configured)
     role_page(page, configured, "alice")
     shown = generate(page, "15m")
-    page.keyboard.press("Escape")
+    close_dialog(page)
     lease_id = shown["lease_id"]
     before = expiry_of(page, lease_id)
     row = page.locator(f'tr[data-lease-id="{lease_id}"]')
@@ -201,7 +199,7 @@ def test_revoke_kills_the_password_and_removes_the_row(
     sign_in(page, configured)
     role_page(page, configured, "bob")
     shown = generate(page)
-    page.keyboard.press("Escape")
+    close_dialog(page)
     assert tenant.signs_in(BOB, shown["password"])
     row = page.locator(f'tr[data-lease-id="{shown["lease_id"]}"]')
     row.get_by_role("button", name=REVOKE).click()
@@ -216,7 +214,7 @@ def test_revoke_all_asks_first_then_ends_every_lease(
     sign_in(page, configured)
     role_page(page, configured, "bob")
     shown = generate(page)
-    page.keyboard.press("Escape")
+    close_dialog(page)
     role_page(page, configured, "bob")
     page.get_by_role("link", name="Revoke all").click()
     assert "cannot be undone" in page.locator("main").inner_text()
@@ -231,7 +229,7 @@ def test_the_mount_lease_table_lists_every_role(page: Any, configured: Broker) -
     sign_in(page, configured)
     role_page(page, configured, "alice")
     generate(page)
-    page.keyboard.press("Escape")
+    close_dialog(page)
     page.goto(f"{configured.url}/ui/mounts/entra/leases")
     rows = lease_rows(page)
     assert rows.count() >= 1
@@ -252,7 +250,7 @@ def test_irrevocable_lease_shows_its_error_and_retry(
     sign_in(page, configured)
     role_page(page, configured, "carol")
     shown = generate(page)
-    page.keyboard.press("Escape")
+    close_dialog(page)
     tenant.fault(match=RESET, status=403, code="Authorization_RequestDenied")
     try:
         row = page.locator(f'tr[data-lease-id="{shown["lease_id"]}"]')
