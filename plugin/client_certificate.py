@@ -44,7 +44,6 @@ class ClientCertificate:
     private_key_pem: str = field(repr=False)
     # Upper-case hex, as the Azure portal shows a certificate's thumbprint.
     thumbprint_sha1: str
-    thumbprint_sha256: str
     not_after: datetime
 
     def msal_credential(self) -> dict[str, str]:
@@ -103,7 +102,6 @@ def parse_client_certificate(pem: str) -> ClientCertificate:
         ).decode(),
         # Azure's thumbprint: SHA-1 by its definition, not a security choice.
         thumbprint_sha1=hashlib.sha1(der).hexdigest().upper(),
-        thumbprint_sha256=hashlib.sha256(der).hexdigest().upper(),
         not_after=certificate.not_valid_after_utc,
     )
 

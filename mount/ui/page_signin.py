@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import web
 
@@ -76,8 +75,6 @@ async def start_session(
     data = answer.data
     session.display_name = str(data.get("display_name") or "token")
     session.policies = tuple(str(p) for p in data.get("policies") or ())
-    ttl = data.get("ttl")
-    session.token_expires = time.time() + ttl if isinstance(ttl, int) and ttl > 0 else None
     session.accessor = str(data.get("accessor") or "")
     logger.info("ui signed in accessor=%s with=%s", session.accessor, how)
     response = redirect("/ui/")

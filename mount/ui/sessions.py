@@ -44,8 +44,6 @@ class Session:
     # The token's accessor, for log lines (never the token).
     accessor: str = ""
     policies: tuple[str, ...] = ()
-    # Epoch seconds when the token expires by its TTL (None: never); checked again then.
-    token_expires: float | None = None
     last_seen: float = 0.0
     # One-shot sentences shown on the next page (outcomes of a POST, never secrets).
     notices: list[tuple[str, str]] = field(default_factory=list)

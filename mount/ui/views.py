@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from mount.ui.api import ApiAnswer, ApiFailure, UiApi
+from mount.ui.api import ApiFailure, UiApi
 from mount.ui.csrf import CSRF_FIELD, CsrfError, check_post
 from mount.ui.sessions import COOKIE_NAME, Session, SessionStore, set_cookie
 
@@ -97,15 +96,9 @@ async def posted_form(request: web.Request, session: Session | None) -> dict[str
 async def _token_alive(state: UiState, session: Session, remote: str) -> bool:
     """Ask the API (lookup-self) whether the session's token still works."""
     try:
-        answer: ApiAnswer = await state.api.call(
-            session.token, "GET", "auth/token/lookup-self", remote=remote
-        )
+        await state.api.call(session.token, "GET", "auth/token/lookup-self", remote=remote)
     except ApiFailure:
         return False
-    expire = answer.data.get("ttl")
-    session.token_expires = (
-        time.time() + float(expire) if isinstance(expire, int) and expire > 0 else None
-    )
     return True
 
 

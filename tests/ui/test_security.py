@@ -62,7 +62,7 @@ def test_every_page_sends_the_security_headers(page: Any, context: Any, configur
     assert cookie["httpOnly"] is True
     assert cookie["sameSite"] == "Strict"
     assert cookie["path"] == "/ui/"
-    assert cookie["secure"] is False  # plain HTTP here; test_tls.py checks Secure
+    assert cookie["secure"] is False  # plain HTTP here; test_modes.py checks Secure under TLS
     # No page has inline script: the CSP would block it, and the page would break.
     for path in PAGES:
         page.goto(configured.url + path)
