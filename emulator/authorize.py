@@ -15,7 +15,7 @@ from emulator.oauth_common import (
     delegated_scp,
     issuer,
     missing_parameter,
-    refused_secret,
+    refused_user_grant,
     token_body,
     unknown_tenant,
 )
@@ -145,13 +145,9 @@ def authorization_code(
     secret: str | None,
 ) -> web.Response:
     """grant_type=authorization_code: a code from authorize, its PKCE verifier, the client."""
-    if secret is not None:
-        refused = refused_secret(request, state, app, secret)
-        if refused is not None:
-            return refused
-    for name in ("code", "redirect_uri"):
-        if not form.get(name):
-            return missing_parameter(request, name)
+    refused = refused_user_grant(request, state, app, form, secret, ("code", "redirect_uri"))
+    if refused is not None:
+        return refused
     grant = request.app[SIGN_IN_KEY].redeem(form["code"])
     if grant is None or grant.client_id != app.app_id:
         return oauth_error(

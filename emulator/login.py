@@ -20,6 +20,7 @@ from emulator.oauth_common import (
     issuer,
     missing_parameter,
     refused_secret,
+    refused_user_grant,
     token_body,
     unknown_tenant,
 )
@@ -188,13 +189,11 @@ def _password(
     form: dict[str, str],
     secret: str | None,
 ) -> web.Response:
-    if secret is not None:
-        refused = refused_secret(request, state, app, secret)
-        if refused is not None:
-            return refused
-    for name in ("username", "password", "scope"):
-        if not form.get(name):
-            return missing_parameter(request, name)
+    refused = refused_user_grant(
+        request, state, app, form, secret, ("username", "password", "scope")
+    )
+    if refused is not None:
+        return refused
     outcome, user = state.sign_in(form["username"], form["password"])
     if outcome is SignIn.UNKNOWN_USER or user is None:
         return oauth_error(

@@ -18,6 +18,7 @@ __all__ = [
     "issuer",
     "missing_parameter",
     "refused_secret",
+    "refused_user_grant",
     "token_body",
     "unknown_tenant",
 ]
@@ -101,6 +102,26 @@ def refused_secret(
         )
     # A wrong secret, and a new one that has not propagated yet, look the same.
     return _bad_secret(request, app)
+
+
+def refused_user_grant(
+    request: web.Request,
+    state: TenantState,
+    app: Application,
+    form: dict[str, str],
+    secret: str | None,
+    required: tuple[str, ...],
+) -> web.Response | None:
+    """The checks a grant on a user's behalf makes first: the client's secret when it
+    sent one (a public client sends none), then the form fields the grant needs."""
+    if secret is not None:
+        refused = refused_secret(request, state, app, secret)
+        if refused is not None:
+            return refused
+    for name in required:
+        if not form.get(name):
+            return missing_parameter(request, name)
+    return None
 
 
 def token_body(

@@ -12,7 +12,14 @@ from mount.sdk.logical import Operation
 if TYPE_CHECKING:
     from mount.sdk.framework import Path
 
-__all__ = ["ENVELOPE", "ERRORS", "openapi_document", "openapi_paths", "openapi_urls"]
+__all__ = [
+    "ENVELOPE",
+    "ERRORS",
+    "legacy_schema",
+    "openapi_document",
+    "openapi_paths",
+    "openapi_urls",
+]
 
 _ENVELOPE_REF = {"$ref": "#/components/schemas/VaultResponse"}
 _ERRORS_REF = {"$ref": "#/components/schemas/VaultErrors"}
@@ -95,6 +102,16 @@ def _clean(text: str) -> str:
     text = text.replace("}/?", "}").replace("/?", "/").replace("?", "").replace("\\", "")
     text = re.sub(r"[()^$]", "", text)
     return "/" + text
+
+
+def legacy_schema(**properties: str) -> dict[str, Any]:
+    """The schema of a legacy (non-envelope) answer, as sys/health's: these keys, of
+    these JSON types (`Path.response_schema`)."""
+    return {
+        "type": "object",
+        "required": sorted(properties),
+        "properties": {name: {"type": kind} for name, kind in properties.items()},
+    }
 
 
 def _responses(spec: Path, op: Operation) -> dict[str, Any]:

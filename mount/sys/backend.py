@@ -14,7 +14,7 @@ from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
 from mount.seal import Seal
-from mount.sys.seal import seal_status_body
+from mount.sys.seal import IDENTITY_SCHEMA, SEAL_STATUS_SCHEMA, seal_status_body
 from mount.tokens.store import TokenEntry
 
 if TYPE_CHECKING:
@@ -44,34 +44,14 @@ _IGNORED_QUERY["sealedcode"] = Field(
 )
 
 
-def _legacy(**properties: str) -> dict[str, Any]:
-    """The schema of a legacy (non-envelope) answer: these keys, of these JSON types."""
-    return {
-        "type": "object",
-        "required": sorted(properties),
-        "properties": {name: {"type": kind} for name, kind in properties.items()},
-    }
-
-
-_IDENTITY = {"cluster_name": "string", "cluster_id": "string", "version": "string"}
-_HEALTH = _legacy(
+_HEALTH = openapi.legacy_schema(
     initialized="boolean",
     sealed="boolean",
     standby="boolean",
     server_time_utc="integer",
-    **_IDENTITY,
+    **IDENTITY_SCHEMA,
 )
-_SEAL_STATUS = _legacy(
-    type="string",
-    initialized="boolean",
-    sealed="boolean",
-    t="integer",
-    n="integer",
-    progress="integer",
-    storage_type="string",
-    **_IDENTITY,
-)
-_LEADER = _legacy(ha_enabled="boolean")
+_LEADER = openapi.legacy_schema(ha_enabled="boolean")
 
 
 def paths(core: Core) -> list[Path]:
@@ -90,7 +70,7 @@ def paths(core: Core) -> list[Path]:
             "seal-status",
             {READ: partial(seal_status, settings, core.seal)},
             help_synopsis="Seal status: sealed or not, one key share.",
-            response_schema=_SEAL_STATUS,
+            response_schema=SEAL_STATUS_SCHEMA,
         ),
         Path(
             "leader",

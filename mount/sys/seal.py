@@ -20,12 +20,20 @@ from mount.sdk.errors import InvalidRequestError
 from mount.sdk.fields import Field, FieldData, FieldType
 from mount.sdk.framework import Path
 from mount.sdk.logical import Operation, Request, Response
+from mount.sdk.openapi import legacy_schema
 from mount.seal import Seal
 
 if TYPE_CHECKING:
     from mount.core import Core, CoreSettings
 
-__all__ = ["SUDO_PATHS", "UNAUTHENTICATED_PATHS", "paths", "seal_status_body"]
+__all__ = [
+    "IDENTITY_SCHEMA",
+    "SEAL_STATUS_SCHEMA",
+    "SUDO_PATHS",
+    "UNAUTHENTICATED_PATHS",
+    "paths",
+    "seal_status_body",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +64,9 @@ _INIT_FIELDS = {
 }
 
 
-def _legacy(**properties: str) -> dict[str, Any]:
-    """The schema of a legacy (non-envelope) answer: these keys, of these JSON types."""
-    return {
-        "type": "object",
-        "required": sorted(properties),
-        "properties": {name: {"type": kind} for name, kind in properties.items()},
-    }
-
-
-_SEAL_STATUS = _legacy(
+# The server's name and version, in every status answer (health, seal-status, unseal).
+IDENTITY_SCHEMA = {"cluster_name": "string", "cluster_id": "string", "version": "string"}
+SEAL_STATUS_SCHEMA = legacy_schema(
     type="string",
     initialized="boolean",
     sealed="boolean",
@@ -73,11 +74,9 @@ _SEAL_STATUS = _legacy(
     n="integer",
     progress="integer",
     storage_type="string",
-    cluster_name="string",
-    cluster_id="string",
-    version="string",
+    **IDENTITY_SCHEMA,
 )
-_INIT = _legacy(initialized="boolean")
+_INIT = legacy_schema(initialized="boolean")
 
 
 def paths(core: Core) -> list[Path]:
@@ -93,7 +92,7 @@ def paths(core: Core) -> list[Path]:
             {UPDATE: partial(unseal, seal, settings)},
             _UNSEAL_FIELDS,
             help_synopsis="Unseal the server with its seal key.",
-            response_schema=_SEAL_STATUS,
+            response_schema=SEAL_STATUS_SCHEMA,
         ),
         Path(
             "init",
