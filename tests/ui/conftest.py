@@ -183,6 +183,9 @@ def close_dialog(page: Any) -> None:
 
 
 def notices(page: Any) -> str:
+    """The page's notices, once it has one (every caller expects one: the answer to the
+    form it just sent)."""
+    page.locator("#notices .notice").first.wait_for()
     return " ".join(page.locator("#notices").all_inner_texts())
 
 
