@@ -20,7 +20,7 @@ REVOKE = re.compile(r"^Revoke lease ")
 
 
 @pytest.fixture(scope="package")
-def roles(configured: Broker) -> Broker:
+def alice_and_bob_roles(configured: Broker) -> None:
     """alice's and bob's roles as the role-creating test makes them, written through the
     API, so a test that uses them does not depend on that test having run (or passed)."""
     for name, upn in (("alice", ALICE), ("bob", BOB)):
@@ -29,7 +29,6 @@ def roles(configured: Broker) -> Broker:
             f"entra/roles/{name}",
             json={"user_principal_name": upn, "ttl": "1h", "max_ttl": "2h"},
         )
-    return configured
 
 
 def role_page(page: Any, broker: Broker, role: str) -> None:
@@ -144,11 +143,12 @@ def test_a_bad_role_field_shows_the_api_sentence(page: Any, configured: Broker) 
     assert "password_length" in text, text
 
 
+@pytest.mark.usefixtures("alice_and_bob_roles")
 def test_generate_shows_a_password_that_signs_in_once(
-    page: Any, roles: Broker, tenant: Tenant
+    page: Any, configured: Broker, tenant: Tenant
 ) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "alice")
+    sign_in(page, configured)
+    role_page(page, configured, "alice")
     assert "2h" in page.locator("#generate-form").inner_text()  # the role's max TTL, shown
     # Presets above the max TTL are not offered.
     assert page.get_by_label("4h", exact=True).count() == 0
@@ -183,9 +183,10 @@ def expiry_of(page: Any, lease_id: str) -> int:
     )
 
 
-def test_renew_extends_the_lease_and_shows_the_cap(page: Any, roles: Broker) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "alice")
+@pytest.mark.usefixtures("alice_and_bob_roles")
+def test_renew_extends_the_lease_and_shows_the_cap(page: Any, configured: Broker) -> None:
+    sign_in(page, configured)
+    role_page(page, configured, "alice")
     shown = generate(page, "15m")
     close_dialog(page)
     lease_id = shown["lease_id"]
@@ -202,16 +203,17 @@ def test_renew_extends_the_lease_and_shows_the_cap(page: Any, roles: Broker) -> 
     row.get_by_role("button", name="Renew").click()
     text = notices(page)
     assert "exceeded the effective max_ttl" in text, text
-    issued = roles.ok("PUT", "sys/leases/lookup", json={"lease_id": lease_id})["data"]
+    issued = configured.ok("PUT", "sys/leases/lookup", json={"lease_id": lease_id})["data"]
     assert expiry_of(page, lease_id) <= time.time() + 2 * 3600 + 5
     assert issued["ttl"] <= 2 * 3600
 
 
+@pytest.mark.usefixtures("alice_and_bob_roles")
 def test_revoke_kills_the_password_and_removes_the_row(
-    page: Any, roles: Broker, tenant: Tenant
+    page: Any, configured: Broker, tenant: Tenant
 ) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "bob")
+    sign_in(page, configured)
+    role_page(page, configured, "bob")
     shown = generate(page)
     close_dialog(page)
     assert tenant.signs_in(BOB, shown["password"])
@@ -222,14 +224,15 @@ def test_revoke_kills_the_password_and_removes_the_row(
     tenant.wait_signs_in_fails(BOB, shown["password"])
 
 
+@pytest.mark.usefixtures("alice_and_bob_roles")
 def test_revoke_all_asks_first_then_ends_every_lease(
-    page: Any, roles: Broker, tenant: Tenant
+    page: Any, configured: Broker, tenant: Tenant
 ) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "bob")
+    sign_in(page, configured)
+    role_page(page, configured, "bob")
     shown = generate(page)
     close_dialog(page)
-    role_page(page, roles, "bob")
+    role_page(page, configured, "bob")
     page.get_by_role("link", name="Revoke all").click()
     assert "cannot be undone" in page.locator("main").inner_text()
     shoot(page, "revoke-all")
@@ -239,12 +242,13 @@ def test_revoke_all_asks_first_then_ends_every_lease(
     tenant.wait_signs_in_fails(BOB, shown["password"])
 
 
-def test_the_mount_lease_table_lists_every_role(page: Any, roles: Broker) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "alice")
+@pytest.mark.usefixtures("alice_and_bob_roles")
+def test_the_mount_lease_table_lists_every_role(page: Any, configured: Broker) -> None:
+    sign_in(page, configured)
+    role_page(page, configured, "alice")
     generate(page)
     close_dialog(page)
-    page.goto(f"{roles.url}/ui/mounts/entra/leases")
+    page.goto(f"{configured.url}/ui/mounts/entra/leases")
     rows = lease_rows(page)
     assert rows.count() >= 1
     expiries = [
@@ -287,11 +291,12 @@ def test_irrevocable_lease_shows_its_error_and_retry(
     assert page.locator(f'tr[data-lease-id="{shown["lease_id"]}"]').count() == 0
 
 
+@pytest.mark.usefixtures("alice_and_bob_roles")
 def test_a_reloaded_generate_answer_issues_nothing(
-    page: Any, roles: Broker, tenant: Tenant
+    page: Any, configured: Broker, tenant: Tenant
 ) -> None:
-    sign_in(page, roles)
-    role_page(page, roles, "alice")
+    sign_in(page, configured)
+    role_page(page, configured, "alice")
     shown = generate(page)
     changes = tenant.password_changes(ALICE)
     # The browser's "resend the form?" answered yes: the same form, sent again.
