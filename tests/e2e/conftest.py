@@ -258,6 +258,12 @@ class Setup:
         assert response.status_code == 200, response.text
         return list(response.json()["data"]["keys"])
 
+    def wait_leases_forgotten(self, prefix: str, timeout: float = 5.0) -> None:
+        """Wait until no lease is left under a prefix. The revoker ends the credential
+        first and forgets its lease once that succeeded (as Vault does), so the record
+        goes a moment after the password stops working."""
+        wait_until_sync(lambda: self.lease_keys(prefix) == [], timeout=timeout, interval=0.05)
+
 
 @pytest.fixture
 def setup(api: Api, tenant: Tenant) -> Setup:

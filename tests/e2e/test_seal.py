@@ -121,6 +121,7 @@ def test_a_lease_that_expires_while_sealed_is_revoked_after_unseal(
 
     client.sys.submit_unseal_key(key=unseal_key(broker))
     wait_until_sync(lambda: not tenant.signs_in(ALICE, password), timeout=10, interval=0.05)
+    configured.wait_leases_forgotten("entra/creds/alice")
     assert assert_error_body(configured.lookup(lease_id), 400) == ["invalid lease"]
 
 
